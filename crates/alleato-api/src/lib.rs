@@ -1,0 +1,250 @@
+//! The wire types of Alleato's `/api/v1` HTTP API: what the server sends and the SDK decodes.
+//! JSON field names are camelCase, as the original app's TypeScript SDK expects. Domain values
+//! (`User`, `Chat`, ...) are re-exported from `alleato-core`, whose serde shapes are the wire
+//! shapes.
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+
+pub use alleato_core::ids::*;
+pub use alleato_core::model::{
+    Chat, Document, DocumentKind, FileMeta, MessagePart, Role, Stats, StoredMessage, Suggestion, User, UserKind,
+    Visibility, Vote,
+};
+
+/// Every error response: a stable `code` (`kind:surface`, e.g. `not_found:chat`) and a message
+/// for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthResponse {
+    pub user: User,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserResponse {
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Success {
+    pub success: bool,
+}
+
+impl Success {
+    pub const YES: Success = Success { success: true };
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatList {
+    pub chats: Vec<Chat>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateChatRequest {
+    /// Optional client-chosen id (the Next.js app makes its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<ChatId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateChatRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub chat: Chat,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatWithMessages {
+    pub chat: Chat,
+    pub messages: Vec<StoredMessage>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedCount {
+    pub deleted_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VoteList {
+    pub votes: Vec<Vote>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VoteType {
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteRequest {
+    #[serde(rename = "type")]
+    pub kind: VoteType,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VoteResponse {
+    pub vote: Vote,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentList {
+    pub documents: Vec<Document>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SaveDocumentRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<DocumentId>,
+    pub title: String,
+    #[serde(default)]
+    pub kind: DocumentKind,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentResponse {
+    pub document: Document,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentVersions {
+    pub versions: Vec<Document>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedVersions {
+    pub deleted: Vec<Document>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuggestionInput {
+    pub original_text: String,
+    pub suggested_text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One suggestion, or several under `suggestions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CreateSuggestionsRequest {
+    Many { suggestions: Vec<SuggestionInput> },
+    One(SuggestionInput),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuggestionList {
+    pub suggestions: Vec<Suggestion>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuggestionResponse {
+    pub suggestion: Suggestion,
+}
+
+/// A file's metadata with the URL its bytes are served from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileView {
+    pub id: FileId,
+    pub url: String,
+    pub name: String,
+    /// The same as `name`; the original upload route called it `pathname`.
+    pub pathname: String,
+    pub size: u64,
+    pub content_type: String,
+    pub chat_id: Option<ChatId>,
+    pub created_at: alleato_core::time::Timestamp,
+}
+
+impl FileView {
+    /// `url` is where the content is served (`/api/v1/files/{id}/content` on this server).
+    pub fn new(meta: FileMeta, url: String) -> Self {
+        Self {
+            id: meta.id,
+            url,
+            pathname: meta.name.clone(),
+            name: meta.name,
+            size: meta.size,
+            content_type: meta.content_type,
+            chat_id: meta.chat_id,
+            created_at: meta.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileResponse {
+    pub file: FileView,
+}
+
+/// One row of the start-up table: which adapter serves a port, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterInfo {
+    pub port: String,
+    pub backend: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub adapters: Vec<AdapterInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadyCheck {
+    pub port: String,
+    pub backend: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub checks: Vec<ReadyCheck>,
+}

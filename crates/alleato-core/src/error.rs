@@ -1,0 +1,222 @@
+//! One error type for the whole domain. Each variant is a *kind* the server maps to an HTTP
+//! status; the [`Surface`] says which part of the product the error is about, so the wire code
+//! reads `kind:surface` (e.g. `not_found:chat`), as the original app's clients expect.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A boxed cause, kept so logs can print the whole chain while the wire body never does.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The part of the product an error concerns; the second half of a wire error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    Api,
+    Auth,
+    User,
+    Chat,
+    Message,
+    Vote,
+    Document,
+    Suggestions,
+    File,
+    Stream,
+    Database,
+    Storage,
+    KeyValue,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Api => "api",
+            Surface::Auth => "auth",
+            Surface::User => "user",
+            Surface::Chat => "chat",
+            Surface::Message => "message",
+            Surface::Vote => "vote",
+            Surface::Document => "document",
+            Surface::Suggestions => "suggestions",
+            Surface::File => "file",
+            Surface::Stream => "stream",
+            Surface::Database => "database",
+            Surface::Storage => "storage",
+            Surface::KeyValue => "kv",
+        }
+    }
+
+    /// A human noun for messages ("chat", "document").
+    fn noun(self) -> &'static str {
+        match self {
+            Surface::Suggestions => "suggestion",
+            Surface::KeyValue => "key",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Surface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type Message = Cow<'static, str>;
+
+/// Every failure the domain and its adapters can report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is malformed or breaks a rule; the message says which.
+    #[error("{message}")]
+    BadRequest { surface: Surface, message: Message },
+    /// No valid credentials, or the session is gone.
+    #[error("{message}")]
+    Unauthorized { surface: Surface, message: Message },
+    /// Authenticated, but not allowed. Private resources of others are `NotFound` instead, so
+    /// their ids do not leak.
+    #[error("{message}")]
+    Forbidden { surface: Surface, message: Message },
+    #[error("{message}")]
+    NotFound { surface: Surface, message: Message },
+    /// A uniqueness rule (an email, an id, a create-only object key) was broken.
+    #[error("{message}")]
+    Conflict { surface: Surface, message: Message },
+    #[error("{message}")]
+    PayloadTooLarge { surface: Surface, message: Message },
+    #[error("{message}")]
+    UnsupportedMediaType { surface: Surface, message: Message },
+    #[error("{message}")]
+    RateLimited {
+        surface: Surface,
+        message: Message,
+        /// Seconds until the limit resets.
+        retry_after_secs: u64,
+    },
+    /// A backing service (database, object store, key-value store) cannot be reached now; a
+    /// retry later may succeed.
+    #[error("the {surface} backend is unavailable")]
+    Unavailable { surface: Surface, source: BoxError },
+    /// A backing service failed in a way a retry will not fix (a bug, corrupt data).
+    #[error("the {surface} backend failed")]
+    Backend { surface: Surface, source: BoxError },
+}
+
+impl Error {
+    pub fn bad_request(surface: Surface, message: impl Into<Message>) -> Self {
+        Error::BadRequest { surface, message: message.into() }
+    }
+
+    pub fn unauthorized(surface: Surface, message: impl Into<Message>) -> Self {
+        Error::Unauthorized { surface, message: message.into() }
+    }
+
+    pub fn forbidden(surface: Surface, message: impl Into<Message>) -> Self {
+        Error::Forbidden { surface, message: message.into() }
+    }
+
+    /// `NotFound` with the standard message for the surface ("chat not found").
+    pub fn not_found(surface: Surface) -> Self {
+        Error::NotFound { surface, message: format!("{} not found", surface.noun()).into() }
+    }
+
+    pub fn conflict(surface: Surface, message: impl Into<Message>) -> Self {
+        Error::Conflict { surface, message: message.into() }
+    }
+
+    pub fn backend(surface: Surface, source: impl Into<BoxError>) -> Self {
+        Error::Backend { surface, source: source.into() }
+    }
+
+    pub fn unavailable(surface: Surface, source: impl Into<BoxError>) -> Self {
+        Error::Unavailable { surface, source: source.into() }
+    }
+
+    /// The kind half of the wire code.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::BadRequest { .. } => "bad_request",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::Forbidden { .. } => "forbidden",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Error::RateLimited { .. } => "rate_limit",
+            Error::Unavailable { .. } => "unavailable",
+            Error::Backend { .. } => "internal",
+        }
+    }
+
+    pub fn surface(&self) -> Surface {
+        match self {
+            Error::BadRequest { surface, .. }
+            | Error::Unauthorized { surface, .. }
+            | Error::Forbidden { surface, .. }
+            | Error::NotFound { surface, .. }
+            | Error::Conflict { surface, .. }
+            | Error::PayloadTooLarge { surface, .. }
+            | Error::UnsupportedMediaType { surface, .. }
+            | Error::RateLimited { surface, .. }
+            | Error::Unavailable { surface, .. }
+            | Error::Backend { surface, .. } => *surface,
+        }
+    }
+
+    /// The stable wire code, `kind:surface`.
+    pub fn code(&self) -> String {
+        format!("{}:{}", self.kind(), self.surface())
+    }
+
+    /// True for failures of a backing service, whose details must never reach a client.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Unavailable { .. } | Error::Backend { .. })
+    }
+
+    /// The message that is safe to show a client.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Unavailable { surface, .. } => {
+                format!("The {surface} service is temporarily unavailable. Please try again shortly.")
+            }
+            Error::Backend { .. } => "Something went wrong. Please try again later.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Replaces the surface, e.g. to report a store's `NotFound` as `not_found:chat`.
+    pub fn on(mut self, new_surface: Surface) -> Self {
+        match &mut self {
+            Error::BadRequest { surface, .. }
+            | Error::Unauthorized { surface, .. }
+            | Error::Forbidden { surface, .. }
+            | Error::NotFound { surface, .. }
+            | Error::Conflict { surface, .. }
+            | Error::PayloadTooLarge { surface, .. }
+            | Error::UnsupportedMediaType { surface, .. }
+            | Error::RateLimited { surface, .. } => *surface = new_surface,
+            Error::Unavailable { .. } | Error::Backend { .. } => {}
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_kind_then_surface() {
+        assert_eq!(Error::not_found(Surface::Chat).code(), "not_found:chat");
+        assert_eq!(Error::bad_request(Surface::Api, "x").code(), "bad_request:api");
+        assert_eq!(Error::backend(Surface::Database, "boom").code(), "internal:database");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = Error::backend(Surface::Database, "password=hunter2");
+        assert!(!err.public_message().contains("hunter2"));
+        assert!(err.is_internal());
+    }
+}

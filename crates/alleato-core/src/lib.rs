@@ -1,0 +1,18 @@
+//! Alleato's core: the domain model, the one error type, the ports (async traits every storage
+//! adapter implements) and the services (use cases) that use only those ports.
+//!
+//! This crate depends on no I/O crate: no database driver, no HTTP, no object store. Adapters
+//! depend on it, never the other way round.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ports;
+pub mod services;
+pub mod time;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use error::{BoxError, Error, Result, Surface};

@@ -1,0 +1,102 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, Surface};
+use crate::ids::{ChatId, MessageId, StreamId, UserId};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Readable (never writable) by any signed-in user.
+    Public,
+    /// Invisible to everyone but the owner.
+    #[default]
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "public" => Some(Visibility::Public),
+            "private" => Some(Visibility::Private),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chat {
+    pub id: ChatId,
+    pub user_id: UserId,
+    pub title: String,
+    pub visibility: Visibility,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Chat {
+    pub const MAX_TITLE_CHARS: usize = 200;
+    pub const DEFAULT_TITLE: &'static str = "New chat";
+
+    /// Trims a title and checks its length; an empty title becomes the default.
+    pub fn normalise_title(raw: &str) -> Result<String> {
+        let title = raw.trim();
+        if title.chars().count() > Self::MAX_TITLE_CHARS {
+            return Err(Error::bad_request(
+                Surface::Chat,
+                format!("title must be at most {} characters", Self::MAX_TITLE_CHARS),
+            ));
+        }
+        if title.chars().any(|c| c.is_control()) {
+            return Err(Error::bad_request(Surface::Chat, "title must not contain control characters"));
+        }
+        Ok(if title.is_empty() { Self::DEFAULT_TITLE.to_owned() } else { title.to_owned() })
+    }
+}
+
+/// Which slice of a user's chats to list: newest first, `limit` of them, optionally relative to
+/// a cursor chat (`starting_after`: newer than it; `ending_before`: older than it), as the
+/// original `/api/history` pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatPage {
+    pub limit: u32,
+    pub cursor: Option<(ChatCursorDirection, ChatId)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatCursorDirection {
+    /// Chats newer than the cursor chat.
+    StartingAfter,
+    /// Chats older than the cursor chat.
+    EndingBefore,
+}
+
+impl ChatPage {
+    pub const MAX_LIMIT: u32 = 100;
+    pub const DEFAULT_LIMIT: u32 = 20;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vote {
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
+    pub is_upvoted: bool,
+}
+
+/// Ties a resumable generation stream to its chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamRecord {
+    pub id: StreamId,
+    pub chat_id: ChatId,
+    pub created_at: Timestamp,
+}

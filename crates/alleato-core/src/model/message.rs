@@ -1,0 +1,238 @@
+//! Messages in the AI SDK `UIMessage` shape: an ordered list of typed parts.
+//!
+//! A part is kept as its JSON object, so fields this server does not interpret (provider
+//! metadata, tool inputs) round-trip untouched, but it is validated on the way in: the `type`
+//! must be one the AI SDK defines and the fields that type needs must be present and typed.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, Surface};
+use crate::ids::{ChatId, MessageId};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => "system",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            "system" => Some(Role::System),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of part the AI SDK's `UIMessage` defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    Text,
+    Reasoning,
+    File,
+    StepStart,
+    SourceUrl,
+    SourceDocument,
+    /// `tool-<name>`
+    Tool,
+    /// `dynamic-tool`
+    DynamicTool,
+    /// `data-<name>`
+    Data,
+}
+
+/// One validated part of a message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct MessagePart(Map<String, Value>);
+
+impl MessagePart {
+    /// A plain text part.
+    pub fn text(text: impl Into<String>) -> Self {
+        let mut map = Map::new();
+        map.insert("type".into(), Value::from("text"));
+        map.insert("text".into(), Value::from(text.into()));
+        Self(map)
+    }
+
+    /// Validates a JSON value as a part.
+    pub fn from_value(value: Value) -> Result<Self> {
+        let Value::Object(map) = value else {
+            return Err(invalid("each message part must be a JSON object"));
+        };
+        let part = Self(map);
+        part.validate()?;
+        Ok(part)
+    }
+
+    pub fn kind(&self) -> PartKind {
+        let ty = self.type_name();
+        match ty {
+            "text" => PartKind::Text,
+            "reasoning" => PartKind::Reasoning,
+            "file" => PartKind::File,
+            "step-start" => PartKind::StepStart,
+            "source-url" => PartKind::SourceUrl,
+            "source-document" => PartKind::SourceDocument,
+            "dynamic-tool" => PartKind::DynamicTool,
+            t if t.starts_with("tool-") => PartKind::Tool,
+            _ => PartKind::Data,
+        }
+    }
+
+    pub fn type_name(&self) -> &str {
+        self.0.get("type").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The text of a text or reasoning part.
+    pub fn text_content(&self) -> Option<&str> {
+        match self.kind() {
+            PartKind::Text | PartKind::Reasoning => self.0.get("text").and_then(Value::as_str),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.0.get(field)
+    }
+
+    pub fn as_json(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    fn validate(&self) -> Result<()> {
+        let ty = match self.0.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            _ => return Err(invalid("each message part needs a string `type`")),
+        };
+        let require_str = |field: &str| match self.0.get(field) {
+            Some(Value::String(_)) => Ok(()),
+            _ => Err(invalid(format!("a `{ty}` part needs a string `{field}`"))),
+        };
+        match ty {
+            "text" | "reasoning" => require_str("text"),
+            "file" => {
+                require_str("mediaType")?;
+                require_str("url")
+            }
+            "step-start" => Ok(()),
+            "source-url" => {
+                require_str("sourceId")?;
+                require_str("url")
+            }
+            "source-document" => {
+                require_str("sourceId")?;
+                require_str("mediaType")?;
+                require_str("title")
+            }
+            "dynamic-tool" => {
+                require_str("toolName")?;
+                require_str("toolCallId")?;
+                require_str("state")
+            }
+            t if t.len() > "tool-".len() && t.starts_with("tool-") => {
+                require_str("toolCallId")?;
+                require_str("state")
+            }
+            t if t.len() > "data-".len() && t.starts_with("data-") => {
+                if self.0.contains_key("data") {
+                    Ok(())
+                } else {
+                    Err(invalid(format!("a `{t}` part needs a `data` field")))
+                }
+            }
+            other => Err(invalid(format!(
+                "unknown message part type `{}`; expected text, reasoning, file, step-start, source-url, \
+                 source-document, dynamic-tool, tool-<name> or data-<name>",
+                truncate(other, 40)
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MessagePart {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        MessagePart::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::bad_request(Surface::Message, message.into())
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+/// A message as stored: `Message_v2` in the original schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    pub role: Role,
+    pub parts: Vec<MessagePart>,
+    /// Always `[]` for AI SDK 5 clients (files travel as parts); kept for compatibility.
+    #[serde(default)]
+    pub attachments: Vec<Value>,
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_parts_validate() {
+        for part in [
+            json!({"type": "text", "text": "hi"}),
+            json!({"type": "reasoning", "text": "hmm", "state": "done"}),
+            json!({"type": "file", "mediaType": "image/png", "url": "https://x/y.png"}),
+            json!({"type": "step-start"}),
+            json!({"type": "tool-getWeather", "toolCallId": "c1", "state": "input-available", "input": {}}),
+            json!({"type": "data-chat-title", "data": "Hello"}),
+        ] {
+            MessagePart::from_value(part.clone()).unwrap_or_else(|e| panic!("{part}: {e}"));
+        }
+    }
+
+    #[test]
+    fn bad_parts_are_rejected_with_a_reason() {
+        for (part, needle) in [
+            (json!({"type": "texts", "text": "hi"}), "unknown message part type"),
+            (json!({"type": "text"}), "needs a string `text`"),
+            (json!({"text": "hi"}), "string `type`"),
+            (json!("hi"), "JSON object"),
+            (json!({"type": "tool-", "toolCallId": "c", "state": "s"}), "unknown"),
+        ] {
+            let err = MessagePart::from_value(part).unwrap_err();
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_round_trip() {
+        let raw = json!({"type": "text", "text": "hi", "providerMetadata": {"x": 1}});
+        let part = MessagePart::from_value(raw.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&part).unwrap(), raw);
+    }
+}

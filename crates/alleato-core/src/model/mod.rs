@@ -1,0 +1,27 @@
+//! The domain model. These types are also the wire shapes of the API (camelCase JSON), so the
+//! server and the SDK cannot drift apart; anything secret is skipped when serialized.
+
+mod chat;
+mod document;
+mod file;
+mod message;
+mod user;
+
+pub use chat::{Chat, ChatCursorDirection, ChatPage, StreamRecord, Visibility, Vote};
+pub use document::{Document, DocumentKind, Suggestion};
+pub use file::{FileMeta, StoredObject};
+pub use message::{MessagePart, PartKind, Role, StoredMessage};
+pub use user::{Email, Password, User, UserKind};
+
+/// Counts for the admin dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub users: u64,
+    pub guests: u64,
+    pub chats: u64,
+    pub messages: u64,
+    pub documents: u64,
+    pub files: u64,
+    pub file_bytes: u64,
+}

@@ -1,0 +1,142 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, Surface};
+use crate::ids::UserId;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    /// Created without credentials; tighter entitlements.
+    Guest,
+    Regular,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Guest => "guest",
+            UserKind::Regular => "regular",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "guest" => Some(UserKind::Guest),
+            "regular" => Some(UserKind::Regular),
+            _ => None,
+        }
+    }
+}
+
+/// A user account. The password hash never leaves the server: it is skipped when serialized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    #[serde(rename = "type")]
+    pub kind: UserKind,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A normalised email address: trimmed, lower-cased, plausibly shaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self> {
+        let email = raw.trim().to_lowercase();
+        let invalid = || Error::bad_request(Surface::Auth, "email must be a valid address such as name@example.com");
+        if email.is_empty() || email.len() > Self::MAX_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && !domain.contains('@');
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A password as typed; checked for length only (NIST 800-63B: length over composition rules).
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    /// Bounded so a huge body cannot make hashing expensive.
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: String) -> Result<Self> {
+        let n = raw.chars().count();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&n) {
+            return Err(Error::bad_request(
+                Surface::Auth,
+                format!("password must be {} to {} characters long", Self::MIN_CHARS, Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@.com", "ada@ex..com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn passwords_have_bounded_length() {
+        assert!(Password::parse("short".into()).is_err());
+        assert!(Password::parse("long enough".into()).is_ok());
+        assert!(Password::parse("x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn user_json_never_carries_the_hash() {
+        let user = User {
+            id: UserId::new(),
+            email: "a@b.co".into(),
+            kind: UserKind::Regular,
+            password_hash: Some("$argon2id$secret".into()),
+            created_at: crate::time::now(),
+        };
+        let json = serde_json::to_string(&user).unwrap();
+        assert!(!json.contains("argon2"));
+        assert!(json.contains("\"type\":\"regular\""));
+    }
+}

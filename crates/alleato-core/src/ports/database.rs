@@ -1,0 +1,104 @@
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::ids::{ChatId, DocumentId, FileId, MessageId, SuggestionId, UserId};
+use crate::model::{Chat, ChatPage, Document, FileMeta, Stats, StoredMessage, StreamRecord, Suggestion, User, Vote};
+use crate::time::Timestamp;
+
+/// User accounts.
+///
+/// # Contract
+/// - Emails are unique (compared as stored; the service normalises them first): inserting or
+///   updating to a taken email is a `Conflict`.
+/// - Deleting a user deletes everything it owns (chats, messages, votes, streams, documents,
+///   suggestions, file metadata) in the same atomic step. Stored objects are the caller's job.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    async fn insert_user(&self, user: &User) -> Result<()>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// Replaces email, kind and password hash. `NotFound` if the user is gone.
+    async fn update_user(&self, user: &User) -> Result<()>;
+    async fn delete_user(&self, id: UserId) -> Result<()>;
+}
+
+/// Chats and everything that hangs off them: messages, votes and stream records.
+///
+/// # Contract
+/// - `list_chats` orders newest first (by `created_at`, then id) and returns at most
+///   `page.limit` chats. A cursor that names no chat of this user is a `BadRequest`.
+/// - Deleting a chat deletes its messages, votes and stream records; files attached to it stay
+///   (they belong to the user) but are detached.
+/// - `insert_messages` stores all the messages or none; an existing id is a `Conflict`.
+/// - `set_vote` upserts; it is `NotFound` when the message is not in that chat.
+#[async_trait]
+pub trait ChatStore: Send + Sync + 'static {
+    async fn insert_chat(&self, chat: &Chat) -> Result<()>;
+    async fn chat(&self, id: ChatId) -> Result<Option<Chat>>;
+    async fn list_chats(&self, user: UserId, page: &ChatPage) -> Result<Vec<Chat>>;
+    /// Replaces title, visibility and `updated_at`.
+    async fn update_chat(&self, chat: &Chat) -> Result<()>;
+    async fn delete_chat(&self, id: ChatId) -> Result<()>;
+    /// Deletes all of a user's chats; returns how many.
+    async fn delete_chats_of(&self, user: UserId) -> Result<u64>;
+
+    async fn insert_messages(&self, messages: &[StoredMessage]) -> Result<()>;
+    /// Messages of a chat, oldest first.
+    async fn messages(&self, chat: ChatId) -> Result<Vec<StoredMessage>>;
+    async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>>;
+    /// Deletes the messages of `chat` created at or after `from`, and their votes.
+    async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64>;
+    /// User-role messages in the user's chats created at or after `since`.
+    async fn count_user_messages_since(&self, user: UserId, since: Timestamp) -> Result<u64>;
+
+    async fn set_vote(&self, vote: &Vote) -> Result<()>;
+    async fn votes(&self, chat: ChatId) -> Result<Vec<Vote>>;
+
+    async fn insert_stream(&self, stream: &StreamRecord) -> Result<()>;
+    /// Stream records of a chat, oldest first.
+    async fn streams(&self, chat: ChatId) -> Result<Vec<StreamRecord>>;
+}
+
+/// Versioned documents and their suggestions.
+///
+/// # Contract
+/// - A version is identified by `(id, created_at)`; inserting an existing pair is a `Conflict`.
+/// - `delete_versions_after` removes the versions created strictly after `after` and the
+///   suggestions tied to them, and returns the removed versions.
+#[async_trait]
+pub trait DocumentStore: Send + Sync + 'static {
+    async fn insert_document(&self, document: &Document) -> Result<()>;
+    /// All versions, oldest first.
+    async fn document_versions(&self, id: DocumentId) -> Result<Vec<Document>>;
+    /// The newest version of each of the user's documents, most recently changed first.
+    async fn latest_documents(&self, user: UserId) -> Result<Vec<Document>>;
+    async fn delete_versions_after(&self, id: DocumentId, after: Timestamp) -> Result<Vec<Document>>;
+
+    /// Stores all or none; each must reference an existing version (`NotFound` otherwise).
+    async fn insert_suggestions(&self, suggestions: &[Suggestion]) -> Result<()>;
+    /// Suggestions of all versions of a document, oldest first.
+    async fn suggestions(&self, document: DocumentId) -> Result<Vec<Suggestion>>;
+    async fn suggestion(&self, id: SuggestionId) -> Result<Option<Suggestion>>;
+    async fn resolve_suggestion(&self, id: SuggestionId) -> Result<()>;
+}
+
+/// Metadata of uploaded files.
+///
+/// # Contract
+/// - `insert_file` is a `Conflict` on an existing id and `NotFound` if `chat_id` names no chat.
+#[async_trait]
+pub trait FileStore: Send + Sync + 'static {
+    async fn insert_file(&self, file: &FileMeta) -> Result<()>;
+    async fn file(&self, id: FileId) -> Result<Option<FileMeta>>;
+    async fn delete_file(&self, id: FileId) -> Result<()>;
+    /// The user's files, oldest first.
+    async fn files_of(&self, user: UserId) -> Result<Vec<FileMeta>>;
+}
+
+/// Health and counts of the database as a whole.
+#[async_trait]
+pub trait DatabaseAdmin: Send + Sync + 'static {
+    /// A cheap round trip proving the database answers.
+    async fn ping(&self) -> Result<()>;
+    async fn stats(&self) -> Result<Stats>;
+}

@@ -1,0 +1,19 @@
+//! The ports: object-safe async traits that adapters implement and services use, held as
+//! `Arc<dyn Port>`.
+//!
+//! # Contract shared by every port
+//! - Every method is atomic on its own; no port offers a transaction across calls, because D1
+//!   over HTTP and Workers KV cannot hold one.
+//! - Lookups return `Ok(None)` for a missing item; a mutation of a missing item returns
+//!   [`Error::NotFound`](crate::Error::NotFound).
+//! - A broken uniqueness rule returns [`Error::Conflict`](crate::Error::Conflict).
+//! - A backend that cannot be reached returns [`Error::Unavailable`](crate::Error::Unavailable);
+//!   any other backend failure returns [`Error::Backend`](crate::Error::Backend).
+
+mod database;
+mod kv;
+mod objects;
+
+pub use database::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, UserStore};
+pub use kv::{Counter, KeyValueStore, MAX_KEY_BYTES};
+pub use objects::ObjectStorage;

@@ -1,0 +1,259 @@
+//! Registration, login, guest accounts and sessions.
+//!
+//! A session is a signed JWT (HS256: `sub`, `jti`, `iat`, `exp`) *and* a record in the
+//! key-value port under `session:{jti}`. Every request checks both, so a logout (which deletes the
+//! record) revokes the token at once on every instance that shares the store.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, Surface};
+use crate::ids::{SessionId, UserId};
+use crate::model::{Email, Password, User, UserKind};
+use crate::ports::{KeyValueStore, UserStore};
+use crate::time::{Timestamp, now};
+
+#[derive(Clone)]
+pub struct AuthSettings {
+    /// The HS256 key; at least 32 bytes.
+    pub jwt_secret: Vec<u8>,
+    pub session_ttl: Duration,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &"<redacted>")
+            .field("session_ttl", &self.session_ttl)
+            .finish()
+    }
+}
+
+impl AuthSettings {
+    pub const MIN_SECRET_BYTES: usize = 32;
+    pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+}
+
+/// Who is calling: the signed-in user and the session the request came with.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub session_id: SessionId,
+}
+
+impl Principal {
+    pub fn user_id(&self) -> UserId {
+        self.user.id
+    }
+}
+
+/// A new session for a user.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub user: User,
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    jti: String,
+    iat: i64,
+    exp: i64,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionRecord {
+    user_id: UserId,
+    expires_at: Timestamp,
+}
+
+#[derive(Clone)]
+pub struct AuthService {
+    users: Arc<dyn UserStore>,
+    kv: Arc<dyn KeyValueStore>,
+    encoding: Arc<EncodingKey>,
+    decoding: Arc<DecodingKey>,
+    validation: Arc<Validation>,
+    ttl: Duration,
+}
+
+/// OWASP's recommended Argon2id parameters: 19 MiB, 2 iterations, 1 lane.
+fn hasher() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"))
+}
+
+/// A hash of a random password, verified against when an email is unknown, so a login takes
+/// the same time whether or not the account exists.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let random = uuid::Uuid::new_v4().to_string();
+    hasher()
+        .hash_password(random.as_bytes(), &SaltString::generate(&mut OsRng))
+        .expect("hashing a random password")
+        .to_string()
+});
+
+fn session_key(id: SessionId) -> String {
+    format!("session:{id}")
+}
+
+fn invalid_credentials() -> Error {
+    Error::unauthorized(Surface::Auth, "Invalid email or password.")
+}
+
+fn not_signed_in() -> Error {
+    Error::unauthorized(Surface::Auth, "You need to sign in before continuing.")
+}
+
+impl AuthService {
+    pub fn new(users: Arc<dyn UserStore>, kv: Arc<dyn KeyValueStore>, settings: AuthSettings) -> Self {
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub", "jti"]);
+        validation.leeway = 5;
+        Self {
+            users,
+            kv,
+            encoding: Arc::new(EncodingKey::from_secret(&settings.jwt_secret)),
+            decoding: Arc::new(DecodingKey::from_secret(&settings.jwt_secret)),
+            validation: Arc::new(validation),
+            ttl: settings.session_ttl,
+        }
+    }
+
+    /// Computes the timing-equaliser hash ahead of the first login; call it off the request path.
+    pub fn warm_up() {
+        LazyLock::force(&DUMMY_HASH);
+    }
+
+    pub async fn register(&self, email: &str, password: String) -> Result<IssuedSession> {
+        let email = Email::parse(email)?;
+        let password = Password::parse(password)?;
+        if self.users.user_by_email(email.as_str()).await?.is_some() {
+            return Err(Error::conflict(Surface::Auth, "An account with this email already exists."));
+        }
+        let hash = hash_password(password).await?;
+        let user = User {
+            id: UserId::new(),
+            email: email.into_inner(),
+            kind: UserKind::Regular,
+            password_hash: Some(hash),
+            created_at: now(),
+        };
+        self.users.insert_user(&user).await.map_err(|e| match e {
+            // Two registrations raced past the check above: the store's unique index decides.
+            Error::Conflict { .. } => Error::conflict(Surface::Auth, "An account with this email already exists."),
+            other => other,
+        })?;
+        self.issue(user).await
+    }
+
+    pub async fn login(&self, email: &str, password: String) -> Result<IssuedSession> {
+        // A malformed email or password cannot match any account; still spend the hashing time.
+        let email = Email::parse(email).ok();
+        let password = Password::parse(password).ok();
+        let user = match &email {
+            Some(email) => self.users.user_by_email(email.as_str()).await?,
+            None => None,
+        };
+        let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let matches = verify_password(password, stored_hash).await?;
+        match user {
+            Some(user) if matches && user.kind == UserKind::Regular => self.issue(user).await,
+            _ => Err(invalid_credentials()),
+        }
+    }
+
+    pub async fn guest(&self) -> Result<IssuedSession> {
+        let id = UserId::new();
+        let user = User {
+            id,
+            email: format!("guest-{}", id.as_uuid().simple()),
+            kind: UserKind::Guest,
+            password_hash: None,
+            created_at: now(),
+        };
+        self.users.insert_user(&user).await?;
+        self.issue(user).await
+    }
+
+    /// Ends the session at once, everywhere.
+    pub async fn logout(&self, principal: &Principal) -> Result<()> {
+        self.kv.delete(&session_key(principal.session_id)).await
+    }
+
+    /// Resolves a bearer token to its principal; fails unless the signature, expiry, session
+    /// record and user all check out.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| Error::unauthorized(Surface::Auth, "The token is invalid or has expired."))?
+            .claims;
+        let session_id: SessionId = claims.jti.parse().map_err(|_| not_signed_in())?;
+        let user_id: UserId = claims.sub.parse().map_err(|_| not_signed_in())?;
+        let record = self
+            .kv
+            .get(&session_key(session_id))
+            .await?
+            .ok_or_else(|| Error::unauthorized(Surface::Auth, "The session has ended; please sign in again."))?;
+        let record: SessionRecord =
+            serde_json::from_slice(&record).map_err(|e| Error::backend(Surface::KeyValue, e))?;
+        if record.user_id != user_id {
+            return Err(not_signed_in());
+        }
+        let user = self.users.user_by_id(user_id).await?.ok_or_else(not_signed_in)?;
+        Ok(Principal { user, session_id })
+    }
+
+    async fn issue(&self, user: User) -> Result<IssuedSession> {
+        let issued_at = now();
+        let expires_at = issued_at + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::days(7));
+        let session_id = SessionId(uuid::Uuid::new_v4());
+        let claims = Claims {
+            sub: user.id.to_string(),
+            jti: session_id.to_string(),
+            iat: issued_at.timestamp(),
+            exp: expires_at.timestamp(),
+            kind: user.kind.as_str().to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::backend(Surface::Auth, e))?;
+        let record = serde_json::to_vec(&SessionRecord { user_id: user.id, expires_at })
+            .map_err(|e| Error::backend(Surface::Auth, e))?;
+        self.kv.set(&session_key(session_id), &record, Some(self.ttl)).await?;
+        Ok(IssuedSession { user, token })
+    }
+}
+
+/// Hashes on the blocking pool: Argon2id with OWASP parameters takes tens of milliseconds.
+pub(crate) async fn hash_password(password: Password) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        hasher()
+            .hash_password(password.expose().as_bytes(), &SaltString::generate(&mut OsRng))
+            .map(|h| h.to_string())
+            .map_err(|e| Error::backend(Surface::Auth, e.to_string()))
+    })
+    .await
+    .map_err(|e| Error::backend(Surface::Auth, e))?
+}
+
+/// Verifies on the blocking pool; with no password or no stored hash it verifies against
+/// [`DUMMY_HASH`] and returns false, taking the same time.
+async fn verify_password(password: Option<Password>, stored_hash: Option<String>) -> Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let real = stored_hash.is_some() && password.is_some();
+        let hash = stored_hash.unwrap_or_else(|| DUMMY_HASH.clone());
+        let candidate = password.as_ref().map(Password::expose).unwrap_or("not the password");
+        let parsed = PasswordHash::new(&hash).map_err(|e| Error::backend(Surface::Auth, e.to_string()))?;
+        Ok(hasher().verify_password(candidate.as_bytes(), &parsed).is_ok() && real)
+    })
+    .await
+    .map_err(|e| Error::backend(Surface::Auth, e))?
+}

@@ -1,0 +1,122 @@
+use std::sync::Arc;
+
+use super::access;
+use super::auth::Principal;
+use crate::error::{Error, Result, Surface};
+use crate::ids::{ChatId, MessageId};
+use crate::model::{Chat, ChatCursorDirection, ChatPage, StoredMessage, Visibility, Vote};
+use crate::ports::ChatStore;
+use crate::time::now;
+
+/// What a client may set when creating a chat.
+#[derive(Debug, Clone, Default)]
+pub struct NewChat {
+    /// Clients such as the Next.js app choose chat ids themselves.
+    pub id: Option<ChatId>,
+    pub title: Option<String>,
+    pub visibility: Option<Visibility>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChatUpdate {
+    pub title: Option<String>,
+    pub visibility: Option<Visibility>,
+}
+
+#[derive(Clone)]
+pub struct ChatService {
+    chats: Arc<dyn ChatStore>,
+}
+
+impl ChatService {
+    pub fn new(chats: Arc<dyn ChatStore>) -> Self {
+        Self { chats }
+    }
+
+    /// A page of the caller's chats, newest first, and whether more exist beyond it.
+    pub async fn list(&self, who: &Principal, page: ChatPage) -> Result<(Vec<Chat>, bool)> {
+        if page.limit == 0 || page.limit > ChatPage::MAX_LIMIT {
+            return Err(Error::bad_request(
+                Surface::Api,
+                format!("limit must be between 1 and {}", ChatPage::MAX_LIMIT),
+            ));
+        }
+        let probe = ChatPage { limit: page.limit + 1, ..page };
+        let mut chats = self.chats.list_chats(who.user_id(), &probe).await?;
+        let limit = page.limit as usize;
+        let has_more = chats.len() > limit;
+        if has_more {
+            // The probe row is the one farthest from the cursor: the newest when paging up
+            // (`starting_after`), the oldest otherwise.
+            match page.cursor {
+                Some((ChatCursorDirection::StartingAfter, _)) => drop(chats.drain(..chats.len() - limit)),
+                _ => chats.truncate(limit),
+            }
+        }
+        Ok((chats, has_more))
+    }
+
+    pub async fn create(&self, who: &Principal, new: NewChat) -> Result<Chat> {
+        let created_at = now();
+        let chat = Chat {
+            id: new.id.unwrap_or_default(),
+            user_id: who.user_id(),
+            title: Chat::normalise_title(new.title.as_deref().unwrap_or_default())?,
+            visibility: new.visibility.unwrap_or_default(),
+            created_at,
+            updated_at: created_at,
+        };
+        self.chats.insert_chat(&chat).await.map_err(|e| match e {
+            Error::Conflict { .. } => Error::conflict(Surface::Chat, "A chat with this id already exists."),
+            other => other,
+        })?;
+        Ok(chat)
+    }
+
+    /// A chat and its messages, if the caller may read it.
+    pub async fn get(&self, who: &Principal, id: ChatId) -> Result<(Chat, Vec<StoredMessage>)> {
+        let chat = access::readable(self.chats.chat(id).await?, who.user_id())?;
+        let messages = self.chats.messages(id).await?;
+        Ok((chat, messages))
+    }
+
+    pub async fn update(&self, who: &Principal, id: ChatId, update: ChatUpdate) -> Result<Chat> {
+        let mut chat = access::owned(self.chats.chat(id).await?, who.user_id())?;
+        if let Some(title) = update.title {
+            chat.title = Chat::normalise_title(&title)?;
+        }
+        if let Some(visibility) = update.visibility {
+            chat.visibility = visibility;
+        }
+        chat.updated_at = now();
+        self.chats.update_chat(&chat).await.map_err(|e| e.on(Surface::Chat))?;
+        Ok(chat)
+    }
+
+    pub async fn delete(&self, who: &Principal, id: ChatId) -> Result<()> {
+        access::owned(self.chats.chat(id).await?, who.user_id())?;
+        self.chats.delete_chat(id).await.map_err(|e| e.on(Surface::Chat))
+    }
+
+    pub async fn delete_all(&self, who: &Principal) -> Result<u64> {
+        self.chats.delete_chats_of(who.user_id()).await
+    }
+
+    pub async fn votes(&self, who: &Principal, id: ChatId) -> Result<Vec<Vote>> {
+        access::readable(self.chats.chat(id).await?, who.user_id())?;
+        self.chats.votes(id).await
+    }
+
+    pub async fn vote(&self, who: &Principal, chat: ChatId, message: MessageId, up: bool) -> Result<Vote> {
+        access::owned(self.chats.chat(chat).await?, who.user_id()).map_err(|e| match e {
+            Error::Forbidden { .. } => e.on(Surface::Vote),
+            other => other,
+        })?;
+        let vote = Vote { chat_id: chat, message_id: message, is_upvoted: up };
+        self.chats.set_vote(&vote).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::not_found(Surface::Message),
+            other => other,
+        })?;
+        Ok(vote)
+    }
+}

@@ -1,0 +1,136 @@
+use std::sync::Arc;
+
+use super::auth::Principal;
+use crate::error::{Error, Result, Surface};
+use crate::ids::{DocumentId, SuggestionId};
+use crate::model::{Document, DocumentKind, Suggestion};
+use crate::ports::DocumentStore;
+use crate::time::{Timestamp, now};
+
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// An existing id adds a version; none starts a new document.
+    pub id: Option<DocumentId>,
+    pub title: String,
+    pub kind: DocumentKind,
+    pub content: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSuggestion {
+    pub original_text: String,
+    pub suggested_text: String,
+    pub description: Option<String>,
+}
+
+/// Documents are always private to their owner: anyone else gets `not_found:document`.
+#[derive(Clone)]
+pub struct DocumentService {
+    documents: Arc<dyn DocumentStore>,
+}
+
+impl DocumentService {
+    pub fn new(documents: Arc<dyn DocumentStore>) -> Self {
+        Self { documents }
+    }
+
+    pub async fn list(&self, who: &Principal) -> Result<Vec<Document>> {
+        self.documents.latest_documents(who.user_id()).await
+    }
+
+    /// Saves a new version (or a first one).
+    pub async fn save(&self, who: &Principal, new: NewDocument) -> Result<Document> {
+        let title = Document::check_title(&new.title)?;
+        Document::check_content(&new.content)?;
+        let id = match new.id {
+            Some(id) => {
+                // Reuse an id only for one's own document; never reveal that it exists.
+                let versions = self.documents.document_versions(id).await?;
+                if versions.first().is_some_and(|d| d.user_id != who.user_id()) {
+                    return Err(Error::not_found(Surface::Document));
+                }
+                id
+            }
+            None => DocumentId::new(),
+        };
+        let document = Document {
+            id,
+            created_at: now(),
+            title,
+            kind: new.kind,
+            content: Some(new.content),
+            user_id: who.user_id(),
+        };
+        self.documents.insert_document(&document).await.map_err(|e| e.on(Surface::Document))?;
+        Ok(document)
+    }
+
+    /// All versions, oldest first.
+    pub async fn versions(&self, who: &Principal, id: DocumentId) -> Result<Vec<Document>> {
+        let versions = self.documents.document_versions(id).await?;
+        match versions.first() {
+            Some(first) if first.user_id == who.user_id() => Ok(versions),
+            _ => Err(Error::not_found(Surface::Document)),
+        }
+    }
+
+    /// Restores the version current at `after` by deleting every later one (and its
+    /// suggestions); returns the deleted versions.
+    pub async fn delete_after(&self, who: &Principal, id: DocumentId, after: Timestamp) -> Result<Vec<Document>> {
+        self.versions(who, id).await?;
+        self.documents.delete_versions_after(id, after).await
+    }
+
+    pub async fn suggestions(&self, who: &Principal, id: DocumentId) -> Result<Vec<Suggestion>> {
+        self.versions(who, id).await?;
+        self.documents.suggestions(id).await
+    }
+
+    /// Adds suggestions to the latest version.
+    pub async fn suggest(&self, who: &Principal, id: DocumentId, new: Vec<NewSuggestion>) -> Result<Vec<Suggestion>> {
+        if new.is_empty() || new.len() > 50 {
+            return Err(Error::bad_request(Surface::Suggestions, "send between 1 and 50 suggestions"));
+        }
+        let versions = self.versions(who, id).await?;
+        let latest = versions.last().ok_or_else(|| Error::not_found(Surface::Document))?;
+        let created_at = now();
+        let mut out = Vec::with_capacity(new.len());
+        for s in new {
+            for (field, text) in [("originalText", &s.original_text), ("suggestedText", &s.suggested_text)] {
+                if text.is_empty() || text.len() > Suggestion::MAX_TEXT_BYTES {
+                    return Err(Error::bad_request(
+                        Surface::Suggestions,
+                        format!("{field} must be 1 to {} bytes", Suggestion::MAX_TEXT_BYTES),
+                    ));
+                }
+            }
+            if s.description.as_ref().is_some_and(|d| d.len() > Suggestion::MAX_TEXT_BYTES) {
+                return Err(Error::bad_request(Surface::Suggestions, "description is too long"));
+            }
+            out.push(Suggestion {
+                id: SuggestionId::new(),
+                document_id: id,
+                document_created_at: latest.created_at,
+                original_text: s.original_text,
+                suggested_text: s.suggested_text,
+                description: s.description,
+                is_resolved: false,
+                user_id: who.user_id(),
+                created_at,
+            });
+        }
+        self.documents.insert_suggestions(&out).await.map_err(|e| e.on(Surface::Suggestions))?;
+        Ok(out)
+    }
+
+    pub async fn resolve(&self, who: &Principal, id: DocumentId, suggestion: SuggestionId) -> Result<Suggestion> {
+        self.versions(who, id).await?;
+        let mut found = match self.documents.suggestion(suggestion).await? {
+            Some(s) if s.document_id == id => s,
+            _ => return Err(Error::not_found(Surface::Suggestions)),
+        };
+        self.documents.resolve_suggestion(suggestion).await.map_err(|e| e.on(Surface::Suggestions))?;
+        found.is_resolved = true;
+        Ok(found)
+    }
+}

@@ -1,0 +1,207 @@
+//! Uploads: validated by content, bytes in object storage, metadata in the database, and never
+//! one without the other.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::access;
+use super::auth::Principal;
+use crate::error::{Error, Result, Surface};
+use crate::ids::{ChatId, FileId};
+use crate::model::{FileMeta, StoredObject, Visibility};
+use crate::ports::{ChatStore, FileStore, ObjectStorage};
+use crate::time::now;
+
+/// The types a file may have, recognised by its first bytes.
+pub const ALLOWED_CONTENT_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"];
+
+#[derive(Debug, Clone, Copy)]
+pub struct FileSettings {
+    pub max_bytes: u64,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        Self { max_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+/// An upload as received.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub name: Option<String>,
+    /// The type the client declared, if any; it must agree with the content.
+    pub declared_type: Option<String>,
+    pub bytes: Bytes,
+    pub chat_id: Option<ChatId>,
+}
+
+#[derive(Clone)]
+pub struct FileService {
+    files: Arc<dyn FileStore>,
+    chats: Arc<dyn ChatStore>,
+    objects: Arc<dyn ObjectStorage>,
+    settings: FileSettings,
+}
+
+impl FileService {
+    pub fn new(
+        files: Arc<dyn FileStore>,
+        chats: Arc<dyn ChatStore>,
+        objects: Arc<dyn ObjectStorage>,
+        settings: FileSettings,
+    ) -> Self {
+        Self { files, chats, objects, settings }
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.settings.max_bytes
+    }
+
+    pub async fn upload(&self, who: &Principal, upload: Upload) -> Result<FileMeta> {
+        let size = upload.bytes.len() as u64;
+        if size == 0 {
+            return Err(Error::bad_request(Surface::File, "The file is empty."));
+        }
+        if size > self.settings.max_bytes {
+            return Err(Error::PayloadTooLarge {
+                surface: Surface::File,
+                message: format!("The file is larger than the limit of {} bytes.", self.settings.max_bytes).into(),
+            });
+        }
+        let content_type = sniff(&upload.bytes, upload.declared_type.as_deref())?;
+        if let Some(chat) = upload.chat_id {
+            access::owned(self.chats.chat(chat).await?, who.user_id())?;
+        }
+        let id = FileId::new();
+        let meta = FileMeta {
+            id,
+            user_id: who.user_id(),
+            name: sanitise_name(upload.name.as_deref(), content_type),
+            content_type: content_type.to_owned(),
+            size,
+            storage_key: format!("files/{}/{}", who.user_id(), id),
+            chat_id: upload.chat_id,
+            created_at: now(),
+        };
+        self.objects.put(&meta.storage_key, upload.bytes, content_type).await?;
+        if let Err(err) = self.files.insert_file(&meta).await {
+            // Metadata failed: take the bytes back out so nothing is left half-stored.
+            if let Err(cleanup) = self.objects.delete(&meta.storage_key).await {
+                tracing::error!(key = %meta.storage_key, error = %cleanup, "could not remove object after failed metadata insert");
+            }
+            return Err(err.on(Surface::File));
+        }
+        Ok(meta)
+    }
+
+    /// The metadata, for the owner or for anyone when the file is in a public chat.
+    pub async fn meta(&self, who: &Principal, id: FileId) -> Result<FileMeta> {
+        let meta = self.files.file(id).await?.ok_or_else(|| Error::not_found(Surface::File))?;
+        if meta.user_id == who.user_id() {
+            return Ok(meta);
+        }
+        if let Some(chat) = meta.chat_id
+            && let Some(chat) = self.chats.chat(chat).await?
+            && chat.visibility == Visibility::Public
+        {
+            return Ok(meta);
+        }
+        Err(Error::not_found(Surface::File))
+    }
+
+    pub async fn content(&self, who: &Principal, id: FileId) -> Result<(FileMeta, StoredObject)> {
+        let meta = self.meta(who, id).await?;
+        let object = self.objects.get(&meta.storage_key).await?.ok_or_else(|| {
+            tracing::error!(file = %id, key = %meta.storage_key, "file metadata without bytes");
+            Error::not_found(Surface::File)
+        })?;
+        Ok((meta, object))
+    }
+
+    /// Deletes metadata first, then bytes: a failure between leaves unreachable bytes (logged),
+    /// never metadata that points at nothing.
+    pub async fn delete(&self, who: &Principal, id: FileId) -> Result<()> {
+        let meta = match self.files.file(id).await? {
+            Some(meta) if meta.user_id == who.user_id() => meta,
+            _ => return Err(Error::not_found(Surface::File)),
+        };
+        self.files.delete_file(id).await.map_err(|e| e.on(Surface::File))?;
+        if let Err(err) = self.objects.delete(&meta.storage_key).await {
+            tracing::error!(key = %meta.storage_key, error = %err, "orphaned object after file delete");
+        }
+        Ok(())
+    }
+}
+
+/// The content type by magic bytes; rejects anything not allowed and any mismatch with the
+/// declared type (an `application/octet-stream` declaration means "unknown" and is ignored).
+fn sniff(bytes: &[u8], declared: Option<&str>) -> Result<&'static str> {
+    let detected = infer::get(bytes).map(|t| t.mime_type());
+    let allowed = detected.and_then(|d| ALLOWED_CONTENT_TYPES.iter().copied().find(|a| *a == d));
+    let Some(content_type) = allowed else {
+        return Err(Error::UnsupportedMediaType {
+            surface: Surface::File,
+            message: format!(
+                "Unsupported file type{}; allowed: JPEG, PNG, GIF, WebP and PDF.",
+                detected.map(|d| format!(" ({d})")).unwrap_or_default()
+            )
+            .into(),
+        });
+    };
+    if let Some(declared) = declared {
+        let declared = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let declared = if declared == "image/jpg" { "image/jpeg".to_owned() } else { declared };
+        if !declared.is_empty() && declared != "application/octet-stream" && declared != content_type {
+            return Err(Error::UnsupportedMediaType {
+                surface: Surface::File,
+                message: format!("The declared type {declared} does not match the content ({content_type}).").into(),
+            });
+        }
+    }
+    Ok(content_type)
+}
+
+/// Keeps the last path segment, drops control and quoting characters, caps the length.
+fn sanitise_name(name: Option<&str>, content_type: &str) -> String {
+    let base = name.unwrap_or_default().rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | '/'))
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        let ext = content_type.rsplit('/').next().unwrap_or("bin");
+        format!("file.{ext}")
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    #[test]
+    fn content_decides_the_type() {
+        assert_eq!(sniff(PNG, None).unwrap(), "image/png");
+        assert_eq!(sniff(PNG, Some("image/png")).unwrap(), "image/png");
+        assert_eq!(sniff(b"%PDF-1.7\n", Some("application/octet-stream")).unwrap(), "application/pdf");
+        assert!(sniff(b"<html>", Some("image/png")).is_err());
+        assert!(sniff(PNG, Some("image/jpeg")).is_err());
+        assert!(sniff(b"MZ\x90\0", None).is_err());
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(sanitise_name(Some("../../etc/passwd"), "image/png"), "passwd");
+        assert_eq!(sanitise_name(Some("a\"b\r\n.png"), "image/png"), "ab.png");
+        assert_eq!(sanitise_name(None, "image/png"), "file.png");
+        assert_eq!(sanitise_name(Some(".."), "application/pdf"), "file.pdf");
+    }
+}

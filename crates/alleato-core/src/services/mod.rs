@@ -1,0 +1,80 @@
+//! Use cases. Each service holds only ports (`Arc<dyn Port>`) and enforces the access rules;
+//! the HTTP layer above only translates.
+
+mod access;
+mod auth;
+mod chats;
+mod documents;
+mod files;
+mod rate_limit;
+mod users;
+
+use std::sync::Arc;
+
+pub use auth::{AuthService, AuthSettings, IssuedSession, Principal};
+pub use chats::{ChatService, ChatUpdate, NewChat};
+pub use documents::{DocumentService, NewDocument, NewSuggestion};
+pub use files::{ALLOWED_CONTENT_TYPES, FileService, FileSettings, Upload};
+pub use rate_limit::{RateDecision, RateLimiter};
+pub use users::{UserService, UserUpdate};
+
+use crate::ports::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, ObjectStorage, UserStore};
+
+/// Every port the services need, as chosen by the composition root.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserStore>,
+    pub chats: Arc<dyn ChatStore>,
+    pub documents: Arc<dyn DocumentStore>,
+    pub files: Arc<dyn FileStore>,
+    pub database: Arc<dyn DatabaseAdmin>,
+    pub objects: Arc<dyn ObjectStorage>,
+    pub kv: Arc<dyn KeyValueStore>,
+}
+
+impl Ports {
+    /// Builds the database ports from one adapter that implements all of them.
+    pub fn from_database<D>(database: Arc<D>, objects: Arc<dyn ObjectStorage>, kv: Arc<dyn KeyValueStore>) -> Self
+    where
+        D: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin,
+    {
+        Self {
+            users: database.clone(),
+            chats: database.clone(),
+            documents: database.clone(),
+            files: database.clone(),
+            database,
+            objects,
+            kv,
+        }
+    }
+}
+
+/// All services, wired over one set of ports.
+#[derive(Clone)]
+pub struct Services {
+    pub ports: Ports,
+    pub auth: AuthService,
+    pub users: UserService,
+    pub chats: ChatService,
+    pub documents: DocumentService,
+    pub files: FileService,
+    pub rate_limiter: RateLimiter,
+}
+
+impl Services {
+    pub fn new(ports: Ports, auth: AuthSettings, files: FileSettings) -> Self {
+        let auth = AuthService::new(ports.users.clone(), ports.kv.clone(), auth);
+        let chats = ChatService::new(ports.chats.clone());
+        let files = FileService::new(ports.files.clone(), ports.chats.clone(), ports.objects.clone(), files);
+        Self {
+            users: UserService::new(ports.users.clone(), ports.files.clone(), ports.objects.clone(), auth.clone()),
+            documents: DocumentService::new(ports.documents.clone()),
+            rate_limiter: RateLimiter::new(ports.kv.clone()),
+            auth,
+            chats,
+            files,
+            ports,
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The database contract (see the traits in [`crate::ports`]).
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::Error;
+use crate::ids::*;
+use crate::model::*;
+use crate::ports::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, UserStore};
+use crate::time::{Timestamp, now};
+
+/// Anything that implements every database port.
+pub trait Database: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin {}
+impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin> Database for T {}
+
+fn user_at(created_at: Timestamp) -> User {
+    let id = UserId::new();
+    User {
+        id,
+        email: format!("{}@example.com", id.as_uuid().simple()),
+        kind: UserKind::Regular,
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        created_at,
+    }
+}
+
+async fn new_user(db: &impl Database) -> User {
+    let user = user_at(now());
+    db.insert_user(&user).await.unwrap();
+    user
+}
+
+fn chat_at(user: UserId, created_at: Timestamp) -> Chat {
+    Chat {
+        id: ChatId::new(),
+        user_id: user,
+        title: "A chat".into(),
+        visibility: Visibility::Private,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+async fn new_chat(db: &impl Database, user: UserId) -> Chat {
+    let chat = chat_at(user, now());
+    db.insert_chat(&chat).await.unwrap();
+    chat
+}
+
+fn message_at(chat: ChatId, role: Role, text: &str, created_at: Timestamp) -> StoredMessage {
+    StoredMessage {
+        id: MessageId::new(),
+        chat_id: chat,
+        role,
+        parts: vec![MessagePart::text(text)],
+        attachments: vec![],
+        created_at,
+    }
+}
+
+fn document_at(id: DocumentId, user: UserId, created_at: Timestamp, content: &str) -> Document {
+    Document {
+        id,
+        created_at,
+        title: "Doc".into(),
+        kind: DocumentKind::Text,
+        content: Some(content.into()),
+        user_id: user,
+    }
+}
+
+fn suggestion_for(doc: &Document) -> Suggestion {
+    Suggestion {
+        id: SuggestionId::new(),
+        document_id: doc.id,
+        document_created_at: doc.created_at,
+        original_text: "teh".into(),
+        suggested_text: "the".into(),
+        description: Some("typo".into()),
+        is_resolved: false,
+        user_id: doc.user_id,
+        created_at: now(),
+    }
+}
+
+fn file_for(user: UserId, chat: Option<ChatId>) -> FileMeta {
+    let id = FileId::new();
+    FileMeta {
+        id,
+        user_id: user,
+        name: "a.png".into(),
+        content_type: "image/png".into(),
+        size: 42,
+        storage_key: format!("files/{user}/{id}"),
+        chat_id: chat,
+        created_at: now(),
+    }
+}
+
+pub async fn users_round_trip(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(user.clone()));
+    assert_eq!(db.user_by_email(&user.email).await.unwrap(), Some(user.clone()));
+    assert_eq!(db.user_by_id(UserId::new()).await.unwrap(), None);
+    let mut changed = user.clone();
+    changed.email = format!("new-{}", user.email);
+    changed.kind = UserKind::Guest;
+    changed.password_hash = None;
+    db.update_user(&changed).await.unwrap();
+    assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(changed));
+    assert_eq!(db.user_by_email(&user.email).await.unwrap(), None);
+}
+
+pub async fn emails_are_unique(db: Arc<impl Database>) {
+    let first = new_user(&*db).await;
+    let mut second = user_at(now());
+    second.email = first.email.clone();
+    assert!(matches!(db.insert_user(&second).await, Err(Error::Conflict { .. })));
+    let other = new_user(&*db).await;
+    let mut stolen = other.clone();
+    stolen.email = first.email.clone();
+    assert!(matches!(db.update_user(&stolen).await, Err(Error::Conflict { .. })));
+    assert!(matches!(db.insert_user(&first).await, Err(Error::Conflict { .. })), "duplicate id");
+}
+
+pub async fn updating_a_missing_user_is_not_found(db: Arc<impl Database>) {
+    let ghost = user_at(now());
+    assert!(matches!(db.update_user(&ghost).await, Err(Error::NotFound { .. })));
+    assert!(matches!(db.delete_user(ghost.id).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn deleting_a_user_deletes_everything_it_owns(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let bystander = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let kept_chat = new_chat(&*db, bystander.id).await;
+    let msg = message_at(chat.id, Role::User, "hi", now());
+    db.insert_messages(std::slice::from_ref(&msg)).await.unwrap();
+    db.set_vote(&Vote { chat_id: chat.id, message_id: msg.id, is_upvoted: true }).await.unwrap();
+    db.insert_stream(&StreamRecord { id: StreamId::new(), chat_id: chat.id, created_at: now() }).await.unwrap();
+    let doc = document_at(DocumentId::new(), user.id, now(), "text");
+    db.insert_document(&doc).await.unwrap();
+    db.insert_suggestions(&[suggestion_for(&doc)]).await.unwrap();
+    let file = file_for(user.id, Some(chat.id));
+    db.insert_file(&file).await.unwrap();
+
+    db.delete_user(user.id).await.unwrap();
+
+    assert_eq!(db.user_by_id(user.id).await.unwrap(), None);
+    assert_eq!(db.chat(chat.id).await.unwrap(), None);
+    assert_eq!(db.message(msg.id).await.unwrap(), None);
+    assert!(db.votes(chat.id).await.unwrap().is_empty());
+    assert!(db.streams(chat.id).await.unwrap().is_empty());
+    assert!(db.document_versions(doc.id).await.unwrap().is_empty());
+    assert!(db.suggestions(doc.id).await.unwrap().is_empty());
+    assert_eq!(db.file(file.id).await.unwrap(), None);
+    assert!(db.chat(kept_chat.id).await.unwrap().is_some(), "another user's data is untouched");
+}
+
+pub async fn chats_round_trip(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    assert_eq!(db.chat(chat.id).await.unwrap(), Some(chat.clone()));
+    let mut changed = chat.clone();
+    changed.title = "Renamed".into();
+    changed.visibility = Visibility::Public;
+    changed.updated_at = now();
+    db.update_chat(&changed).await.unwrap();
+    assert_eq!(db.chat(chat.id).await.unwrap(), Some(changed));
+    db.delete_chat(chat.id).await.unwrap();
+    assert_eq!(db.chat(chat.id).await.unwrap(), None);
+    assert!(matches!(db.delete_chat(chat.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(db.update_chat(&chat).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn duplicate_chat_ids_conflict(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    assert!(matches!(db.insert_chat(&chat).await, Err(Error::Conflict { .. })));
+    let orphan = chat_at(UserId::new(), now());
+    assert!(matches!(db.insert_chat(&orphan).await, Err(Error::NotFound { .. })), "owner must exist");
+}
+
+pub async fn chats_list_newest_first_and_page_by_cursor(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let other = new_user(&*db).await;
+    let base = now() - Duration::hours(1);
+    let mut chats = Vec::new();
+    for i in 0..7 {
+        let chat = chat_at(user.id, base + Duration::seconds(i));
+        db.insert_chat(&chat).await.unwrap();
+        chats.push(chat);
+    }
+    new_chat(&*db, other.id).await;
+    chats.reverse(); // newest first
+    let ids = |cs: &[Chat]| cs.iter().map(|c| c.id).collect::<Vec<_>>();
+
+    let all = db.list_chats(user.id, &ChatPage { limit: 100, cursor: None }).await.unwrap();
+    assert_eq!(ids(&all), ids(&chats), "only the user's chats, newest first");
+
+    let first = db.list_chats(user.id, &ChatPage { limit: 3, cursor: None }).await.unwrap();
+    assert_eq!(ids(&first), ids(&chats[..3]));
+    let older = db
+        .list_chats(user.id, &ChatPage { limit: 3, cursor: Some((ChatCursorDirection::EndingBefore, chats[2].id)) })
+        .await
+        .unwrap();
+    assert_eq!(ids(&older), ids(&chats[3..6]), "ending_before pages to older chats");
+    let newer = db
+        .list_chats(user.id, &ChatPage { limit: 2, cursor: Some((ChatCursorDirection::StartingAfter, chats[5].id)) })
+        .await
+        .unwrap();
+    assert_eq!(ids(&newer), ids(&chats[3..5]), "starting_after gives the chats just newer, newest first");
+}
+
+pub async fn chat_cursors_must_name_own_chat(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let other = new_user(&*db).await;
+    let foreign = new_chat(&*db, other.id).await;
+    for cursor in [foreign.id, ChatId::new()] {
+        let page = ChatPage { limit: 10, cursor: Some((ChatCursorDirection::EndingBefore, cursor)) };
+        assert!(matches!(db.list_chats(user.id, &page).await, Err(Error::BadRequest { .. })));
+    }
+}
+
+pub async fn messages_keep_parts_and_order(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let t = now();
+    let mut rich = message_at(chat.id, Role::Assistant, "answer", t + Duration::milliseconds(1));
+    rich.parts = vec![
+        MessagePart::from_value(json!({"type": "reasoning", "text": "thinking", "state": "done"})).unwrap(),
+        MessagePart::from_value(json!({"type": "text", "text": "answer ✓", "providerMetadata": {"k": [1, 2]}}))
+            .unwrap(),
+        MessagePart::from_value(json!({"type": "file", "mediaType": "image/png", "url": "https://x/y.png"})).unwrap(),
+    ];
+    rich.attachments = vec![json!({"legacy": true})];
+    let question = message_at(chat.id, Role::User, "question", t);
+    db.insert_messages(&[rich.clone(), question.clone()]).await.unwrap();
+    assert_eq!(db.messages(chat.id).await.unwrap(), vec![question, rich.clone()], "oldest first, parts intact");
+    assert_eq!(db.message(rich.id).await.unwrap(), Some(rich));
+}
+
+pub async fn message_batches_are_atomic(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let existing = message_at(chat.id, Role::User, "one", now());
+    db.insert_messages(std::slice::from_ref(&existing)).await.unwrap();
+    let fresh = message_at(chat.id, Role::Assistant, "two", now());
+    let result = db.insert_messages(&[fresh.clone(), existing.clone()]).await;
+    assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
+    assert_eq!(db.message(fresh.id).await.unwrap(), None, "nothing of a failed batch is stored");
+}
+
+pub async fn messages_need_an_existing_chat(db: Arc<impl Database>) {
+    let msg = message_at(ChatId::new(), Role::User, "lost", now());
+    assert!(matches!(db.insert_messages(&[msg]).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn deleting_messages_from_a_time_removes_their_votes(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let t = now() - Duration::minutes(5);
+    let msgs: Vec<_> =
+        (0..4).map(|i| message_at(chat.id, Role::User, &format!("m{i}"), t + Duration::seconds(i))).collect();
+    db.insert_messages(&msgs).await.unwrap();
+    for m in &msgs {
+        db.set_vote(&Vote { chat_id: chat.id, message_id: m.id, is_upvoted: false }).await.unwrap();
+    }
+    let removed = db.delete_messages_from(chat.id, msgs[2].created_at).await.unwrap();
+    assert_eq!(removed, 2, "the message at the cut and everything after it");
+    let left: Vec<_> = db.messages(chat.id).await.unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(left, vec![msgs[0].id, msgs[1].id]);
+    let voted: Vec<_> = db.votes(chat.id).await.unwrap().into_iter().map(|v| v.message_id).collect();
+    assert_eq!(voted.len(), 2);
+    assert!(voted.contains(&msgs[0].id) && voted.contains(&msgs[1].id));
+}
+
+pub async fn user_messages_are_counted_per_user_and_since(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let other = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let other_chat = new_chat(&*db, other.id).await;
+    let t = now();
+    db.insert_messages(&[
+        message_at(chat.id, Role::User, "old", t - Duration::hours(30)),
+        message_at(chat.id, Role::User, "new", t - Duration::hours(1)),
+        message_at(chat.id, Role::User, "newer", t),
+        message_at(chat.id, Role::Assistant, "reply", t),
+        message_at(other_chat.id, Role::User, "theirs", t),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(db.count_user_messages_since(user.id, t - Duration::hours(24)).await.unwrap(), 2);
+    assert_eq!(db.count_user_messages_since(other.id, t - Duration::hours(24)).await.unwrap(), 1);
+}
+
+pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let other_chat = new_chat(&*db, user.id).await;
+    let msg = message_at(chat.id, Role::Assistant, "answer", now());
+    db.insert_messages(std::slice::from_ref(&msg)).await.unwrap();
+    db.set_vote(&Vote { chat_id: chat.id, message_id: msg.id, is_upvoted: true }).await.unwrap();
+    db.set_vote(&Vote { chat_id: chat.id, message_id: msg.id, is_upvoted: false }).await.unwrap();
+    assert_eq!(
+        db.votes(chat.id).await.unwrap(),
+        vec![Vote { chat_id: chat.id, message_id: msg.id, is_upvoted: false }]
+    );
+    let wrong_chat = db.set_vote(&Vote { chat_id: other_chat.id, message_id: msg.id, is_upvoted: true }).await;
+    assert!(matches!(wrong_chat, Err(Error::NotFound { .. })), "{wrong_chat:?}");
+    let missing = db.set_vote(&Vote { chat_id: chat.id, message_id: MessageId::new(), is_upvoted: true }).await;
+    assert!(matches!(missing, Err(Error::NotFound { .. })));
+    assert!(db.votes(other_chat.id).await.unwrap().is_empty());
+}
+
+pub async fn deleting_a_chat_deletes_its_messages_votes_and_streams(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let msg = message_at(chat.id, Role::User, "hi", now());
+    db.insert_messages(std::slice::from_ref(&msg)).await.unwrap();
+    db.set_vote(&Vote { chat_id: chat.id, message_id: msg.id, is_upvoted: true }).await.unwrap();
+    db.insert_stream(&StreamRecord { id: StreamId::new(), chat_id: chat.id, created_at: now() }).await.unwrap();
+    let second = new_chat(&*db, user.id).await;
+    assert_eq!(db.delete_chats_of(user.id).await.unwrap(), 2);
+    assert_eq!(db.chat(second.id).await.unwrap(), None);
+    assert_eq!(db.message(msg.id).await.unwrap(), None);
+    assert!(db.votes(chat.id).await.unwrap().is_empty());
+    assert!(db.streams(chat.id).await.unwrap().is_empty());
+    assert_eq!(db.delete_chats_of(user.id).await.unwrap(), 0);
+}
+
+pub async fn streams_round_trip(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let t = now();
+    let a = StreamRecord { id: StreamId::new(), chat_id: chat.id, created_at: t };
+    let b = StreamRecord { id: StreamId::new(), chat_id: chat.id, created_at: t + Duration::seconds(1) };
+    db.insert_stream(&b).await.unwrap();
+    db.insert_stream(&a).await.unwrap();
+    assert_eq!(db.streams(chat.id).await.unwrap(), vec![a.clone(), b]);
+    assert!(matches!(db.insert_stream(&a).await, Err(Error::Conflict { .. })));
+    let orphan = StreamRecord { id: StreamId::new(), chat_id: ChatId::new(), created_at: t };
+    assert!(matches!(db.insert_stream(&orphan).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn documents_keep_versions(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let id = DocumentId::new();
+    let t = now() - Duration::minutes(1);
+    let v1 = document_at(id, user.id, t, "one");
+    let v2 = document_at(id, user.id, t + Duration::seconds(1), "two");
+    db.insert_document(&v2).await.unwrap();
+    db.insert_document(&v1).await.unwrap();
+    assert!(matches!(db.insert_document(&v1).await, Err(Error::Conflict { .. })), "same (id, createdAt)");
+    assert_eq!(db.document_versions(id).await.unwrap(), vec![v1, v2.clone()]);
+    let other = document_at(DocumentId::new(), user.id, t + Duration::seconds(5), "other");
+    db.insert_document(&other).await.unwrap();
+    assert_eq!(db.latest_documents(user.id).await.unwrap(), vec![other, v2], "latest of each, newest first");
+    assert!(db.latest_documents(UserId::new()).await.unwrap().is_empty());
+}
+
+pub async fn deleting_later_versions_removes_their_suggestions(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let id = DocumentId::new();
+    let t = now() - Duration::minutes(1);
+    let versions: Vec<_> =
+        (0..3).map(|i| document_at(id, user.id, t + Duration::seconds(i), &format!("v{i}"))).collect();
+    for v in &versions {
+        db.insert_document(v).await.unwrap();
+    }
+    let kept = suggestion_for(&versions[0]);
+    let dropped = suggestion_for(&versions[2]);
+    db.insert_suggestions(&[kept.clone(), dropped.clone()]).await.unwrap();
+    let removed = db.delete_versions_after(id, versions[0].created_at).await.unwrap();
+    assert_eq!(removed, versions[1..].to_vec());
+    assert_eq!(db.document_versions(id).await.unwrap(), versions[..1].to_vec());
+    assert_eq!(db.suggestions(id).await.unwrap(), vec![kept.clone()]);
+    assert_eq!(db.suggestion(dropped.id).await.unwrap(), None);
+    db.resolve_suggestion(kept.id).await.unwrap();
+    assert!(db.suggestion(kept.id).await.unwrap().unwrap().is_resolved);
+    assert!(matches!(db.resolve_suggestion(dropped.id).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn suggestions_need_an_existing_version(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let doc = document_at(DocumentId::new(), user.id, now(), "text");
+    db.insert_document(&doc).await.unwrap();
+    let good = suggestion_for(&doc);
+    let mut bad = suggestion_for(&doc);
+    bad.document_created_at = doc.created_at + Duration::seconds(1);
+    assert!(matches!(db.insert_suggestions(&[good.clone(), bad]).await, Err(Error::NotFound { .. })));
+    assert_eq!(db.suggestion(good.id).await.unwrap(), None, "all or nothing");
+}
+
+pub async fn files_round_trip_and_detach_from_deleted_chats(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let loose = file_for(user.id, None);
+    let attached = file_for(user.id, Some(chat.id));
+    db.insert_file(&loose).await.unwrap();
+    db.insert_file(&attached).await.unwrap();
+    assert!(matches!(db.insert_file(&loose).await, Err(Error::Conflict { .. })));
+    assert!(matches!(db.insert_file(&file_for(user.id, Some(ChatId::new()))).await, Err(Error::NotFound { .. })));
+    assert_eq!(db.file(attached.id).await.unwrap(), Some(attached.clone()));
+    assert_eq!(db.files_of(user.id).await.unwrap().len(), 2);
+    db.delete_chat(chat.id).await.unwrap();
+    let detached = db.file(attached.id).await.unwrap().expect("the file outlives the chat");
+    assert_eq!(detached.chat_id, None);
+    db.delete_file(loose.id).await.unwrap();
+    assert_eq!(db.file(loose.id).await.unwrap(), None);
+    assert!(matches!(db.delete_file(loose.id).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn stats_count_real_rows(db: Arc<impl Database>) {
+    let before = db.stats().await.unwrap();
+    let user = new_user(&*db).await;
+    let mut guest = user_at(now());
+    guest.kind = UserKind::Guest;
+    db.insert_user(&guest).await.unwrap();
+    let chat = new_chat(&*db, user.id).await;
+    db.insert_messages(&[message_at(chat.id, Role::User, "x", now())]).await.unwrap();
+    let id = DocumentId::new();
+    db.insert_document(&document_at(id, user.id, now(), "a")).await.unwrap();
+    db.insert_document(&document_at(id, user.id, now() + Duration::seconds(1), "b")).await.unwrap();
+    db.insert_file(&file_for(user.id, None)).await.unwrap();
+    let after = db.stats().await.unwrap();
+    assert_eq!(after.users, before.users + 1);
+    assert_eq!(after.guests, before.guests + 1);
+    assert_eq!(after.chats, before.chats + 1);
+    assert_eq!(after.messages, before.messages + 1);
+    assert_eq!(after.documents, before.documents + 1, "versions of one document count once");
+    assert_eq!(after.files, before.files + 1);
+    assert_eq!(after.file_bytes, before.file_bytes + 42);
+}
+
+pub async fn ping_answers(db: Arc<impl Database>) {
+    db.ping().await.unwrap();
+}

@@ -1,0 +1,106 @@
+//! The conformance suite: one behavioural contract per port, written once as `pub async fn`
+//! cases, run against every adapter. The macros expand the cases into named `#[tokio::test]`s,
+//! so a failure names both the case and the backend:
+//!
+//! ```ignore
+//! mod sqlite_memory {
+//!     alleato_core::database_conformance!(std::sync::Arc::new(SqliteDatabase::memory().await.unwrap()));
+//! }
+//! ```
+//!
+//! Each factory expression is evaluated once per test, so every case gets a fresh store.
+
+pub mod database;
+pub mod kv;
+pub mod objects;
+
+/// Expands `cases` of `module` into `#[tokio::test]`s, each over a fresh `$make`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($module:ident, $make:expr, [$($case:ident),* $(,)?]) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let port = $make;
+                $crate::testkit::$module::$case(port).await;
+            }
+        )*
+    };
+}
+
+/// The database suite, over a factory of `Arc<T>` where `T` implements every database port.
+#[macro_export]
+macro_rules! database_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!(
+            database,
+            $make,
+            [
+                users_round_trip,
+                emails_are_unique,
+                updating_a_missing_user_is_not_found,
+                deleting_a_user_deletes_everything_it_owns,
+                chats_round_trip,
+                duplicate_chat_ids_conflict,
+                chats_list_newest_first_and_page_by_cursor,
+                chat_cursors_must_name_own_chat,
+                messages_keep_parts_and_order,
+                message_batches_are_atomic,
+                messages_need_an_existing_chat,
+                deleting_messages_from_a_time_removes_their_votes,
+                user_messages_are_counted_per_user_and_since,
+                votes_upsert_and_stay_in_their_chat,
+                deleting_a_chat_deletes_its_messages_votes_and_streams,
+                streams_round_trip,
+                documents_keep_versions,
+                deleting_later_versions_removes_their_suggestions,
+                suggestions_need_an_existing_version,
+                files_round_trip_and_detach_from_deleted_chats,
+                stats_count_real_rows,
+                ping_answers,
+            ]
+        );
+    };
+}
+
+/// The key-value suite, over a factory of `Arc<T>` where `T: KeyValueStore`.
+#[macro_export]
+macro_rules! kv_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!(
+            kv,
+            $make,
+            [
+                set_get_delete,
+                missing_keys_read_as_none,
+                set_replaces_value_and_ttl,
+                keys_expire_after_their_ttl,
+                increments_count_within_a_window,
+                increment_windows_reset,
+                concurrent_increments_are_distinct,
+                oversized_keys_are_rejected,
+                binary_values_round_trip,
+                ping_answers,
+            ]
+        );
+    };
+}
+
+/// The object-storage suite, over a factory of `Arc<T>` where `T: ObjectStorage`.
+#[macro_export]
+macro_rules! objects_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!(
+            objects,
+            $make,
+            [
+                put_get_delete,
+                put_never_overwrites,
+                missing_objects_read_as_none,
+                large_objects_round_trip,
+                ping_answers,
+            ]
+        );
+    };
+}

@@ -1,0 +1,49 @@
+//! The object-storage contract (see [`ObjectStorage`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::Error;
+use crate::ports::ObjectStorage;
+
+fn key(name: &str) -> String {
+    format!("test/{}/{name}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn put_get_delete(store: Arc<impl ObjectStorage>) {
+    let k = key("a.png");
+    store.put(&k, Bytes::from_static(b"\x89PNG bytes"), "image/png").await.unwrap();
+    let got = store.get(&k).await.unwrap().expect("stored object");
+    assert_eq!(&got.bytes[..], b"\x89PNG bytes");
+    if let Some(ct) = got.content_type {
+        assert_eq!(ct, "image/png", "a backend that reports the content type reports the one stored");
+    }
+    store.delete(&k).await.unwrap();
+    assert!(store.get(&k).await.unwrap().is_none());
+}
+
+pub async fn put_never_overwrites(store: Arc<impl ObjectStorage>) {
+    let k = key("once");
+    store.put(&k, Bytes::from_static(b"first"), "application/pdf").await.unwrap();
+    let second = store.put(&k, Bytes::from_static(b"second"), "application/pdf").await;
+    assert!(matches!(second, Err(Error::Conflict { .. })), "{second:?}");
+    assert_eq!(&store.get(&k).await.unwrap().unwrap().bytes[..], b"first");
+}
+
+pub async fn missing_objects_read_as_none(store: Arc<impl ObjectStorage>) {
+    let k = key("missing");
+    assert!(store.get(&k).await.unwrap().is_none());
+    store.delete(&k).await.expect("deleting a missing object succeeds");
+}
+
+pub async fn large_objects_round_trip(store: Arc<impl ObjectStorage>) {
+    let k = key("large");
+    let data: Bytes = (0..(3 * 1024 * 1024)).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+    store.put(&k, data.clone(), "application/pdf").await.unwrap();
+    assert_eq!(store.get(&k).await.unwrap().unwrap().bytes, data);
+}
+
+pub async fn ping_answers(store: Arc<impl ObjectStorage>) {
+    store.ping().await.unwrap();
+}

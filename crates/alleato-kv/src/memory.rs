@@ -1,0 +1,104 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use alleato_core::ports::{Counter, KeyValueStore, MAX_KEY_BYTES};
+use alleato_core::{Error, Result, Surface};
+use async_trait::async_trait;
+
+#[derive(Debug)]
+struct Entry {
+    value: Vec<u8>,
+    expires_at: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// An in-memory key-value store. Expired entries are dropped when next touched and swept when
+/// the map grows past a threshold, so memory stays bounded by the live entries.
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+const SWEEP_EVERY: usize = 10_000;
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(Error::bad_request(Surface::KeyValue, format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+impl MemoryKv {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Entry>, Instant) -> T) -> T {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if entries.len() >= SWEEP_EVERY && entries.len().is_multiple_of(SWEEP_EVERY) {
+            entries.retain(|_, e| e.live(now));
+        }
+        f(&mut entries, now)
+    }
+}
+
+#[async_trait]
+impl KeyValueStore for MemoryKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        Ok(self.with(|m, now| match m.get(key) {
+            Some(e) if e.live(now) => Some(e.value.clone()),
+            Some(_) => {
+                m.remove(key);
+                None
+            }
+            None => None,
+        }))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        check_key(key)?;
+        self.with(|m, now| {
+            let expires_at = ttl.map(|t| now + t.max(Duration::from_secs(1)));
+            m.insert(key.to_owned(), Entry { value: value.to_vec(), expires_at });
+        });
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        self.with(|m, _| m.remove(key));
+        Ok(())
+    }
+
+    async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
+        check_key(key)?;
+        let window = window.max(Duration::from_secs(1));
+        self.with(|m, now| {
+            let entry = m.entry(key.to_owned()).or_insert(Entry { value: b"0".to_vec(), expires_at: None });
+            if !entry.live(now) {
+                *entry = Entry { value: b"0".to_vec(), expires_at: None };
+            }
+            let count = std::str::from_utf8(&entry.value).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
+            entry.value = count.to_string().into_bytes();
+            let expires_at = *entry.expires_at.get_or_insert(now + window);
+            Ok(Counter { count, resets_in: expires_at.saturating_duration_since(now) })
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod conformance {
+    alleato_core::kv_conformance!(std::sync::Arc::new(super::MemoryKv::new()));
+}

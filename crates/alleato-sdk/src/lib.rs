@@ -1,0 +1,303 @@
+//! A Rust client for Alleato's `/api/v1` HTTP API.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), alleato_sdk::SdkError> {
+//! let anonymous = alleato_sdk::Client::new("http://127.0.0.1:8787");
+//! let session = anonymous.register("ada@example.com", "correct horse battery").await?;
+//! let ada = anonymous.with_token(&session.token);
+//! let chat = ada.create_chat(&Default::default()).await?;
+//! println!("{}", chat.id);
+//! # Ok(()) }
+//! ```
+//!
+//! Every method maps one route; a non-2xx answer becomes [`SdkError::Api`] with the server's
+//! stable error `code`.
+#![forbid(unsafe_code)]
+
+use alleato_api::*;
+use bytes::Bytes;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use alleato_api as api;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// The server answered with an error body.
+    #[error("{status} {code}: {message}")]
+    Api { status: u16, code: String, message: String },
+    /// The request did not complete.
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The server's answer was not what the API promises.
+    #[error("unexpected response ({status}): {detail}")]
+    Unexpected { status: u16, detail: String },
+}
+
+impl SdkError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SdkError::Api { status, .. } | SdkError::Unexpected { status, .. } => Some(*status),
+            SdkError::Transport(e) => e.status().map(|s| s.as_u16()),
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SdkError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, SdkError>;
+
+/// Query for [`Client::list_chats`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ListChats {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starting_after: Option<ChatId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ending_before: Option<ChatId>,
+}
+
+/// A client for one server, optionally signed in.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self::with_http(reqwest::Client::new(), base_url)
+    }
+
+    /// Uses a caller-configured `reqwest::Client` (timeouts, proxies, TLS).
+    pub fn with_http(http: reqwest::Client, base_url: impl Into<String>) -> Self {
+        Self { http, base: base_url.into().trim_end_matches('/').to_owned(), token: None }
+    }
+
+    /// The same client, signed in with `token`.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self { token: Some(token.to_owned()), ..self.clone() }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// A request to `path` (e.g. `/api/v1/chats`) with the bearer token set: the escape hatch
+    /// for anything the typed methods do not cover.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
+        let response = check(builder.send().await?).await?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| SdkError::Unexpected { status, detail: e.to_string() })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    async fn json<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> Result<T> {
+        self.send(self.request(method, path).json(body)).await
+    }
+
+    // --- auth -----------------------------------------------------------------------------
+
+    pub async fn register(&self, email: &str, password: &str) -> Result<AuthResponse> {
+        let body = Credentials { email: email.into(), password: password.into() };
+        self.json(Method::POST, "/api/v1/auth/register", &body).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<AuthResponse> {
+        let body = Credentials { email: email.into(), password: password.into() };
+        self.json(Method::POST, "/api/v1/auth/login", &body).await
+    }
+
+    pub async fn guest(&self) -> Result<AuthResponse> {
+        self.send(self.request(Method::POST, "/api/v1/auth/guest")).await
+    }
+
+    pub async fn logout(&self) -> Result<Success> {
+        self.send(self.request(Method::POST, "/api/v1/auth/logout")).await
+    }
+
+    pub async fn me(&self) -> Result<User> {
+        Ok(self.get::<UserResponse>("/api/v1/auth/me").await?.user)
+    }
+
+    // --- users ----------------------------------------------------------------------------
+
+    pub async fn update_me(&self, update: &UpdateUserRequest) -> Result<User> {
+        Ok(self.json::<_, UserResponse>(Method::PATCH, "/api/v1/users/me", update).await?.user)
+    }
+
+    pub async fn delete_me(&self) -> Result<Success> {
+        self.send(self.request(Method::DELETE, "/api/v1/users/me")).await
+    }
+
+    // --- chats ----------------------------------------------------------------------------
+
+    pub async fn list_chats(&self, query: &ListChats) -> Result<ChatList> {
+        self.send(self.request(Method::GET, "/api/v1/chats").query(query)).await
+    }
+
+    pub async fn create_chat(&self, body: &CreateChatRequest) -> Result<Chat> {
+        Ok(self.json::<_, ChatResponse>(Method::POST, "/api/v1/chats", body).await?.chat)
+    }
+
+    pub async fn get_chat(&self, id: ChatId) -> Result<ChatWithMessages> {
+        self.get(&format!("/api/v1/chats/{id}")).await
+    }
+
+    pub async fn update_chat(&self, id: ChatId, body: &UpdateChatRequest) -> Result<Chat> {
+        Ok(self.json::<_, ChatResponse>(Method::PATCH, &format!("/api/v1/chats/{id}"), body).await?.chat)
+    }
+
+    pub async fn delete_chat(&self, id: ChatId) -> Result<Success> {
+        self.send(self.request(Method::DELETE, &format!("/api/v1/chats/{id}"))).await
+    }
+
+    pub async fn delete_all_chats(&self) -> Result<u64> {
+        Ok(self.send::<DeletedCount>(self.request(Method::DELETE, "/api/v1/chats")).await?.deleted_count)
+    }
+
+    pub async fn votes(&self, chat: ChatId) -> Result<Vec<Vote>> {
+        Ok(self.get::<VoteList>(&format!("/api/v1/chats/{chat}/votes")).await?.votes)
+    }
+
+    pub async fn vote(&self, chat: ChatId, message: MessageId, kind: VoteType) -> Result<Vote> {
+        let path = format!("/api/v1/chats/{chat}/messages/{message}/vote");
+        Ok(self.json::<_, VoteResponse>(Method::PUT, &path, &VoteRequest { kind }).await?.vote)
+    }
+
+    // --- documents ------------------------------------------------------------------------
+
+    pub async fn documents(&self) -> Result<Vec<Document>> {
+        Ok(self.get::<DocumentList>("/api/v1/documents").await?.documents)
+    }
+
+    pub async fn save_document(&self, body: &SaveDocumentRequest) -> Result<Document> {
+        Ok(self.json::<_, DocumentResponse>(Method::POST, "/api/v1/documents", body).await?.document)
+    }
+
+    pub async fn document_versions(&self, id: DocumentId) -> Result<Vec<Document>> {
+        Ok(self.get::<DocumentVersions>(&format!("/api/v1/documents/{id}")).await?.versions)
+    }
+
+    /// Restores the version current at `after` by deleting every later one.
+    pub async fn delete_document_versions_after(&self, id: DocumentId, after: &str) -> Result<Vec<Document>> {
+        let builder = self.request(Method::DELETE, &format!("/api/v1/documents/{id}")).query(&[("after", after)]);
+        Ok(self.send::<DeletedVersions>(builder).await?.deleted)
+    }
+
+    pub async fn suggestions(&self, id: DocumentId) -> Result<Vec<Suggestion>> {
+        Ok(self.get::<SuggestionList>(&format!("/api/v1/documents/{id}/suggestions")).await?.suggestions)
+    }
+
+    pub async fn add_suggestions(&self, id: DocumentId, suggestions: Vec<SuggestionInput>) -> Result<Vec<Suggestion>> {
+        let body = CreateSuggestionsRequest::Many { suggestions };
+        let path = format!("/api/v1/documents/{id}/suggestions");
+        Ok(self.json::<_, SuggestionList>(Method::POST, &path, &body).await?.suggestions)
+    }
+
+    pub async fn resolve_suggestion(&self, id: DocumentId, suggestion: SuggestionId) -> Result<Suggestion> {
+        let path = format!("/api/v1/documents/{id}/suggestions/{suggestion}/resolve");
+        Ok(self.send::<SuggestionResponse>(self.request(Method::POST, &path)).await?.suggestion)
+    }
+
+    // --- files ----------------------------------------------------------------------------
+
+    /// Uploads one file; `chat` attaches it to a chat of the caller.
+    pub async fn upload_file(
+        &self,
+        name: &str,
+        content_type: &str,
+        bytes: impl Into<Bytes>,
+        chat: Option<ChatId>,
+    ) -> Result<FileView> {
+        let bytes: Bytes = bytes.into();
+        let part = reqwest::multipart::Part::stream(bytes)
+            .file_name(name.to_owned())
+            .mime_str(content_type)
+            .map_err(|e| SdkError::Unexpected { status: 0, detail: format!("content type: {e}") })?;
+        let mut form = reqwest::multipart::Form::new().part("file", part);
+        if let Some(chat) = chat {
+            form = form.text("chatId", chat.to_string());
+        }
+        self.send(self.request(Method::POST, "/api/v1/files/upload").multipart(form)).await
+    }
+
+    pub async fn file(&self, id: FileId) -> Result<FileView> {
+        Ok(self.get::<FileResponse>(&format!("/api/v1/files/{id}")).await?.file)
+    }
+
+    /// The bytes and their content type.
+    pub async fn file_content(&self, id: FileId) -> Result<(String, Bytes)> {
+        let response = check(self.request(Method::GET, &format!("/api/v1/files/{id}/content")).send().await?).await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((content_type, response.bytes().await?))
+    }
+
+    pub async fn delete_file(&self, id: FileId) -> Result<Success> {
+        self.send(self.request(Method::DELETE, &format!("/api/v1/files/{id}"))).await
+    }
+
+    // --- system ---------------------------------------------------------------------------
+
+    pub async fn health(&self) -> Result<Health> {
+        self.get("/health").await
+    }
+
+    pub async fn ready(&self) -> Result<Readiness> {
+        self.get("/ready").await
+    }
+
+    pub async fn admin_stats(&self, api_key: &str) -> Result<Stats> {
+        self.send(self.request(Method::GET, "/admin/stats").header("x-api-key", api_key)).await
+    }
+}
+
+/// Turns a non-2xx response into [`SdkError::Api`].
+async fn check(response: Response) -> Result<Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let bytes = response.bytes().await.unwrap_or_default();
+    Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => SdkError::Api { status: status.as_u16(), code: body.code, message: body.message },
+        Err(_) => SdkError::Unexpected {
+            status: status.as_u16(),
+            detail: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+        },
+    })
+}
+
+/// True for a status this API uses for "try again later".
+pub fn is_retryable(status: StatusCode) -> bool {
+    matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE)
+}

@@ -1,0 +1,297 @@
+//! Configuration: built-in defaults, then `config/default.toml` (or the file named by
+//! `ALLEATO_CONFIG`), then the environment. The environment keeps the design document's names
+//! (`USE_CLOUDFLARE`, `DATABASE_URL`, `JWT_SECRET`, ...); any key can also be set as
+//! `ALLEATO_<KEY>` with `__` between levels (`ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE=5`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A secret setting: never printed, never serialized in clear.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the server listens (`ALLEATO_ADDR`).
+    pub addr: SocketAddr,
+    /// Where the embedded backends keep their files (`ALLEATO_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Keep everything in memory; nothing survives a restart (`--ephemeral`).
+    pub ephemeral: bool,
+    /// Origins allowed by CORS (`CORS_ORIGINS`, comma-separated). Empty: no cross-origin access.
+    #[serde(deserialize_with = "comma_list")]
+    pub cors_origins: Vec<String>,
+    /// Use `X-Forwarded-For` as the client address (only behind a proxy you trust).
+    pub trust_forwarded_for: bool,
+    /// Largest request body, except uploads.
+    pub max_body_bytes: usize,
+    /// Largest uploaded file.
+    pub max_upload_bytes: u64,
+    /// A request taking longer is answered with 408.
+    pub request_timeout_secs: u64,
+    pub auth: AuthConfig,
+    pub admin: AdminConfig,
+    pub rate_limit: RateLimitConfig,
+    pub cloudflare: CloudflareFlags,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub storage: StorageConfig,
+    pub ai: AiConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 key, at least 32 bytes (`JWT_SECRET`). Unset: generated once and kept in the data
+    /// directory.
+    pub jwt_secret: Option<Secret>,
+    pub session_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Key for `/admin/*` (`ADMIN_API_KEY`). Unset: the admin routes answer 404.
+    pub api_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// `RATE_LIMIT_ENABLED=false` turns limiting off (benchmarks).
+    pub enabled: bool,
+    /// Requests per client IP per minute, for the API in general.
+    pub api_per_minute: u32,
+    /// Per minute for login, register and guest sign-up: tight, against password guessing.
+    pub auth_per_minute: u32,
+    /// Per minute for uploads.
+    pub upload_per_minute: u32,
+}
+
+/// The design document's flags. Unset flags defer to the next rule (see `wiring`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudflareFlags {
+    pub use_cloudflare: Option<bool>,
+    pub use_cloudflare_database: Option<bool>,
+    pub use_cloudflare_storage: Option<bool>,
+    pub use_cloudflare_streams: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `DATABASE_URL` (alias `POSTGRES_URL`): `postgres://...` for PostgreSQL, `sqlite:PATH`
+    /// for a SQLite file elsewhere than the data directory.
+    pub url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `REDIS_URL`
+    pub url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `S3_BUCKET`: selects S3-compatible storage.
+    pub s3_bucket: Option<String>,
+    /// `R2_PUBLIC_URL`: public base URL of the R2 bucket.
+    pub r2_public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfig {
+    /// `OPENAI_API_KEY`
+    pub openai_api_key: Option<Secret>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            data_dir: PathBuf::from("./data"),
+            ephemeral: false,
+            cors_origins: Vec::new(),
+            trust_forwarded_for: false,
+            max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 10 * 1024 * 1024,
+            request_timeout_secs: 30,
+            auth: AuthConfig { jwt_secret: None, session_ttl_secs: 7 * 24 * 3600 },
+            admin: AdminConfig { api_key: None },
+            rate_limit: RateLimitConfig {
+                enabled: true,
+                api_per_minute: 600,
+                auth_per_minute: 10,
+                upload_per_minute: 30,
+            },
+            cloudflare: CloudflareFlags::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            storage: StorageConfig::default(),
+            ai: AiConfig::default(),
+        }
+    }
+}
+
+/// The design document's environment names and where each lands in [`Config`]. Later entries
+/// win, so `DATABASE_URL` overrides its alias `POSTGRES_URL`.
+const ENV_NAMES: &[(&str, &str)] = &[
+    ("ALLEATO_ADDR", "addr"),
+    ("ALLEATO_DATA_DIR", "data_dir"),
+    ("CORS_ORIGINS", "cors_origins"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+    ("ADMIN_API_KEY", "admin.api_key"),
+    ("RATE_LIMIT_ENABLED", "rate_limit.enabled"),
+    ("USE_CLOUDFLARE", "cloudflare.use_cloudflare"),
+    ("USE_CLOUDFLARE_DATABASE", "cloudflare.use_cloudflare_database"),
+    ("USE_CLOUDFLARE_STORAGE", "cloudflare.use_cloudflare_storage"),
+    ("USE_CLOUDFLARE_STREAMS", "cloudflare.use_cloudflare_streams"),
+    ("POSTGRES_URL", "database.url"),
+    ("DATABASE_URL", "database.url"),
+    ("REDIS_URL", "redis.url"),
+    ("S3_BUCKET", "storage.s3_bucket"),
+    ("R2_PUBLIC_URL", "storage.r2_public_url"),
+    ("OPENAI_API_KEY", "ai.openai_api_key"),
+];
+
+impl Config {
+    /// Defaults, then the config file, then the environment.
+    pub fn figment() -> Figment {
+        let file = std::env::var("ALLEATO_CONFIG").unwrap_or_else(|_| "config/default.toml".to_owned());
+        let mut figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(file));
+        figment = figment.merge(
+            Env::prefixed("ALLEATO_")
+                .ignore(&["ADDR", "DATA_DIR", "CONFIG"])
+                .split("__")
+                .map(|k| k.as_str().to_lowercase().into()),
+        );
+        for (var, key) in ENV_NAMES {
+            // Unset and empty variables both mean "not configured".
+            if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+                figment = figment.merge(Env::raw().only(&[*var]).map(move |_| (*key).into()));
+            }
+        }
+        figment
+    }
+
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        Self::figment().extract().map_err(Box::new)
+    }
+
+    /// The effective configuration as TOML, secrets redacted (`alleato print-config`).
+    pub fn to_redacted_toml(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let mut out = String::new();
+        render_toml(&value, "", &mut out);
+        out
+    }
+}
+
+/// A small TOML renderer for the config's shape (tables of scalars and string lists).
+fn render_toml(value: &serde_json::Value, table: &str, out: &mut String) {
+    let serde_json::Value::Object(map) = value else { return };
+    let mut nested = Vec::new();
+    for (key, v) in map {
+        match v {
+            serde_json::Value::Object(_) => nested.push((key, v)),
+            serde_json::Value::Null => out.push_str(&format!("# {key} = (unset)\n")),
+            other => out.push_str(&format!("{key} = {other}\n")),
+        }
+    }
+    for (key, v) in nested {
+        let name = if table.is_empty() { key.clone() } else { format!("{table}.{key}") };
+        out.push_str(&format!("\n[{name}]\n"));
+        render_toml(v, &name, out);
+    }
+}
+
+/// Accepts either a list or one comma-separated string.
+fn comma_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Raw::deserialize(deserializer)? {
+        Raw::List(list) => list,
+        Raw::One(one) => one.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+    })
+}
+
+#[cfg(test)]
+// figment's Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names_of_the_design_document_apply() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ALLEATO_CONFIG", "missing.toml");
+            jail.set_env("USE_CLOUDFLARE_STORAGE", "true");
+            jail.set_env("POSTGRES_URL", "postgres://alias");
+            jail.set_env("CORS_ORIGINS", "https://a.example, https://b.example");
+            jail.set_env("RATE_LIMIT_ENABLED", "false");
+            jail.set_env("ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE", "3");
+            jail.set_env("JWT_SECRET", "s3cret-s3cret-s3cret-s3cret-s3cret!");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.cloudflare.use_cloudflare_storage, Some(true));
+            assert_eq!(config.cloudflare.use_cloudflare, None);
+            assert_eq!(config.database.url.as_ref().map(Secret::expose), Some("postgres://alias"));
+            assert_eq!(config.cors_origins, vec!["https://a.example", "https://b.example"]);
+            assert!(!config.rate_limit.enabled);
+            assert_eq!(config.rate_limit.auth_per_minute, 3);
+            jail.set_env("DATABASE_URL", "postgres://main");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.database.url.as_ref().map(Secret::expose), Some("postgres://main"), "DATABASE_URL wins");
+            let printed = config.to_redacted_toml();
+            assert!(!printed.contains("s3cret") && !printed.contains("postgres://main"), "{printed}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_shipped_config_file_documents_every_key() {
+        figment::Jail::expect_with(|_| {
+            let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/default.toml");
+            let from_file: Config = Figment::new().merge(Toml::file(shipped)).extract().map_err(|e| e.to_string())?;
+            let defaults = serde_json::to_value(Config::default()).unwrap();
+            assert_eq!(serde_json::to_value(from_file).unwrap(), defaults, "config/default.toml matches the defaults");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,193 @@
+//! Alleato's HTTP server: configuration ([`config`]), the composition root ([`wiring`]), and the
+//! axum application. [`start`] is what the `alleato` binary and the end-to-end tests both run.
+#![forbid(unsafe_code)]
+
+pub mod config;
+mod error;
+mod extract;
+mod middleware;
+mod routes;
+mod state;
+pub mod wiring;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alleato_api::AdapterInfo;
+use alleato_core::services::AuthService;
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;
+
+use crate::state::Info;
+
+/// Builds the application: every route and layer over the wired services.
+pub fn app(state: AppState, config: &Config) -> anyhow::Result<Router> {
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = routes::api_v1(config.max_upload_bytes)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit));
+    let mut router = Router::new()
+        .nest("/api/v1", api)
+        .merge(routes::system::routes())
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_secs(config.request_timeout_secs.max(1)),
+            middleware::timeout,
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ));
+    if let Some(cors) = cors(&config.cors_origins)? {
+        router = router.layer(cors);
+    }
+    Ok(router
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid)))
+}
+
+/// CORS for the configured origins only. Tokens travel in the Authorization header, never in
+/// cookies, so credentials are not allowed and no origin is ever reflected blindly.
+fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list = origins
+            .iter()
+            .map(|o| {
+                HeaderValue::from_str(o.trim_end_matches('/')).with_context(|| format!("CORS_ORIGINS entry {o:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        AllowOrigin::list(list)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("last-event-id"),
+                HeaderName::from_static("x-api-key"),
+            ])
+            .expose_headers([
+                header::RETRY_AFTER,
+                HeaderName::from_static("x-ratelimit-limit"),
+                HeaderName::from_static("x-ratelimit-remaining"),
+                HeaderName::from_static("x-ratelimit-reset"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    ))
+}
+
+/// A server running in the background: its address, and a handle to stop it gracefully.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub adapters: Vec<AdapterInfo>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await.context("server task")?
+    }
+
+    /// Waits for the server to end (after [`RunningServer::stop`] or a fatal error).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.task).await.context("server task")?
+    }
+
+    /// A sender that triggers graceful shutdown when used (for signal handlers).
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Wires the adapters, binds `config.addr` and serves until stopped.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let wired = wiring::wire(&config).await?;
+    log_adapter_table(&wired.adapters);
+    // The login timing equaliser costs one Argon2 hash: compute it off the start-up path.
+    tokio::task::spawn_blocking(AuthService::warm_up);
+    let state = AppState {
+        services: wired.services,
+        info: Arc::new(Info {
+            adapters: wired.adapters.clone(),
+            admin_key: config.admin.api_key.clone(),
+            rate_limit: config.rate_limit.clone(),
+            trust_forwarded_for: config.trust_forwarded_for,
+        }),
+    };
+    let router = app(state, &config)?;
+    let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let sweeper = wired.embedded_kv.map(|kv| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                if let Err(err) = kv.purge_expired().await {
+                    tracing::warn!(error = %err, "could not purge expired key-value entries");
+                }
+            }
+        })
+    });
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
+        served.context("serving HTTP")
+    });
+    tracing::info!(%addr, "alleato listening");
+    Ok(RunningServer { addr, adapters: wired.adapters, shutdown: Some(tx), task })
+}
+
+fn log_adapter_table(adapters: &[AdapterInfo]) {
+    let width = adapters.iter().map(|a| a.backend.len()).max().unwrap_or(7).max(7);
+    let mut table = format!("\n  {:<10} {:<width$} why\n", "port", "backend");
+    for a in adapters {
+        table.push_str(&format!("  {:<10} {:<width$} {}\n", a.port, a.backend, a.why));
+    }
+    tracing::info!("adapters:{table}");
+}

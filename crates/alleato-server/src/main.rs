@@ -1,0 +1,97 @@
+//! The `alleato` server binary.
+
+use alleato_server::Config;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "alleato", version, about = "Alleato AI chat backend")]
+struct Cli {
+    /// Keep everything in memory; nothing survives a restart.
+    #[arg(long, global = true)]
+    ephemeral: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    json_logs: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Print the effective configuration, secrets redacted.
+    PrintConfig,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    config.ephemeral |= cli.ephemeral;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::PrintConfig => {
+            print!("{}", config.to_redacted_toml());
+            Ok(())
+        }
+        Command::Serve => {
+            init_tracing(cli.json_logs);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?
+                .block_on(serve(config))
+        }
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let mut server = match alleato_server::start(config).await {
+        Ok(server) => server,
+        Err(err) => {
+            tracing::error!("cannot start: {err:#}");
+            return Err(err);
+        }
+    };
+    let shutdown = server.take_shutdown();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        if let Some(tx) = shutdown {
+            let _ = tx.send(());
+        }
+    });
+    server.wait().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,121 @@
+//! Cross-cutting request handling: rate limits, timeouts, panics, JSON fallbacks.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alleato_api::ErrorBody;
+use alleato_core::{Error, Surface};
+use axum::Json;
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The rate-limit group of a path, with its per-minute limit; `None` for unlimited paths.
+fn group(path: &str, state: &AppState) -> Option<(&'static str, u32)> {
+    let limits = &state.info.rate_limit;
+    let rest = path.strip_prefix("/api/v1")?;
+    Some(match rest {
+        "/auth/login" | "/auth/register" | "/auth/guest" => ("auth", limits.auth_per_minute),
+        "/files/upload" => ("upload", limits.upload_per_minute),
+        _ => ("api", limits.api_per_minute),
+    })
+}
+
+/// The client address: the socket peer, or the first `X-Forwarded-For` hop when configured to
+/// trust a proxy in front.
+fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for
+        && let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        return ip.to_string();
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn set_limit_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, resets_in: Duration) {
+    let reset_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + resets_in;
+    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_at.as_secs()));
+}
+
+/// Fixed one-minute windows per client IP and route group, counted in the key-value port so all
+/// instances share them. If the store fails, requests pass (logged): a broken limiter must not
+/// take the API down with it.
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !state.info.rate_limit.enabled {
+        return next.run(req).await;
+    }
+    // Inside the nested `/api/v1` router the URI has lost its prefix; the original keeps it.
+    let path =
+        req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().path().to_owned(), |u| u.path().to_owned());
+    let Some((name, limit)) = group(&path, &state) else {
+        return next.run(req).await;
+    };
+    let ip = client_ip(&req, state.info.trust_forwarded_for);
+    match state.services.rate_limiter.hit(&ip, name, limit).await {
+        Ok(decision) if !decision.allowed => {
+            let retry_after_secs = decision.resets_in.as_secs_f64().ceil().max(1.0) as u64;
+            let err = Error::RateLimited {
+                surface: Surface::Api,
+                message: format!("Too many requests; try again in {retry_after_secs} s.").into(),
+                retry_after_secs,
+            };
+            let mut response = ApiError(err).into_response();
+            set_limit_headers(response.headers_mut(), limit, 0, decision.resets_in);
+            response
+        }
+        Ok(decision) => {
+            let mut response = next.run(req).await;
+            set_limit_headers(response.headers_mut(), limit, decision.remaining, decision.resets_in);
+            response
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "rate limiter unavailable; letting the request through");
+            next.run(req).await
+        }
+    }
+}
+
+/// Answers 408 with a JSON body when a handler takes longer than `timeout` to respond.
+pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => json_error(StatusCode::REQUEST_TIMEOUT, "timeout:api", "The request took too long."),
+    }
+}
+
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(ErrorBody { code: code.into(), message: message.into() })).into_response()
+}
+
+/// A panic in a handler becomes a plain 500 body; the panic itself is logged.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal:api", "Something went wrong. Please try again later.")
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found_route()
+}
+
+pub async fn method_not_allowed() -> Response {
+    json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed:api", "This route does not accept that method.")
+}

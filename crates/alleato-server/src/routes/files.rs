@@ -1,0 +1,133 @@
+use alleato_api::{FileResponse, FileView, Success};
+use alleato_core::ids::{ChatId, FileId};
+use alleato_core::model::FileMeta;
+use alleato_core::services::Upload;
+use alleato_core::{Error, Surface};
+use axum::body::Body;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Auth, parse_id};
+use crate::state::AppState;
+
+pub fn routes(max_upload_bytes: u64) -> Router<AppState> {
+    // Room for the multipart framing and the small text fields around the file.
+    let limit = usize::try_from(max_upload_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
+    Router::new()
+        .route("/upload", post(upload).layer(DefaultBodyLimit::max(limit)))
+        .route("/{id}", get(show).delete(delete))
+        .route("/{id}/content", get(content))
+}
+
+fn content_url(id: FileId) -> String {
+    format!("/api/v1/files/{id}/content")
+}
+
+fn view(meta: FileMeta) -> FileView {
+    let url = content_url(meta.id);
+    FileView::new(meta, url)
+}
+
+fn multipart_error(err: MultipartError) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError(Error::PayloadTooLarge {
+            surface: Surface::File,
+            message: "The upload is larger than the server accepts.".into(),
+        });
+    }
+    ApiError(Error::bad_request(Surface::File, format!("The multipart body could not be read: {}", err.body_text())))
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<FileView>)> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError(Error::bad_request(Surface::File, format!("Expected a multipart/form-data body: {}", e.body_text())))
+    })?;
+    let mut file: Option<(Option<String>, Option<String>, bytes::Bytes)> = None;
+    let mut chat_id: Option<ChatId> = None;
+    let mut fields = 0;
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        fields += 1;
+        if fields > 8 {
+            return Err(ApiError(Error::bad_request(Surface::File, "Too many form fields.")));
+        }
+        match field.name() {
+            Some("file") if file.is_none() => {
+                let name = field.file_name().map(str::to_owned);
+                let declared = field.content_type().map(str::to_owned);
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                file = Some((name, declared, bytes));
+            }
+            Some("file") => return Err(ApiError(Error::bad_request(Surface::File, "Send one file per upload."))),
+            Some("chatId") => {
+                let text = field.text().await.map_err(multipart_error)?;
+                chat_id = Some(parse_id(text.trim(), "chat")?);
+            }
+            // Other fields (the original clients send none) are read and ignored.
+            _ => {
+                field.bytes().await.map_err(multipart_error)?;
+            }
+        }
+    }
+    let (name, declared_type, bytes) = file.ok_or_else(|| {
+        ApiError(Error::bad_request(Surface::File, "No file uploaded: send it in the multipart field `file`."))
+    })?;
+    let meta = state.services.files.upload(&who, Upload { name, declared_type, bytes, chat_id }).await?;
+    Ok((StatusCode::CREATED, Json(view(meta))))
+}
+
+async fn show(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<FileResponse>> {
+    let meta = state.services.files.meta(&who, parse_id(&id, "file")?).await?;
+    Ok(Json(FileResponse { file: view(meta) }))
+}
+
+async fn content(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Response> {
+    let (meta, object) = state.services.files.content(&who, parse_id(&id, "file")?).await?;
+    let mut response = Response::new(Body::from(object.bytes));
+    let headers = response.headers_mut();
+    // The type checked at upload, never one derived from the bytes or the name now.
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&meta.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(header::CONTENT_DISPOSITION, content_disposition(&meta.name));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    // A PDF or image opened directly must not run script against this origin.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
+    );
+    Ok(response)
+}
+
+/// `inline; filename="<ascii>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
+fn content_disposition(name: &str) -> HeaderValue {
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
+        .unwrap_or(HeaderValue::from_static("inline"))
+}
+
+async fn delete(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<Success>> {
+    state.services.files.delete(&who, parse_id(&id, "file")?).await?;
+    Ok(Json(Success::YES))
+}

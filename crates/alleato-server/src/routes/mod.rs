@@ -1,0 +1,22 @@
+//! The HTTP surface, one module per route group.
+
+mod auth;
+mod chats;
+mod documents;
+mod files;
+pub(crate) mod system;
+mod users;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Everything under `/api/v1`.
+pub fn api_v1(max_upload_bytes: u64) -> Router<AppState> {
+    Router::new()
+        .nest("/auth", auth::routes())
+        .nest("/users", users::routes())
+        .nest("/chats", chats::routes())
+        .nest("/documents", documents::routes())
+        .nest("/files", files::routes(max_upload_bytes))
+}

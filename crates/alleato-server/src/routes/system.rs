@@ -1,0 +1,83 @@
+//! Health, readiness, admin counts.
+
+use alleato_api::{Health, Readiness, ReadyCheck, Stats};
+use alleato_core::{Error, Surface};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/health", get(health)).route("/ready", get(ready)).route("/admin/stats", get(stats))
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        adapters: state.info.adapters.clone(),
+    })
+}
+
+/// Pings every adapter; 503 when any is down, naming it.
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let ports = &state.services.ports;
+    let (database, storage, kv) = tokio::join!(
+        with_timeout(ports.database.ping()),
+        with_timeout(ports.objects.ping()),
+        with_timeout(ports.kv.ping())
+    );
+    let backend =
+        |port: &str| state.info.adapters.iter().find(|a| a.port == port).map(|a| a.backend.clone()).unwrap_or_default();
+    let checks: Vec<ReadyCheck> = [("database", database), ("storage", storage), ("key-value", kv)]
+        .into_iter()
+        .map(|(port, result)| ReadyCheck {
+            port: port.into(),
+            backend: backend(port),
+            ok: result.is_ok(),
+            error: result.err(),
+        })
+        .collect();
+    let ready = checks.iter().all(|c| c.ok);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Readiness { ready, checks }))
+}
+
+async fn with_timeout(ping: impl Future<Output = alleato_core::Result<()>>) -> Result<(), String> {
+    match tokio::time::timeout(std::time::Duration::from_secs(2), ping).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            Err(err.public_message())
+        }
+        Err(_) => Err("no answer within 2 s".into()),
+    }
+}
+
+async fn stats(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Stats>> {
+    let Some(expected) = &state.info.admin_key else {
+        // No key configured: the admin surface does not exist.
+        return Err(ApiError::not_found_route());
+    };
+    let given = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    match given {
+        None => return Err(ApiError(Error::unauthorized(Surface::Api, "API key required in the X-API-Key header."))),
+        Some(given) if !constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) => {
+            return Err(ApiError(Error::unauthorized(Surface::Api, "Invalid API key.")));
+        }
+        Some(_) => {}
+    }
+    Ok(Json(state.services.ports.database.stats().await?))
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the key.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}

@@ -1,0 +1,54 @@
+//! The SQLite/D1 migrations, embedded in the binary and applied at start.
+//!
+//! Files live in `migrations/sqlite/` at the workspace root: numbered, append-only. Each applied
+//! one is recorded in `_alleato_migrations`, so a restart applies only what is new.
+
+use alleato_core::{Error, Result};
+use rusqlite::OptionalExtension;
+
+use crate::errors::db;
+use crate::pool::Pool;
+
+/// `(version, name, sql)`, in order.
+pub const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "0001_init", include_str!("../../../migrations/sqlite/0001_init.sql"))];
+
+/// The table that records applied migrations; valid on D1 too.
+pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS \"_alleato_migrations\" (\
+    \"version\" INTEGER PRIMARY KEY NOT NULL, \"name\" TEXT NOT NULL, \"appliedAt\" TEXT NOT NULL)";
+
+/// Applies every migration not yet recorded, each in its own transaction.
+pub async fn migrate(pool: &Pool) -> Result<Vec<&'static str>> {
+    let surface = pool.surface();
+    pool.write(move |tx| {
+        tx.execute_batch(MIGRATIONS_TABLE).map_err(db(surface))?;
+        let newest: Option<i64> = tx
+            .query_row("SELECT MAX(\"version\") FROM \"_alleato_migrations\"", [], |r| r.get(0))
+            .optional()
+            .map_err(db(surface))?
+            .flatten();
+        let newest = newest.unwrap_or(0);
+        if let Some((known, _, _)) = MIGRATIONS.last()
+            && newest > *known
+        {
+            return Err(Error::backend(
+                surface,
+                format!(
+                    "the database is at migration {newest}, newer than this binary knows ({known}); upgrade alleato"
+                ),
+            ));
+        }
+        let mut applied = Vec::new();
+        for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > newest) {
+            tx.execute_batch(sql).map_err(db(surface))?;
+            tx.execute(
+                "INSERT INTO \"_alleato_migrations\" (\"version\", \"name\", \"appliedAt\") VALUES (?1, ?2, ?3)",
+                rusqlite::params![version, name, alleato_core::time::to_sortable_text(&alleato_core::time::now())],
+            )
+            .map_err(db(surface))?;
+            applied.push(*name);
+        }
+        Ok(applied)
+    })
+    .await
+}

@@ -1,0 +1,133 @@
+//! Helpers for the end-to-end tests: start the real server on `127.0.0.1:0` over a fresh data
+//! directory, and drive it through the SDK.
+
+use std::path::PathBuf;
+
+use alleato_sdk::api::{AuthResponse, ChatId};
+use alleato_sdk::{Client, SdkError};
+use alleato_server::{Config, RunningServer};
+
+pub use alleato_sdk;
+
+/// A running server with its own data directory.
+pub struct TestApp {
+    pub server: RunningServer,
+    pub client: Client,
+    pub config: Config,
+    /// Kept so the directory lives as long as the app.
+    pub dir: Option<tempfile::TempDir>,
+}
+
+/// The configuration tests start from: embedded stack in a temp dir, limits loose enough for a
+/// test suite, a fixed admin key.
+pub fn test_config(data_dir: PathBuf) -> Config {
+    let mut config = Config { addr: "127.0.0.1:0".parse().unwrap(), data_dir, ..Config::default() };
+    config.admin.api_key = Some(alleato_server::config::Secret::new("test-admin-key"));
+    config.rate_limit.api_per_minute = 100_000;
+    config.rate_limit.auth_per_minute = 100_000;
+    config.rate_limit.upload_per_minute = 100_000;
+    config
+}
+
+impl TestApp {
+    /// A server on the embedded stack in a fresh temp directory.
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = test_config(dir.path().to_path_buf());
+        Self::spawn_with(config, Some(dir)).await
+    }
+
+    pub async fn spawn_with(config: Config, dir: Option<tempfile::TempDir>) -> Self {
+        let server = alleato_server::start(config.clone()).await.expect("server starts");
+        let client = Client::new(format!("http://{}", server.addr));
+        Self { server, client, config, dir }
+    }
+
+    /// Stops this server and starts a new one over the same data directory.
+    pub async fn restart(self) -> Self {
+        let TestApp { server, config, dir, .. } = self;
+        server.stop().await.expect("clean stop");
+        Self::spawn_with(config, dir).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.server.addr, path)
+    }
+
+    /// Registers a fresh regular user and returns a client signed in as them.
+    pub async fn user(&self) -> (Client, AuthResponse) {
+        let email = format!("user-{}@example.com", uuid_like());
+        let session = self.client.register(&email, "correct horse battery").await.expect("register");
+        (self.client.with_token(&session.token), session)
+    }
+
+    pub async fn guest(&self) -> (Client, AuthResponse) {
+        let session = self.client.guest().await.expect("guest");
+        (self.client.with_token(&session.token), session)
+    }
+}
+
+/// A unique-enough suffix without pulling in a UUID crate.
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{nanos:x}{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Asserts an SDK error has this status and code.
+#[track_caller]
+pub fn assert_api_error<T: std::fmt::Debug>(result: Result<T, SdkError>, status: u16, code: &str) {
+    match result {
+        Err(SdkError::Api { status: s, code: c, message }) => {
+            assert_eq!((s, c.as_str()), (status, code), "message: {message}");
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected {status} {code}, got {other:?}"),
+    }
+}
+
+/// A chat id nobody has.
+pub fn random_chat_id() -> ChatId {
+    ChatId::new()
+}
+
+/// A minimal valid PNG (1x1).
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// The start of a PDF file.
+pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+impl TestApp {
+    /// Opens the server's own SQLite database beside it, to seed rows the API cannot create yet
+    /// (messages arrive with chat generation).
+    pub async fn database(&self) -> alleato_sqlite::SqliteDatabase {
+        alleato_sqlite::SqliteDatabase::open(&self.config.data_dir.join("alleato.sqlite3"))
+            .await
+            .expect("open database")
+    }
+
+    /// Stores `n` alternating user/assistant text messages in a chat; returns them oldest first.
+    pub async fn seed_messages(&self, chat: ChatId, n: usize) -> Vec<alleato_core::model::StoredMessage> {
+        use alleato_core::model::{MessagePart, Role, StoredMessage};
+        use alleato_core::ports::ChatStore;
+        let start = alleato_core::time::now();
+        let messages: Vec<_> = (0..n)
+            .map(|i| StoredMessage {
+                id: alleato_core::ids::MessageId::new(),
+                chat_id: chat,
+                role: if i % 2 == 0 { Role::User } else { Role::Assistant },
+                parts: vec![MessagePart::text(format!("message {i}"))],
+                attachments: vec![],
+                created_at: start + std::time::Duration::from_millis(i as u64),
+            })
+            .collect();
+        self.database().await.insert_messages(&messages).await.expect("seed messages");
+        messages
+    }
+}

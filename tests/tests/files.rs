@@ -1,0 +1,130 @@
+//! Uploads: content-checked, size-limited, stored in two places and never half.
+
+use alleato_e2e::{PDF, PNG, TestApp, assert_api_error, test_config};
+
+#[tokio::test]
+async fn upload_read_download_delete() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.user().await;
+    let response = ada
+        .request(reqwest::Method::POST, "/api/v1/files/upload")
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("../../etc/cat.png").mime_str("image/png").unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let file: alleato_sdk::api::FileView = response.json().await.unwrap();
+    assert_eq!((file.name.as_str(), file.size, file.content_type.as_str()), ("cat.png", PNG.len() as u64, "image/png"));
+    assert_eq!(file.url, format!("/api/v1/files/{}/content", file.id));
+    assert_eq!(ada.file(file.id).await.unwrap(), file);
+
+    let content = ada.request(reqwest::Method::GET, &file.url).send().await.unwrap();
+    assert_eq!(content.status(), 200);
+    assert_eq!(content.headers()["content-type"], "image/png");
+    assert_eq!(content.headers()["x-content-type-options"], "nosniff");
+    assert!(content.headers()["content-disposition"].to_str().unwrap().contains("cat.png"));
+    assert_eq!(&content.bytes().await.unwrap()[..], PNG);
+
+    let pdf = ada.upload_file("paper.pdf", "application/pdf", PDF, None).await.unwrap();
+    assert_eq!(ada.file_content(pdf.id).await.unwrap(), ("application/pdf".to_owned(), PDF.into()));
+
+    assert!(ada.delete_file(file.id).await.unwrap().success);
+    assert_api_error(ada.file(file.id).await, 404, "not_found:file");
+    assert_api_error(ada.file_content(file.id).await, 404, "not_found:file");
+    assert_api_error(ada.delete_file(file.id).await, 404, "not_found:file");
+    let objects = walk(&app.config.data_dir.join("objects"));
+    assert_eq!(objects.len(), 1, "only the PDF's bytes remain: {objects:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_content_decides_the_type() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.user().await;
+    assert_api_error(
+        ada.upload_file("evil.png", "image/png", &b"<script>alert(1)</script>"[..], None).await,
+        415,
+        "unsupported_media_type:file",
+    );
+    assert_api_error(
+        ada.upload_file("a.exe", "application/octet-stream", &b"MZ\x90\x00\x03\x00"[..], None).await,
+        415,
+        "unsupported_media_type:file",
+    );
+    assert_api_error(
+        ada.upload_file("mislabelled.png", "image/png", PDF, None).await,
+        415,
+        "unsupported_media_type:file",
+    );
+    let sniffed = ada.upload_file("blob", "application/octet-stream", PNG, None).await.unwrap();
+    assert_eq!(sniffed.content_type, "image/png", "an unknown declared type is decided by content");
+    assert_api_error(ada.upload_file("empty.png", "image/png", &b""[..], None).await, 400, "bad_request:file");
+    assert!(walk(&app.config.data_dir.join("objects")).len() == 1, "rejected uploads leave no bytes behind");
+}
+
+#[tokio::test]
+async fn the_size_limit_is_enforced_with_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().to_path_buf());
+    config.max_upload_bytes = 1024;
+    let app = TestApp::spawn_with(config, Some(dir)).await;
+    let (ada, _) = app.user().await;
+    let mut big = PNG.to_vec();
+    big.resize(1025, 0);
+    assert_api_error(ada.upload_file("big.png", "image/png", big.clone(), None).await, 413, "payload_too_large:file");
+    big.resize(200 * 1024, 0);
+    let err = ada.upload_file("bigger.png", "image/png", big, None).await.unwrap_err();
+    assert_eq!(err.status(), Some(413), "{err}");
+    let mut fits = PNG.to_vec();
+    fits.resize(1024, 0);
+    ada.upload_file("fits.png", "image/png", fits, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_uploads_are_rejected() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.user().await;
+    let not_multipart = ada
+        .request(reqwest::Method::POST, "/api/v1/files/upload")
+        .json(&serde_json::json!({"file": "data"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_multipart.status(), 400);
+    let no_file = ada
+        .request(reqwest::Method::POST, "/api/v1/files/upload")
+        .multipart(reqwest::multipart::Form::new().text("other", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_file.status(), 400);
+    let body: serde_json::Value = no_file.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request:file");
+    let bad_chat = ada
+        .request(reqwest::Method::POST, "/api/v1/files/upload")
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("chatId", "not-a-uuid")
+                .part("file", reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("a.png")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_chat.status(), 400);
+    let unauthenticated = app.client.upload_file("a.png", "image/png", PNG, None).await;
+    assert_api_error(unauthenticated, 401, "unauthorized:auth");
+    assert!(walk(&app.config.data_dir.join("objects")).is_empty());
+}
