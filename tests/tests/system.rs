@@ -218,3 +218,16 @@ async fn request_ids_are_generated_or_kept() {
     let kept = app.client.request(Method::GET, "/health").header("x-request-id", "trace-me-42").send().await.unwrap();
     assert_eq!(kept.headers()["x-request-id"], "trace-me-42");
 }
+
+#[tokio::test]
+async fn ephemeral_mode_keeps_everything_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().join("never-created"));
+    config.ephemeral = true;
+    let app = TestApp::spawn_with(config, Some(dir)).await;
+    let backends: Vec<_> = app.client.health().await.unwrap().adapters.into_iter().map(|a| a.backend).collect();
+    assert_eq!(backends, ["sqlite (in memory)", "memory", "memory"]);
+    let (ada, _) = app.user().await;
+    ada.upload_file("a.png", "image/png", alleato_e2e::PNG, None).await.unwrap();
+    assert!(!app.config.data_dir.exists(), "nothing written to disk");
+}

@@ -2,7 +2,8 @@
 //!
 //! - `test`: the whole test suite (what the README and CI run).
 //! - `ci`: formatting and lint checks, then `test`.
-//! - `bench`: the HTTP benchmark (see `bench.rs`).
+//! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench.rs`
+//!   against it, printing figures (never a pass/fail).
 
 use std::process::{Command, ExitCode};
 
@@ -13,8 +14,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|ci> [cargo test args...]");
+            eprintln!("usage: cargo xtask <test [cargo test args...] | ci | bench [--seconds N] [--connections N]>");
             return ExitCode::from(2);
         }
     };
@@ -37,17 +39,75 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every test of every crate, unit, conformance and end-to-end.
+/// Every test of every crate, unit, conformance and end-to-end; ends with one summary line
+/// (`tests: N passed, N failed`) over all the test binaries.
 fn test(extra: &[String]) -> anyhow::Result<()> {
+    // Doc tests are not part of --all-targets.
+    let mut totals = cargo_test(&["test", "--workspace", "--doc"])?;
     let mut args = vec!["test", "--workspace", "--all-targets"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args)?;
-    // Doc tests are not part of --all-targets.
-    cargo(&["test", "--workspace", "--doc"])
+    let run = cargo_test(&args);
+    if let Ok(t) = &run {
+        totals = (totals.0 + t.0, totals.1 + t.1);
+    }
+    println!("tests: {} passed, {} failed", totals.0, totals.1);
+    run.map(drop)
+}
+
+/// Runs `cargo test ...`, echoing its output, and adds up its `test result:` lines.
+fn cargo_test(args: &[&str]) -> anyhow::Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader, Write};
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let mut child = Command::new(&cargo)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {cargo}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    let stdout = child.stdout.take().context("test output")?;
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        writeln!(out, "{line}")?;
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += count(rest, " passed");
+            failed += count(rest, " failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("cargo {} failed ({status}); {passed} passed, {failed} failed", args.join(" "));
+    }
+    Ok((passed, failed))
+}
+
+/// The number before `label` in "ok. 12 passed; 0 failed; ...".
+fn count(summary: &str, label: &str) -> u64 {
+    summary
+        .split(';')
+        .find_map(|part| {
+            part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(label.trim_start())
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn ci() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     test(&[])
+}
+
+/// Builds the release binary and measures it.
+fn bench(extra: &[String]) -> anyhow::Result<()> {
+    cargo(&["build", "--release", "--bin", "alleato"])?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let binary = target.join("release/alleato");
+    let binary = binary.to_str().context("target path is not UTF-8")?;
+    let mut args = vec!["run", "--release", "--quiet", "-p", "alleato-e2e", "--bin", "bench", "--", binary];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args)
 }

@@ -4,6 +4,7 @@ use crate::error::{Error, Result, Surface};
 use crate::ids::{DocumentId, SuggestionId, UserId};
 use crate::time::Timestamp;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentKind {
@@ -36,10 +37,12 @@ impl DocumentKind {
 }
 
 /// One version of a document. Versions share `id` and differ by `created_at`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Document {
     pub id: DocumentId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     pub title: String,
     pub kind: DocumentKind,
@@ -75,17 +78,20 @@ impl Document {
 }
 
 /// A suggested edit, tied to one document version by `(document_id, document_created_at)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Suggestion {
     pub id: SuggestionId,
     pub document_id: DocumentId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub document_created_at: Timestamp,
     pub original_text: String,
     pub suggested_text: String,
     pub description: Option<String>,
     pub is_resolved: bool,
     pub user_id: UserId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 

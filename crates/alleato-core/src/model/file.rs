@@ -5,6 +5,7 @@ use crate::ids::{ChatId, FileId, UserId};
 use crate::time::Timestamp;
 
 /// Metadata of an uploaded file; the bytes live in object storage under `storage_key`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileMeta {
@@ -18,6 +19,7 @@ pub struct FileMeta {
     pub storage_key: String,
     /// The chat the file is attached to, if any: a file in a public chat is readable by others.
     pub chat_id: Option<ChatId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 

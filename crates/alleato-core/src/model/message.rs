@@ -11,6 +11,7 @@ use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, MessageId};
 use crate::time::Timestamp;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -56,8 +57,10 @@ pub enum PartKind {
 }
 
 /// One validated part of a message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", schema(value_type = Object))]
 pub struct MessagePart(Map<String, Value>);
 
 impl MessagePart {
@@ -183,6 +186,7 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 /// A message as stored: `Message_v2` in the original schema.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredMessage {
@@ -193,6 +197,7 @@ pub struct StoredMessage {
     /// Always `[]` for AI SDK 5 clients (files travel as parts); kept for compatibility.
     #[serde(default)]
     pub attachments: Vec<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 

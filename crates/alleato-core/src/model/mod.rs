@@ -14,6 +14,7 @@ pub use message::{MessagePart, PartKind, Role, StoredMessage};
 pub use user::{Email, Password, User, UserKind};
 
 /// Counts for the admin dashboard.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {

@@ -4,6 +4,7 @@ use crate::error::{Error, Result, Surface};
 use crate::ids::UserId;
 use crate::time::Timestamp;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UserKind {
@@ -30,6 +31,7 @@ impl UserKind {
 }
 
 /// A user account. The password hash never leaves the server: it is skipped when serialized.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
@@ -39,6 +41,7 @@ pub struct User {
     pub kind: UserKind,
     #[serde(skip)]
     pub password_hash: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 

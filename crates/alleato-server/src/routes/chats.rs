@@ -25,13 +25,14 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     limit: Option<u32>,
     starting_after: Option<String>,
     ending_before: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), params(("limit" = Option<u32>, Query, description = "1 to 100, default 20"), ("starting_after" = Option<String>, Query, description = "Chats newer than this chat id"), ("ending_before" = Option<String>, Query, description = "Chats older than this chat id")), responses((status = 200, description = "The caller's chats, newest first", body = alleato_api::ChatList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -49,7 +50,8 @@ async fn list(
     Ok(Json(ChatList { chats, has_more }))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), request_body(content = alleato_api::CreateChatRequest, description = "Optional"), responses((status = 201, description = "Created", body = alleato_api::ChatResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiJsonOrDefault(body): ApiJsonOrDefault<CreateChatRequest>,
@@ -62,7 +64,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(ChatResponse { chat })))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), responses((status = 200, description = "The chat and its messages", body = alleato_api::ChatWithMessages), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn show(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
@@ -71,7 +74,8 @@ async fn show(
     Ok(Json(ChatWithMessages { chat, messages }))
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), request_body = alleato_api::UpdateChatRequest, responses((status = 200, description = "Updated", body = alleato_api::ChatResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
@@ -82,22 +86,34 @@ async fn update(
     Ok(Json(ChatResponse { chat }))
 }
 
-async fn delete(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<Success>> {
+#[utoipa::path(delete, path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), responses((status = 200, description = "Deleted with its messages and votes", body = alleato_api::Success), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Success>> {
     state.services.chats.delete(&who, parse_id(&id, "chat")?).await?;
     Ok(Json(Success::YES))
 }
 
-async fn delete_all(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<DeletedCount>> {
+#[utoipa::path(delete, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), responses((status = 200, description = "All the caller's chats are deleted", body = alleato_api::DeletedCount), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+pub(crate) async fn delete_all(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<DeletedCount>> {
     let deleted_count = state.services.chats.delete_all(&who).await?;
     Ok(Json(DeletedCount { deleted_count }))
 }
 
-async fn votes(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<VoteList>> {
+#[utoipa::path(get, path = "/api/v1/chats/{id}/votes", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), responses((status = 200, description = "Votes on the chat's messages", body = alleato_api::VoteList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn votes(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VoteList>> {
     let votes = state.services.chats.votes(&who, parse_id(&id, "chat")?).await?;
     Ok(Json(VoteList { votes }))
 }
 
-async fn vote(
+#[utoipa::path(put, path = "/api/v1/chats/{id}/messages/{message_id}/vote", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id"), ("message_id" = String, Path, description = "Message id")), request_body = alleato_api::VoteRequest, responses((status = 200, description = "The vote, created or replaced", body = alleato_api::VoteResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn vote(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path((id, message_id)): Path<(String, String)>,

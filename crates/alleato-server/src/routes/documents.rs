@@ -22,11 +22,13 @@ pub fn routes() -> Router<AppState> {
         .route("/{id}/suggestions/{sid}/resolve", post(resolve))
 }
 
-async fn list(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<DocumentList>> {
+#[utoipa::path(get, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), responses((status = 200, description = "The latest version of each of the caller's documents", body = alleato_api::DocumentList), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+pub(crate) async fn list(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<DocumentList>> {
     Ok(Json(DocumentList { documents: state.services.documents.list(&who).await? }))
 }
 
-async fn save(
+#[utoipa::path(post, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), request_body = alleato_api::SaveDocumentRequest, responses((status = 201, description = "A new version", body = alleato_api::DocumentResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody)))]
+pub(crate) async fn save(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiJson(body): ApiJson<SaveDocumentRequest>,
@@ -36,7 +38,8 @@ async fn save(
     Ok((StatusCode::CREATED, Json(DocumentResponse { document })))
 }
 
-async fn versions(
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id")), responses((status = 200, description = "All versions, oldest first", body = alleato_api::DocumentVersions), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn versions(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
@@ -47,13 +50,14 @@ async fn versions(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AfterQuery {
+pub(crate) struct AfterQuery {
     /// RFC 3339; `timestamp` is the original app's name for it.
     #[serde(alias = "timestamp")]
     after: Option<String>,
 }
 
-async fn delete_after(
+#[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id"), ("after" = String, Query, description = "RFC 3339 timestamp; later versions are deleted")), responses((status = 200, description = "The deleted versions", body = alleato_api::DeletedVersions), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn delete_after(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
@@ -68,7 +72,8 @@ async fn delete_after(
     Ok(Json(DeletedVersions { deleted }))
 }
 
-async fn suggestions(
+#[utoipa::path(get, path = "/api/v1/documents/{id}/suggestions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id")), responses((status = 200, description = "Suggestions, oldest first", body = alleato_api::SuggestionList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn suggestions(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
@@ -77,7 +82,8 @@ async fn suggestions(
     Ok(Json(SuggestionList { suggestions }))
 }
 
-async fn suggest(
+#[utoipa::path(post, path = "/api/v1/documents/{id}/suggestions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id")), request_body = alleato_api::CreateSuggestionsRequest, responses((status = 201, description = "Added to the latest version", body = alleato_api::SuggestionList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn suggest(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
@@ -99,7 +105,8 @@ async fn suggest(
     Ok((StatusCode::CREATED, Json(SuggestionList { suggestions })))
 }
 
-async fn resolve(
+#[utoipa::path(post, path = "/api/v1/documents/{id}/suggestions/{sid}/resolve", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id"), ("sid" = String, Path, description = "Suggestion id")), responses((status = 200, description = "Resolved", body = alleato_api::SuggestionResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn resolve(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path((id, sid)): Path<(String, String)>,

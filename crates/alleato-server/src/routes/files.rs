@@ -43,7 +43,8 @@ fn multipart_error(err: MultipartError) -> ApiError {
     ApiError(Error::bad_request(Surface::File, format!("The multipart body could not be read: {}", err.body_text())))
 }
 
-async fn upload(
+#[utoipa::path(post, path = "/api/v1/files/upload", tag = "files", security(("bearer" = [])), request_body(content_type = "multipart/form-data", description = "Field `file` (JPEG, PNG, GIF, WebP or PDF) and optional `chatId`"), responses((status = 201, description = "Stored", body = alleato_api::FileView), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody), (status = 415, description = "Unsupported type", body = alleato_api::ErrorBody), (status = 429, description = "Rate limited", body = alleato_api::ErrorBody)))]
+pub(crate) async fn upload(
     State(state): State<AppState>,
     Auth(who): Auth,
     multipart: Result<Multipart, MultipartRejection>,
@@ -84,12 +85,22 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(view(meta))))
 }
 
-async fn show(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<FileResponse>> {
+#[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "Metadata", body = alleato_api::FileResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FileResponse>> {
     let meta = state.services.files.meta(&who, parse_id(&id, "file")?).await?;
     Ok(Json(FileResponse { file: view(meta) }))
 }
 
-async fn content(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/api/v1/files/{id}/content", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "The bytes, with their content type"), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn content(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (meta, object) = state.services.files.content(&who, parse_id(&id, "file")?).await?;
     let mut response = Response::new(Body::from(object.bytes));
     let headers = response.headers_mut();
@@ -127,7 +138,12 @@ fn content_disposition(name: &str) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("inline"))
 }
 
-async fn delete(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> ApiResult<Json<Success>> {
+#[utoipa::path(delete, path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "Deleted, metadata and bytes", body = alleato_api::Success), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Success>> {
     state.services.files.delete(&who, parse_id(&id, "file")?).await?;
     Ok(Json(Success::YES))
 }

@@ -4,6 +4,7 @@ mod auth;
 mod chats;
 mod documents;
 mod files;
+pub mod openapi;
 pub(crate) mod system;
 mod users;
 
@@ -19,4 +20,5 @@ pub fn api_v1(max_upload_bytes: u64) -> Router<AppState> {
         .nest("/chats", chats::routes())
         .nest("/documents", documents::routes())
         .nest("/files", files::routes(max_upload_bytes))
+        .route("/openapi.json", axum::routing::get(openapi::spec))
 }

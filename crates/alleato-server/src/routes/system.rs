@@ -11,10 +11,21 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready)).route("/admin/stats", get(stats))
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/admin/stats", get(stats))
 }
 
-async fn health(State(state): State<AppState>) -> Json<Health> {
+/// The cheapest route through the full stack: liveness probes and the benchmark's ceiling.
+#[utoipa::path(get, path = "/ping", tag = "system", responses((status = 200, description = "pong", body = String)))]
+pub(crate) async fn ping() -> &'static str {
+    "pong"
+}
+
+#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, description = "Alive; the adapter serving each port", body = alleato_api::Health)))]
+pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -23,7 +34,8 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 }
 
 /// Pings every adapter; 503 when any is down, naming it.
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+#[utoipa::path(get, path = "/ready", tag = "system", responses((status = 200, description = "Every adapter answers", body = alleato_api::Readiness), (status = 503, description = "An adapter is down; the checks say which", body = alleato_api::Readiness)))]
+pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let ports = &state.services.ports;
     let (database, storage, kv) = tokio::join!(
         with_timeout(ports.database.ping()),
@@ -57,7 +69,8 @@ async fn with_timeout(ping: impl Future<Output = alleato_core::Result<()>>) -> R
     }
 }
 
-async fn stats(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Stats>> {
+#[utoipa::path(get, path = "/admin/stats", tag = "system", security(("api_key" = [])), responses((status = 200, description = "Real counts", body = alleato_api::Stats), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn stats(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Stats>> {
     let Some(expected) = &state.info.admin_key else {
         // No key configured: the admin surface does not exist.
         return Err(ApiError::not_found_route());

@@ -13,11 +13,13 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/me", get(me).patch(update).put(update).delete(delete))
 }
 
-async fn me(Auth(who): Auth) -> Json<UserResponse> {
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), responses((status = 200, description = "The caller", body = alleato_api::UserResponse), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+pub(crate) async fn me(Auth(who): Auth) -> Json<UserResponse> {
     Json(UserResponse { user: who.user })
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = alleato_api::UpdateUserRequest, responses((status = 200, description = "Updated (PUT is accepted too)", body = alleato_api::UserResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiJson(body): ApiJson<UpdateUserRequest>,
@@ -26,7 +28,8 @@ async fn update(
     Ok(Json(UserResponse { user }))
 }
 
-async fn delete(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Success>> {
+#[utoipa::path(delete, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), responses((status = 200, description = "The account and all it owns are deleted", body = alleato_api::Success), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+pub(crate) async fn delete(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Success>> {
     state.services.users.delete(&who).await?;
     Ok(Json(Success::YES))
 }

@@ -1,0 +1,242 @@
+//! The HTTP benchmark (`cargo xtask bench`): starts the release `alleato` binary on the embedded
+//! stack over a fresh data directory and reports figures. It is a measurement, not a test: it
+//! prints, it never fails on a slow machine.
+//!
+//! Reported: start-to-ready time, idle RSS, and requests/s with p50/p99 latency for
+//! `GET /api/v1/chats` (20 of 50 chats), `GET /api/v1/chats/:id` (40 messages) and the
+//! in-process `GET /ping` route, the machine's ceiling through the same stack.
+//!
+//! Usage: `bench <path to alleato binary> [--seconds N] [--connections N]`
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alleato_e2e::alleato_sdk::Client;
+use alleato_e2e::alleato_sdk::api::CreateChatRequest;
+
+struct Args {
+    binary: PathBuf,
+    seconds: u64,
+    connections: usize,
+}
+
+fn parse_args() -> Args {
+    let mut args = std::env::args().skip(1);
+    let binary = PathBuf::from(args.next().expect("usage: bench <alleato binary> [--seconds N] [--connections N]"));
+    let (mut seconds, mut connections) = (5, 32);
+    while let Some(flag) = args.next() {
+        let value = args.next().and_then(|v| v.parse().ok()).expect("a number after the flag");
+        match flag.as_str() {
+            "--seconds" => seconds = value as u64,
+            "--connections" => connections = value,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    Args { binary, seconds, connections }
+}
+
+/// The server process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the binary and returns it with the time until `/ready` first answered 200.
+async fn start(binary: &Path, data_dir: &Path) -> (Server, Duration) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let began = Instant::now();
+    let child = Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ALLEATO_ADDR", &addr)
+        .env("ALLEATO_DATA_DIR", data_dir)
+        .env("ALLEATO_CONFIG", "/nonexistent/alleato-bench.toml")
+        .env("RATE_LIMIT_ENABLED", "false")
+        .env("JWT_SECRET", "benchmark-secret-benchmark-secret-0123456789")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server binary");
+    let server = Server { child, addr };
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/ready", server.addr);
+    loop {
+        if let Ok(r) = http.get(&url).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(began.elapsed() < Duration::from_secs(30), "server not ready after 30 s");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    (server, began.elapsed())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Figures {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+/// `connections` workers, each with its own keep-alive connection, request `url` in a loop for
+/// `seconds` (after a one-second warm-up).
+async fn load(url: &str, token: Option<&str>, connections: usize, seconds: u64) -> Figures {
+    let deadline_warm = Instant::now() + Duration::from_secs(1);
+    let deadline = deadline_warm + Duration::from_secs(seconds);
+    let url = Arc::new(url.to_owned());
+    let token = Arc::new(token.map(str::to_owned));
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let (url, token) = (url.clone(), token.clone());
+        workers.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+            let mut latencies = Vec::with_capacity(64 * 1024);
+            let mut errors = 0u64;
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                let mut request = http.get(url.as_str());
+                if let Some(token) = token.as_deref() {
+                    request = request.bearer_auth(token);
+                }
+                let ok = match request.send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if now >= deadline_warm {
+                    latencies.push(now.elapsed().as_micros() as u32);
+                    errors += u64::from(!ok);
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (lat, err) = w.await.unwrap();
+        all.extend(lat);
+        errors += err;
+    }
+    all.sort_unstable();
+    let pct = |p: f64| Duration::from_micros(u64::from(all[((all.len() as f64 * p) as usize).min(all.len() - 1)]));
+    Figures { rps: all.len() as f64 / seconds as f64, p50: pct(0.50), p99: pct(0.99), errors }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (server, cold_start) = start(&args.binary, dir.path()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_rss = rss_kib(server.child.id());
+    let base = format!("http://{}", server.addr);
+    let client = Client::new(base.clone());
+
+    // 50 chats of which the listing returns 20; one chat with 40 messages.
+    let session = client.register("bench@example.com", "benchmark password").await.unwrap();
+    let user = client.with_token(&session.token);
+    let mut busy = None;
+    for i in 0..50 {
+        let chat = user
+            .create_chat(&CreateChatRequest { title: Some(format!("chat {i}")), ..Default::default() })
+            .await
+            .unwrap();
+        busy.get_or_insert(chat.id);
+    }
+    let busy = busy.unwrap();
+    seed_messages(dir.path(), busy, 40).await;
+    assert_eq!(user.get_chat(busy).await.unwrap().messages.len(), 40);
+
+    let ceiling = load(&format!("{base}/ping"), None, args.connections, args.seconds).await;
+    let listing =
+        load(&format!("{base}/api/v1/chats?limit=20"), Some(&session.token), args.connections, args.seconds).await;
+    let reading =
+        load(&format!("{base}/api/v1/chats/{busy}"), Some(&session.token), args.connections, args.seconds).await;
+    let loaded_rss = rss_kib(server.child.id());
+    drop(server);
+
+    // A second start over the now populated data directory.
+    let (server, warm_start) = start(&args.binary, dir.path()).await;
+    drop(server);
+
+    println!(
+        "alleato benchmark: embedded stack, {} connections, {} s per route, release build",
+        args.connections, args.seconds
+    );
+    println!();
+    println!("| route | requests/s | p50 | p99 | errors |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (name, f) in [
+        ("GET /ping (ceiling)", &ceiling),
+        ("GET /api/v1/chats?limit=20 (of 50)", &listing),
+        ("GET /api/v1/chats/:id (40 messages)", &reading),
+    ] {
+        println!("| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |", f.rps, ms(f.p50), ms(f.p99), f.errors);
+    }
+    println!();
+    let ratio = listing.rps / ceiling.rps * 100.0;
+    println!("listing / ceiling: {ratio:.1}% (target >= 30%)");
+    println!("chat read / ceiling: {:.1}%", reading.rps / ceiling.rps * 100.0);
+    println!(
+        "idle RSS: {:.1} MiB (target < 30 MiB); after load: {:.1} MiB",
+        idle_rss as f64 / 1024.0,
+        loaded_rss as f64 / 1024.0
+    );
+    println!(
+        "start to first successful /ready: {:.0} ms on a fresh data dir, {:.0} ms on an existing one (target < 200 ms)",
+        ms(cold_start),
+        ms(warm_start)
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn seed_messages(data_dir: &Path, chat: alleato_core::ids::ChatId, n: usize) {
+    use alleato_core::model::{MessagePart, Role, StoredMessage};
+    use alleato_core::ports::ChatStore;
+    let db = alleato_sqlite::SqliteDatabase::open(&data_dir.join("alleato.sqlite3")).await.unwrap();
+    let start = alleato_core::time::now();
+    let text =
+        "A reasonably long message of the kind people send to a chat assistant, with a few sentences in it. ".repeat(3);
+    let messages: Vec<_> = (0..n)
+        .map(|i| StoredMessage {
+            id: alleato_core::ids::MessageId::new(),
+            chat_id: chat,
+            role: if i % 2 == 0 { Role::User } else { Role::Assistant },
+            parts: vec![MessagePart::text(format!("{i}: {text}"))],
+            attachments: vec![],
+            created_at: start + Duration::from_millis(i as u64),
+        })
+        .collect();
+    db.insert_messages(&messages).await.unwrap();
+}
