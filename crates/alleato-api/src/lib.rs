@@ -222,6 +222,7 @@ pub struct FileView {
     pub content_type: String,
     pub chat_id: Option<ChatId>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "alleato_core::time::wire")]
     pub created_at: alleato_core::time::Timestamp,
 }
 

@@ -11,7 +11,6 @@ mod state;
 pub mod wiring;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_api::AdapterInfo;
@@ -144,15 +143,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     log_adapter_table(&wired.adapters);
     // The login timing equaliser costs one Argon2 hash: compute it off the start-up path.
     tokio::task::spawn_blocking(AuthService::warm_up);
-    let state = AppState {
-        services: wired.services,
-        info: Arc::new(Info {
+    let state = AppState::new(
+        wired.services,
+        Info {
             adapters: wired.adapters.clone(),
             admin_key: config.admin.api_key.clone(),
             rate_limit: config.rate_limit.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
-        }),
-    };
+        },
+    );
     let router = app(state, &config)?;
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;

@@ -1,3 +1,4 @@
+use std::ops::Deref;
 use std::sync::Arc;
 
 use alleato_api::AdapterInfo;
@@ -5,11 +6,14 @@ use alleato_core::services::Services;
 
 use crate::config::{RateLimitConfig, Secret};
 
-/// Shared by every handler: the services and the few settings handlers read.
+/// Shared by every handler: the services and the few settings handlers read. Cloned for every
+/// extractor of every request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub services: Services,
-    pub info: Arc<Info>,
+    pub info: Info,
 }
 
 pub struct Info {
@@ -17,4 +21,18 @@ pub struct Info {
     pub admin_key: Option<Secret>,
     pub rate_limit: RateLimitConfig,
     pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    pub fn new(services: Services, info: Info) -> Self {
+        Self(Arc::new(Shared { services, info }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }

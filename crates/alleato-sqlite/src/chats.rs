@@ -75,14 +75,19 @@ impl ChatStore for SqliteDatabase {
         self.pool
             .read(move |c| {
                 let user = user.to_string();
-                let limit = i64::from(page.limit);
+                // No LIMIT parameter: SQLite recompiles a statement whose LIMIT is bound on every
+                // run. The index yields rows in order, so stopping after `limit` is as cheap.
+                let limit = page.limit as usize;
                 let Some((direction, cursor)) = page.cursor else {
                     let sql = format!(
                         r#"SELECT {CHAT_COLUMNS} FROM "Chat" WHERE "userId" = ?1
-                           ORDER BY "createdAt" DESC, "id" DESC LIMIT ?2"#
+                           ORDER BY "createdAt" DESC, "id" DESC"#
                     );
                     let mut stmt = c.prepare_cached(&sql).map_err(db(S))?;
-                    return stmt.query_map(params![user, limit], chat).and_then(Iterator::collect).map_err(db(S));
+                    return stmt
+                        .query_map(params![user], chat)
+                        .and_then(|rows| rows.take(limit).collect())
+                        .map_err(db(S));
                 };
                 let anchor: Option<(String, String)> = c
                     .prepare_cached(r#"SELECT "createdAt", "id" FROM "Chat" WHERE "id" = ?1 AND "userId" = ?2"#)
@@ -97,17 +102,19 @@ impl ChatStore for SqliteDatabase {
                     // Older than the cursor: the next page down.
                     ChatCursorDirection::EndingBefore => format!(
                         r#"SELECT {CHAT_COLUMNS} FROM "Chat" WHERE "userId" = ?1 AND ("createdAt", "id") < (?2, ?3)
-                           ORDER BY "createdAt" DESC, "id" DESC LIMIT ?4"#
+                           ORDER BY "createdAt" DESC, "id" DESC"#
                     ),
                     // Newer than the cursor: the page just above it, nearest first, reversed below.
                     ChatCursorDirection::StartingAfter => format!(
                         r#"SELECT {CHAT_COLUMNS} FROM "Chat" WHERE "userId" = ?1 AND ("createdAt", "id") > (?2, ?3)
-                           ORDER BY "createdAt" ASC, "id" ASC LIMIT ?4"#
+                           ORDER BY "createdAt" ASC, "id" ASC"#
                     ),
                 };
                 let mut stmt = c.prepare_cached(&sql).map_err(db(S))?;
-                let mut chats: Vec<Chat> =
-                    stmt.query_map(params![user, at, id, limit], chat).and_then(Iterator::collect).map_err(db(S))?;
+                let mut chats: Vec<Chat> = stmt
+                    .query_map(params![user, at, id], chat)
+                    .and_then(|rows| rows.take(limit).collect())
+                    .map_err(db(S))?;
                 if direction == ChatCursorDirection::StartingAfter {
                     chats.reverse();
                 }

@@ -1,17 +1,24 @@
 //! The embedded, persistent key-value store: one SQLite file (`kv.sqlite3` in the data
 //! directory), separate from the database so it works beside any database backend.
 //!
+//! Every entry is also mirrored in memory, so reads (a session check on every request) never
+//! touch the file; mutations go to the file first, then to the mirror, one at a time. This is
+//! sound because the embedded store belongs to one server process: several instances share
+//! state through Redis or Workers KV instead.
+//!
 //! Expiry is checked on every read, so an expired key is never returned; [`SqliteKv::purge_expired`]
 //! reclaims the space (the server runs it every minute).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alleato_core::ports::{Counter, KeyValueStore, MAX_KEY_BYTES};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
+use rusqlite::params;
 use rusqlite::types::ValueRef;
-use rusqlite::{OptionalExtension, params};
 
 use crate::errors::db;
 use crate::pool::Pool;
@@ -24,9 +31,15 @@ const SCHEMA: &str = r#"CREATE TABLE IF NOT EXISTS "kv" (
     "expiresAt" INTEGER
 ) WITHOUT ROWID"#;
 
+/// A value and when it expires (Unix milliseconds).
+type Entry = (Vec<u8>, Option<i64>);
+
 #[derive(Clone)]
 pub struct SqliteKv {
     pool: Pool,
+    mirror: Arc<Mutex<HashMap<String, Entry>>>,
+    /// Serialises mutations so the file and the mirror apply them in the same order.
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn now_ms() -> i64 {
@@ -36,6 +49,16 @@ fn now_ms() -> i64 {
 fn ttl_ms(ttl: Duration) -> i64 {
     // The contract's minimum TTL is one second.
     ttl.max(Duration::from_secs(1)).as_millis().min(i64::MAX as u128) as i64
+}
+
+/// Counters are stored as integers; everything else as blobs.
+fn value_bytes(value: ValueRef<'_>) -> Vec<u8> {
+    match value {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+        ValueRef::Integer(i) => i.to_string().into_bytes(),
+        ValueRef::Real(f) => f.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
+    }
 }
 
 fn check_key(key: &str) -> Result<()> {
@@ -58,11 +81,30 @@ impl SqliteKv {
 
     async fn init(pool: Pool) -> Result<Self> {
         pool.write(|tx| tx.execute_batch(SCHEMA).map_err(db(S))).await?;
-        Ok(Self { pool })
+        let live = pool
+            .read_blocking(|c| {
+                let mut stmt = c
+                    .prepare(
+                        r#"SELECT "key", "value", "expiresAt" FROM "kv" WHERE "expiresAt" IS NULL OR "expiresAt" > ?1"#,
+                    )
+                    .map_err(db(S))?;
+                stmt.query_map([now_ms()], |r| Ok((r.get::<_, String>(0)?, (value_bytes(r.get_ref(1)?), r.get(2)?))))
+                    .and_then(Iterator::collect::<rusqlite::Result<HashMap<_, _>>>)
+                    .map_err(db(S))
+            })
+            .await?;
+        Ok(Self { pool, mirror: Arc::new(Mutex::new(live)), writes: Arc::default() })
+    }
+
+    fn mirror(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.mirror.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Deletes expired entries; returns how many.
     pub async fn purge_expired(&self) -> Result<u64> {
+        let _serial = self.writes.lock().await;
+        let now = now_ms();
+        self.mirror().retain(|_, (_, expires)| expires.is_none_or(|at| at > now));
         self.pool
             .write(|tx| {
                 tx.execute(r#"DELETE FROM "kv" WHERE "expiresAt" IS NOT NULL AND "expiresAt" <= ?1"#, [now_ms()])
@@ -77,35 +119,18 @@ impl SqliteKv {
 impl KeyValueStore for SqliteKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        let key = key.to_owned();
-        self.pool
-            .read(move |c| {
-                let mut stmt = c
-                    .prepare_cached(
-                        r#"SELECT "value" FROM "kv" WHERE "key" = ?1 AND ("expiresAt" IS NULL OR "expiresAt" > ?2)"#,
-                    )
-                    .map_err(db(S))?;
-                stmt.query_row(params![key, now_ms()], |r| {
-                    // Counters are stored as integers; everything else as blobs.
-                    Ok(match r.get_ref(0)? {
-                        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
-                        ValueRef::Integer(i) => i.to_string().into_bytes(),
-                        ValueRef::Real(f) => f.to_string().into_bytes(),
-                        ValueRef::Null => Vec::new(),
-                    })
-                })
-                .optional()
-                .map_err(db(S))
-            })
-            .await
+        let now = now_ms();
+        Ok(self.mirror().get(key).filter(|(_, expires)| expires.is_none_or(|at| at > now)).map(|(v, _)| v.clone()))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         check_key(key)?;
-        let (key, value) = (key.to_owned(), value.to_vec());
+        let _serial = self.writes.lock().await;
+        let expires = ttl.map(|t| now_ms().saturating_add(ttl_ms(t)));
+        let (k, v) = (key.to_owned(), value.to_vec());
         self.pool
             .write(move |tx| {
-                let expires = ttl.map(|t| now_ms().saturating_add(ttl_ms(t)));
+                let (key, value) = (k, v);
                 tx.prepare_cached(
                     r#"INSERT INTO "kv" ("key", "value", "expiresAt") VALUES (?1, ?2, ?3)
                        ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value", "expiresAt" = excluded."expiresAt""#,
@@ -114,22 +139,30 @@ impl KeyValueStore for SqliteKv {
                 .map(drop)
                 .map_err(db(S))
             })
-            .await
+            .await?;
+        self.mirror().insert(key.to_owned(), (value.to_vec(), expires));
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
         check_key(key)?;
-        let key = key.to_owned();
+        let _serial = self.writes.lock().await;
+        let k = key.to_owned();
         self.pool
-            .write(move |tx| tx.execute(r#"DELETE FROM "kv" WHERE "key" = ?1"#, [key]).map(drop).map_err(db(S)))
-            .await
+            .write(move |tx| tx.execute(r#"DELETE FROM "kv" WHERE "key" = ?1"#, [k]).map(drop).map_err(db(S)))
+            .await?;
+        self.mirror().remove(key);
+        Ok(())
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
         check_key(key)?;
-        let key = key.to_owned();
-        self.pool
+        let _serial = self.writes.lock().await;
+        let k = key.to_owned();
+        let (count, expires) = self
+            .pool
             .write(move |tx| {
+                let key = k;
                 let now = now_ms();
                 let fresh_expiry = now.saturating_add(ttl_ms(window));
                 // One statement: start a new window if the key is absent or expired, else count on.
@@ -145,12 +178,12 @@ impl KeyValueStore for SqliteKv {
                     )
                     .and_then(|mut s| s.query_row(params![key, now, fresh_expiry], |r| Ok((r.get(0)?, r.get(1)?))))
                     .map_err(db(S))?;
-                Ok(Counter {
-                    count: count.max(0) as u64,
-                    resets_in: Duration::from_millis(expires.saturating_sub(now).max(0) as u64),
-                })
+                Ok((count.max(0), expires))
             })
-            .await
+            .await?;
+        self.mirror().insert(key.to_owned(), (count.to_string().into_bytes(), Some(expires)));
+        let now = now_ms();
+        Ok(Counter { count: count as u64, resets_in: Duration::from_millis(expires.saturating_sub(now).max(0) as u64) })
     }
 
     async fn ping(&self) -> Result<()> {

@@ -82,25 +82,38 @@ impl Pool {
     }
 
     /// Runs `f` on a reader connection (the writer for an in-memory database).
+    ///
+    /// Reads are indexed lookups that take microseconds, less than handing them to another
+    /// thread costs, so when a connection is free the read runs right here on the async worker.
+    /// Only when every connection is busy does it wait, on the blocking pool. Use
+    /// [`Pool::read_blocking`] for reads that may scan (counts over whole tables).
     pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        if let Some(conn) = self.inner.try_reader() {
+            return f(&conn);
+        }
+        self.read_blocking(f).await
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub async fn read_blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
         run_blocking(inner.surface, move || {
-            if inner.readers.is_empty() {
-                let conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(conn) = inner.try_reader() {
                 return f(&conn);
             }
-            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
-            // Take the first idle reader, starting round-robin; if all are busy, wait on one.
-            for i in 0..inner.readers.len() {
-                if let Ok(conn) = inner.readers[(start + i) % inner.readers.len()].try_lock() {
-                    return f(&conn);
-                }
+            let conn = match inner.readers.first() {
+                Some(reader) => reader.lock(),
+                None => inner.writer.lock(),
             }
-            let conn = inner.readers[start % inner.readers.len()].lock().unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(|p| p.into_inner());
             f(&conn)
         })
         .await
@@ -124,6 +137,18 @@ impl Pool {
             Ok(out)
         })
         .await
+    }
+}
+
+impl Inner {
+    /// A free reader, trying each once from a rotating start; the writer stands in for an
+    /// in-memory database.
+    fn try_reader(&self) -> Option<std::sync::MutexGuard<'_, Connection>> {
+        if self.readers.is_empty() {
+            return self.writer.try_lock().ok();
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        (0..self.readers.len()).find_map(|i| self.readers[(start + i) % self.readers.len()].try_lock().ok())
     }
 }
 

@@ -42,7 +42,7 @@ where
 
 pub(crate) fn timestamp(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
     let text: String = row.get(idx)?;
-    time::parse(&text).ok_or_else(|| conversion(idx, Invalid(format!("bad timestamp {text:?}"))))
+    time::parse_sortable(&text).ok_or_else(|| conversion(idx, Invalid(format!("bad timestamp {text:?}"))))
 }
 
 /// A text column that must be one of an enum's names.

@@ -95,7 +95,7 @@ impl DatabaseAdmin for SqliteDatabase {
 
     async fn stats(&self) -> Result<Stats> {
         self.pool
-            .read(|c| {
+            .read_blocking(|c| {
                 c.query_row(
                     r#"SELECT
                         (SELECT COUNT(*) FROM "User" WHERE "type" = 'regular'),

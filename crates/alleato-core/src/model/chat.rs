@@ -41,8 +41,10 @@ pub struct Chat {
     pub title: String,
     pub visibility: Visibility,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub updated_at: Timestamp,
 }
 
@@ -105,5 +107,6 @@ pub struct StreamRecord {
     pub id: StreamId,
     pub chat_id: ChatId,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
 }

@@ -43,6 +43,7 @@ impl DocumentKind {
 pub struct Document {
     pub id: DocumentId,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
     pub title: String,
     pub kind: DocumentKind,
@@ -85,6 +86,7 @@ pub struct Suggestion {
     pub id: SuggestionId,
     pub document_id: DocumentId,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub document_created_at: Timestamp,
     pub original_text: String,
     pub suggested_text: String,
@@ -92,6 +94,7 @@ pub struct Suggestion {
     pub is_resolved: bool,
     pub user_id: UserId,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
 }
 

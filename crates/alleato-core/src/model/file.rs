@@ -20,6 +20,7 @@ pub struct FileMeta {
     /// The chat the file is attached to, if any: a file in a public chat is readable by others.
     pub chat_id: Option<ChatId>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
 }
 

@@ -198,6 +198,7 @@ pub struct StoredMessage {
     #[serde(default)]
     pub attachments: Vec<Value>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
 }
 

@@ -42,6 +42,7 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
 }
 
