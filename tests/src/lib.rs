@@ -26,6 +26,7 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.rate_limit.api_per_minute = 100_000;
     config.rate_limit.auth_per_minute = 100_000;
     config.rate_limit.upload_per_minute = 100_000;
+    config.ai.mock_chunk_delay_ms = 1;
     config
 }
 
@@ -130,4 +131,32 @@ impl TestApp {
         self.database().await.insert_messages(&messages).await.expect("seed messages");
         messages
     }
+}
+
+/// Reads an event stream to its end.
+pub async fn collect(stream: alleato_sdk::EventStream) -> Vec<alleato_sdk::SseChunk> {
+    use futures::StreamExt;
+    stream.map(|e| e.expect("event")).collect().await
+}
+
+/// The concatenated deltas of one kind (`text` or `reasoning`) in a UI message stream.
+pub fn deltas(chunks: &[alleato_sdk::SseChunk], kind: &str) -> String {
+    chunks
+        .iter()
+        .filter_map(alleato_sdk::SseChunk::json)
+        .filter(|v| v["type"] == format!("{kind}-delta"))
+        .map(|v| v["delta"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits (bounded) until the chat has `n` messages; returns them.
+pub async fn wait_for_messages(client: &Client, chat: ChatId, n: usize) -> Vec<alleato_sdk::api::StoredMessage> {
+    for _ in 0..200 {
+        let messages = client.get_chat(chat).await.expect("chat").messages;
+        if messages.len() >= n {
+            return messages;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the chat never reached {n} messages");
 }

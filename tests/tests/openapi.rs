@@ -35,6 +35,14 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/ping"),
+    ("post", "/api/v1/chats/{id}/messages"),
+    ("delete", "/api/v1/chats/{id}/messages"),
+    ("get", "/api/v1/chats/{id}/stream"),
+    ("post", "/api/v1/chats/{id}/stop"),
+    ("post", "/api/v1/streams"),
+    ("get", "/api/v1/streams/{id}"),
+    ("delete", "/api/v1/streams/{id}"),
+    ("post", "/api/v1/streams/{id}/append"),
     ("get", "/admin/stats"),
 ];
 

@@ -281,3 +281,32 @@ pub struct Readiness {
     pub ready: bool,
     pub checks: Vec<ReadyCheck>,
 }
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopResponse {
+    /// Whether a generation was running (it is now stopped).
+    pub stopped: bool,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamCreated {
+    pub stream_id: StreamId,
+}
+
+/// A generic stream as the original SDK reads it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamContentsView {
+    pub id: StreamId,
+    pub data: Vec<serde_json::Value>,
+    #[serde(with = "alleato_core::time::wire")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: alleato_core::time::Timestamp,
+    #[serde(with = "alleato_core::time::wire")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: alleato_core::time::Timestamp,
+}

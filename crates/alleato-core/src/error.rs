@@ -26,6 +26,8 @@ pub enum Surface {
     Database,
     Storage,
     KeyValue,
+    /// The language-model provider.
+    Model,
 }
 
 impl Surface {
@@ -44,6 +46,7 @@ impl Surface {
             Surface::Database => "database",
             Surface::Storage => "storage",
             Surface::KeyValue => "kv",
+            Surface::Model => "model",
         }
     }
 
@@ -94,6 +97,10 @@ pub enum Error {
         /// Seconds until the limit resets.
         retry_after_secs: u64,
     },
+    /// An upstream service (the language-model provider) refused or failed the request; the
+    /// message says how, without secrets.
+    #[error("{message}")]
+    Upstream { surface: Surface, message: Message },
     /// A backing service (database, object store, key-value store) cannot be reached now; a
     /// retry later may succeed.
     #[error("the {surface} backend is unavailable")]
@@ -144,6 +151,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::UnsupportedMediaType { .. } => "unsupported_media_type",
             Error::RateLimited { .. } => "rate_limit",
+            Error::Upstream { .. } => "upstream",
             Error::Unavailable { .. } => "unavailable",
             Error::Backend { .. } => "internal",
         }
@@ -159,6 +167,7 @@ impl Error {
             | Error::PayloadTooLarge { surface, .. }
             | Error::UnsupportedMediaType { surface, .. }
             | Error::RateLimited { surface, .. }
+            | Error::Upstream { surface, .. }
             | Error::Unavailable { surface, .. }
             | Error::Backend { surface, .. } => *surface,
         }
@@ -195,7 +204,8 @@ impl Error {
             | Error::Conflict { surface, .. }
             | Error::PayloadTooLarge { surface, .. }
             | Error::UnsupportedMediaType { surface, .. }
-            | Error::RateLimited { surface, .. } => *surface = new_surface,
+            | Error::RateLimited { surface, .. }
+            | Error::Upstream { surface, .. } => *surface = new_surface,
             Error::Unavailable { .. } | Error::Backend { .. } => {}
         }
         self

@@ -281,6 +281,116 @@ impl Client {
     }
 }
 
+/// One server-sent event of a stream: its sequence number (`id:`) and its `data:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseChunk {
+    pub id: Option<u64>,
+    pub data: String,
+}
+
+impl SseChunk {
+    /// The end marker of a UI message stream.
+    pub fn is_done(&self) -> bool {
+        self.data == "[DONE]"
+    }
+
+    /// The data as JSON; `None` for `[DONE]` or anything that is not JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.data).ok()
+    }
+
+    /// The `type` of a UI message chunk (`start`, `text-delta`, ...).
+    pub fn chunk_type(&self) -> Option<String> {
+        self.json().and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+    }
+}
+
+/// A live stream of events, ending when the server ends it.
+pub type EventStream = futures::stream::BoxStream<'static, Result<SseChunk>>;
+
+fn events(response: Response) -> EventStream {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+    response
+        .bytes_stream()
+        .eventsource()
+        .map(|event| match event {
+            Ok(event) => Ok(SseChunk { id: event.id.parse().ok(), data: event.data }),
+            Err(err) => Err(SdkError::Unexpected { status: 200, detail: format!("broken event stream: {err}") }),
+        })
+        .boxed()
+}
+
+impl Client {
+    // --- generation -----------------------------------------------------------------------
+
+    /// Sends a message (any of the accepted body shapes) and returns the answer's event stream.
+    pub async fn send_message(&self, chat: ChatId, body: &serde_json::Value) -> Result<EventStream> {
+        let request = self.request(Method::POST, &format!("/api/v1/chats/{chat}/messages")).json(body);
+        Ok(events(check(request.send().await?).await?))
+    }
+
+    /// Sends one text message as the Next.js app does (`{message: UIMessage}`).
+    pub async fn send_text(&self, chat: ChatId, text: &str) -> Result<EventStream> {
+        let body = serde_json::json!({"message": {"role": "user", "parts": [{"type": "text", "text": text}]}});
+        self.send_message(chat, &body).await
+    }
+
+    /// Resumes the chat's generation after `cursor`; `None` when there is nothing to resume.
+    pub async fn resume(&self, chat: ChatId, cursor: Option<u64>) -> Result<Option<EventStream>> {
+        let mut request = self.request(Method::GET, &format!("/api/v1/chats/{chat}/stream"));
+        if let Some(cursor) = cursor {
+            request = request.header("last-event-id", cursor.to_string());
+        }
+        let response = check(request.send().await?).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        Ok(Some(events(response)))
+    }
+
+    /// Stops the chat's generation; returns whether one was running.
+    pub async fn stop(&self, chat: ChatId) -> Result<bool> {
+        let path = format!("/api/v1/chats/{chat}/stop");
+        Ok(self.send::<StopResponse>(self.request(Method::POST, &path)).await?.stopped)
+    }
+
+    /// Deletes the chat's messages after `message` (edit and resubmit).
+    pub async fn delete_messages_after(&self, chat: ChatId, message: &str) -> Result<u64> {
+        let builder =
+            self.request(Method::DELETE, &format!("/api/v1/chats/{chat}/messages")).query(&[("after", message)]);
+        Ok(self.send::<DeletedCount>(builder).await?.deleted_count)
+    }
+
+    // --- generic streams ------------------------------------------------------------------
+
+    pub async fn create_stream(&self) -> Result<StreamId> {
+        Ok(self.send::<StreamCreated>(self.request(Method::POST, "/api/v1/streams")).await?.stream_id)
+    }
+
+    pub async fn get_stream(&self, id: StreamId) -> Result<StreamContentsView> {
+        self.get(&format!("/api/v1/streams/{id}")).await
+    }
+
+    pub async fn append_stream(&self, id: StreamId, value: &serde_json::Value) -> Result<Success> {
+        self.json(Method::POST, &format!("/api/v1/streams/{id}/append"), value).await
+    }
+
+    pub async fn delete_stream(&self, id: StreamId) -> Result<Success> {
+        self.send(self.request(Method::DELETE, &format!("/api/v1/streams/{id}"))).await
+    }
+
+    /// Replays the stream after `cursor`, then follows it live.
+    pub async fn follow_stream(&self, id: StreamId, cursor: Option<u64>) -> Result<EventStream> {
+        let mut request =
+            self.request(Method::GET, &format!("/api/v1/streams/{id}")).header("accept", "text/event-stream");
+        if let Some(cursor) = cursor {
+            request = request.header("last-event-id", cursor.to_string());
+        }
+        Ok(events(check(request.send().await?).await?))
+    }
+}
+
 /// Turns a non-2xx response into [`SdkError::Api`].
 async fn check(response: Response) -> Result<Response> {
     let status = response.status();

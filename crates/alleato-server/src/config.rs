@@ -66,6 +66,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub storage: StorageConfig,
     pub ai: AiConfig,
+    pub chat: ChatConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,11 +132,57 @@ pub struct StorageConfig {
     pub r2_public_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AiConfig {
+    /// `AI_PROVIDER`: `openai` (any OpenAI-compatible endpoint) or `mock`. Unset: `openai` when
+    /// `OPENAI_API_KEY` is set, else `mock`.
+    pub provider: Option<String>,
     /// `OPENAI_API_KEY`
     pub openai_api_key: Option<Secret>,
+    /// `OPENAI_BASE_URL`: OpenAI, or Ollama (`http://127.0.0.1:11434/v1`), vLLM, llama.cpp,
+    /// OpenRouter, Workers AI.
+    pub openai_base_url: String,
+    /// `AI_CHAT_MODEL`, `AI_REASONING_MODEL`, `AI_TITLE_MODEL`. Unset: the design's models
+    /// (gpt-5, o1, gpt-4o-mini), or the mock's.
+    pub chat_model: Option<String>,
+    pub reasoning_model: Option<String>,
+    pub title_model: Option<String>,
+    /// `AI_MOCK_CHUNK_DELAY_MS`: the mock model's pause between chunks.
+    pub mock_chunk_delay_ms: u64,
+    /// Longest wait for the provider's first byte.
+    pub first_byte_timeout_secs: u64,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            provider: None,
+            openai_api_key: None,
+            openai_base_url: "https://api.openai.com/v1".into(),
+            chat_model: None,
+            reasoning_model: None,
+            title_model: None,
+            mock_chunk_delay_ms: 20,
+            first_byte_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Most characters of text in one message.
+    pub max_message_chars: usize,
+    /// Messages a user may send per 24 hours, by account type.
+    pub guest_messages_per_day: u32,
+    pub regular_messages_per_day: u32,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self { max_message_chars: 32_000, guest_messages_per_day: 20, regular_messages_per_day: 100 }
+    }
 }
 
 impl Default for Config {
@@ -162,6 +209,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             storage: StorageConfig::default(),
             ai: AiConfig::default(),
+            chat: ChatConfig::default(),
         }
     }
 }
@@ -185,6 +233,12 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("S3_BUCKET", "storage.s3_bucket"),
     ("R2_PUBLIC_URL", "storage.r2_public_url"),
     ("OPENAI_API_KEY", "ai.openai_api_key"),
+    ("OPENAI_BASE_URL", "ai.openai_base_url"),
+    ("AI_PROVIDER", "ai.provider"),
+    ("AI_CHAT_MODEL", "ai.chat_model"),
+    ("AI_REASONING_MODEL", "ai.reasoning_model"),
+    ("AI_TITLE_MODEL", "ai.title_model"),
+    ("AI_MOCK_CHUNK_DELAY_MS", "ai.mock_chunk_delay_ms"),
 ];
 
 impl Config {

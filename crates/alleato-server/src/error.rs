@@ -38,6 +38,7 @@ pub fn status_of(err: &Error) -> StatusCode {
         Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
         Error::Backend { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

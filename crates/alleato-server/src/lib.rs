@@ -156,16 +156,20 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let sweeper = wired.embedded_kv.map(|kv| {
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                if let Err(err) = kv.purge_expired().await {
-                    tracing::warn!(error = %err, "could not purge expired key-value entries");
-                }
+    let (embedded_kv, memory_streams) = (wired.embedded_kv, wired.memory_streams);
+    let sweeper = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Some(kv) = &embedded_kv
+                && let Err(err) = kv.purge_expired().await
+            {
+                tracing::warn!(error = %err, "could not purge expired key-value entries");
             }
-        })
+            if let Some(streams) = &memory_streams {
+                streams.purge_expired();
+            }
+        }
     });
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -173,9 +177,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
                 let _ = rx.await;
             })
             .await;
-        if let Some(sweeper) = sweeper {
-            sweeper.abort();
-        }
+        sweeper.abort();
         served.context("serving HTTP")
     });
     tracing::info!(%addr, "alleato listening");

@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
 use alleato_api::AdapterInfo;
-use alleato_core::ports::{KeyValueStore, ObjectStorage};
-use alleato_core::services::{AuthSettings, FileSettings, Ports, Services};
-use alleato_kv::MemoryKv;
+use alleato_core::ports::{KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
+use alleato_core::services::{AuthSettings, FileSettings, GenerationSettings, Ports, Services};
+use alleato_kv::{MemoryKv, MemoryStreams};
 use alleato_objects::ObjectStoreAdapter;
 use alleato_sqlite::{SqliteDatabase, SqliteKv};
 use anyhow::{Context, bail};
@@ -128,6 +129,8 @@ pub struct Wired {
     pub services: Services,
     pub adapters: Vec<AdapterInfo>,
     pub embedded_kv: Option<SqliteKv>,
+    /// In-process streams, swept of expired ones.
+    pub memory_streams: Option<Arc<MemoryStreams>>,
 }
 
 fn not_compiled(port: &str, backend: &str, setting: &str) -> anyhow::Error {
@@ -196,11 +199,67 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     };
     adapters.push(row("key-value", describe_kv(&plan.kv.0), &plan.kv.1));
 
+    // Generations' streams live with the key-value stack; the in-process store serves the
+    // embedded and in-memory stacks.
+    let memory_streams = Arc::new(MemoryStreams::new());
+    let streams: Arc<dyn StreamStore> = memory_streams.clone();
+    adapters.push(row("streams", "memory (this process)".into(), &plan.kv.1));
+
+    let (model, generation, why) = language_model(config)?;
+    adapters.push(row("model", model.describe(), &why));
+
     let jwt_secret = jwt_secret(config)?;
     let auth = AuthSettings { jwt_secret, session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)) };
     let files = FileSettings { max_bytes: config.max_upload_bytes };
-    let ports = Ports::from_database(Arc::new(database), objects, kv);
-    Ok(Wired { services: Services::new(ports, auth, files), adapters, embedded_kv })
+    let ports = Ports::from_database(Arc::new(database), objects, kv, streams, model);
+    Ok(Wired {
+        services: Services::new(ports, auth, files, generation),
+        adapters,
+        embedded_kv,
+        memory_streams: Some(memory_streams),
+    })
+}
+
+/// The language model and the generation settings that go with it: `AI_PROVIDER` if set, else
+/// OpenAI-compatible when `OPENAI_API_KEY` is set, else the mock.
+fn language_model(config: &Config) -> anyhow::Result<(Arc<dyn LanguageModel>, GenerationSettings, String)> {
+    let ai = &config.ai;
+    let (provider, why) = match ai.provider.as_deref().map(str::to_ascii_lowercase) {
+        Some(p) => (p.clone(), format!("AI_PROVIDER={p}")),
+        None if ai.openai_api_key.is_some() => ("openai".into(), "OPENAI_API_KEY is set".into()),
+        None => ("mock".into(), "no OPENAI_API_KEY: deterministic mock model".into()),
+    };
+    let chat = &config.chat;
+    let settings = |chat_model: &str, reasoning: &str, title: &str| GenerationSettings {
+        chat_model: ai.chat_model.clone().unwrap_or_else(|| chat_model.into()),
+        reasoning_model: ai.reasoning_model.clone().unwrap_or_else(|| reasoning.into()),
+        title_model: ai.title_model.clone().unwrap_or_else(|| title.into()),
+        max_message_chars: chat.max_message_chars,
+        guest_messages_per_day: chat.guest_messages_per_day,
+        regular_messages_per_day: chat.regular_messages_per_day,
+        ..GenerationSettings::default()
+    };
+    match provider.as_str() {
+        "mock" => {
+            let model = MockModel::new(Duration::from_millis(ai.mock_chunk_delay_ms));
+            Ok((Arc::new(model), settings("mock-chat", "mock-reasoning", "mock-title"), why))
+        }
+        "openai" => {
+            let default_endpoint = ai.openai_base_url.trim_end_matches('/') == "https://api.openai.com/v1";
+            if ai.openai_api_key.is_none() && default_endpoint {
+                bail!("model: the OpenAI provider was selected ({why}) but OPENAI_API_KEY is not set");
+            }
+            let model = OpenAiCompatible::new(OpenAiSettings {
+                base_url: ai.openai_base_url.clone(),
+                api_key: ai.openai_api_key.as_ref().map(|k| k.expose().to_owned()),
+                first_byte_timeout: Duration::from_secs(ai.first_byte_timeout_secs.max(1)),
+                ..OpenAiSettings::default()
+            })
+            .context("building the OpenAI-compatible client")?;
+            Ok((Arc::new(model), settings("gpt-5", "o1", "gpt-4o-mini"), why))
+        }
+        other => bail!("model: AI_PROVIDER must be `openai` or `mock`, not `{other}`"),
+    }
 }
 
 fn row(port: &str, backend: String, why: &str) -> AdapterInfo {

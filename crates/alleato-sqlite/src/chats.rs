@@ -220,16 +220,19 @@ impl ChatStore for SqliteDatabase {
             .await
     }
 
-    async fn count_user_messages_since(&self, user: UserId, since: Timestamp) -> Result<u64> {
+    async fn user_messages_since(&self, user: UserId, since: Timestamp) -> Result<(u64, Option<Timestamp>)> {
         self.pool
             .read(move |c| {
-                c.prepare_cached(
-                    r#"SELECT COUNT(*) FROM "Message_v2" m JOIN "Chat" c ON c."id" = m."chatId"
-                       WHERE c."userId" = ?1 AND m."role" = 'user' AND m."createdAt" >= ?2"#,
-                )
-                .and_then(|mut s| s.query_row(params![user.to_string(), ts(&since)], |r| r.get::<_, i64>(0)))
-                .map(|n| n as u64)
-                .map_err(db(Surface::Message))
+                let (count, oldest): (i64, Option<String>) = c
+                    .prepare_cached(
+                        r#"SELECT COUNT(*), MIN(m."createdAt") FROM "Message_v2" m JOIN "Chat" c ON c."id" = m."chatId"
+                           WHERE c."userId" = ?1 AND m."role" = 'user' AND m."createdAt" >= ?2"#,
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![user.to_string(), ts(&since)], |r| Ok((r.get(0)?, r.get(1)?)))
+                    })
+                    .map_err(db(Surface::Message))?;
+                Ok((count as u64, oldest.as_deref().and_then(alleato_core::time::parse_sortable)))
             })
             .await
     }

@@ -48,8 +48,9 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>>;
     /// Deletes the messages of `chat` created at or after `from`, and their votes.
     async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64>;
-    /// User-role messages in the user's chats created at or after `since`.
-    async fn count_user_messages_since(&self, user: UserId, since: Timestamp) -> Result<u64>;
+    /// How many user-role messages the user's chats got at or after `since`, and when the
+    /// oldest of them was created (`None` when there are none).
+    async fn user_messages_since(&self, user: UserId, since: Timestamp) -> Result<(u64, Option<Timestamp>)>;
 
     async fn set_vote(&self, vote: &Vote) -> Result<()>;
     async fn votes(&self, chat: ChatId) -> Result<Vec<Vote>>;

@@ -12,8 +12,12 @@
 
 mod database;
 mod kv;
+mod model;
 mod objects;
+mod streams;
 
 pub use database::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, UserStore};
 pub use kv::{Counter, KeyValueStore, MAX_KEY_BYTES};
+pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
 pub use objects::ObjectStorage;
+pub use streams::{StreamInfo, StreamSlice, StreamStore};

@@ -6,7 +6,11 @@ mod auth;
 mod chats;
 mod documents;
 mod files;
+mod follow;
+mod generation;
 mod rate_limit;
+mod streams;
+pub mod ui_stream;
 mod users;
 
 use std::sync::Arc;
@@ -15,10 +19,18 @@ pub use auth::{AuthService, AuthSettings, IssuedSession, Principal};
 pub use chats::{ChatService, ChatUpdate, NewChat};
 pub use documents::{DocumentService, NewDocument, NewSuggestion};
 pub use files::{ALLOWED_CONTENT_TYPES, FileService, FileSettings, Upload};
+pub use follow::follow;
+pub use generation::{
+    GenerationService, GenerationSettings, IncomingMessage, SendMessage, Started, message_id_from_client,
+};
 pub use rate_limit::{RateDecision, RateLimiter};
+pub use streams::{StreamContents, StreamService};
 pub use users::{UserService, UserUpdate};
 
-use crate::ports::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, ObjectStorage, UserStore};
+use crate::ports::{
+    ChatStore, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel, ObjectStorage, StreamStore,
+    UserStore,
+};
 
 /// Every port the services need, as chosen by the composition root.
 #[derive(Clone)]
@@ -30,11 +42,19 @@ pub struct Ports {
     pub database: Arc<dyn DatabaseAdmin>,
     pub objects: Arc<dyn ObjectStorage>,
     pub kv: Arc<dyn KeyValueStore>,
+    pub streams: Arc<dyn StreamStore>,
+    pub model: Arc<dyn LanguageModel>,
 }
 
 impl Ports {
     /// Builds the database ports from one adapter that implements all of them.
-    pub fn from_database<D>(database: Arc<D>, objects: Arc<dyn ObjectStorage>, kv: Arc<dyn KeyValueStore>) -> Self
+    pub fn from_database<D>(
+        database: Arc<D>,
+        objects: Arc<dyn ObjectStorage>,
+        kv: Arc<dyn KeyValueStore>,
+        streams: Arc<dyn StreamStore>,
+        model: Arc<dyn LanguageModel>,
+    ) -> Self
     where
         D: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin,
     {
@@ -46,6 +66,8 @@ impl Ports {
             database,
             objects,
             kv,
+            streams,
+            model,
         }
     }
 }
@@ -60,10 +82,12 @@ pub struct Services {
     pub documents: DocumentService,
     pub files: FileService,
     pub rate_limiter: RateLimiter,
+    pub generation: GenerationService,
+    pub streams: StreamService,
 }
 
 impl Services {
-    pub fn new(ports: Ports, auth: AuthSettings, files: FileSettings) -> Self {
+    pub fn new(ports: Ports, auth: AuthSettings, files: FileSettings, generation: GenerationSettings) -> Self {
         let auth = AuthService::new(ports.users.clone(), ports.kv.clone(), auth);
         let chats = ChatService::new(ports.chats.clone());
         let files = FileService::new(ports.files.clone(), ports.chats.clone(), ports.objects.clone(), files);
@@ -71,6 +95,14 @@ impl Services {
             users: UserService::new(ports.users.clone(), ports.files.clone(), ports.objects.clone(), auth.clone()),
             documents: DocumentService::new(ports.documents.clone()),
             rate_limiter: RateLimiter::new(ports.kv.clone()),
+            generation: GenerationService::new(
+                ports.chats.clone(),
+                ports.model.clone(),
+                ports.streams.clone(),
+                ports.kv.clone(),
+                generation,
+            ),
+            streams: StreamService::new(ports.streams.clone()),
             auth,
             chats,
             files,

@@ -292,8 +292,13 @@ pub async fn user_messages_are_counted_per_user_and_since(db: Arc<impl Database>
     ])
     .await
     .unwrap();
-    assert_eq!(db.count_user_messages_since(user.id, t - Duration::hours(24)).await.unwrap(), 2);
-    assert_eq!(db.count_user_messages_since(other.id, t - Duration::hours(24)).await.unwrap(), 1);
+    assert_eq!(
+        db.user_messages_since(user.id, t - Duration::hours(24)).await.unwrap(),
+        (2, Some(t - Duration::hours(1))),
+        "two in the window, the oldest an hour ago"
+    );
+    assert_eq!(db.user_messages_since(other.id, t - Duration::hours(24)).await.unwrap(), (1, Some(t)));
+    assert_eq!(db.user_messages_since(other.id, t + Duration::hours(1)).await.unwrap(), (0, None));
 }
 
 pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<impl Database>) {

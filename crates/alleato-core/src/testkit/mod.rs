@@ -13,6 +13,7 @@
 pub mod database;
 pub mod kv;
 pub mod objects;
+pub mod streams;
 
 /// Expands `cases` of `module` into `#[tokio::test]`s, each over a fresh `$make`.
 #[doc(hidden)]
@@ -99,6 +100,26 @@ macro_rules! objects_conformance {
                 put_never_overwrites,
                 missing_objects_read_as_none,
                 large_objects_round_trip,
+                ping_answers,
+            ]
+        );
+    };
+}
+
+/// The streams suite, over a factory of `Arc<T>` where `T: StreamStore`.
+#[macro_export]
+macro_rules! streams_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!(
+            streams,
+            $make,
+            [
+                create_append_read,
+                finished_streams_take_no_more,
+                missing_streams,
+                streams_expire,
+                waiting_wakes_on_append_and_finish,
+                followers_get_every_entry_once_in_order,
                 ping_answers,
             ]
         );

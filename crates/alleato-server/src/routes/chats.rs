@@ -7,7 +7,7 @@ use alleato_core::model::{ChatCursorDirection, ChatPage};
 use alleato_core::services::{ChatUpdate, NewChat};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -21,6 +21,9 @@ pub fn routes() -> Router<AppState> {
         .route("/{id}", get(show).patch(update).delete(delete))
         .route("/{id}/votes", get(votes))
         .route("/{id}/messages/{message_id}/vote", put(vote))
+        .route("/{id}/messages", post(super::generation::send).delete(super::generation::delete_after))
+        .route("/{id}/stream", get(super::generation::resume))
+        .route("/{id}/stop", post(super::generation::stop))
 }
 
 #[derive(Debug, Deserialize)]

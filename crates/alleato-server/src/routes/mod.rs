@@ -4,7 +4,10 @@ mod auth;
 mod chats;
 mod documents;
 mod files;
+pub(crate) mod generation;
 pub mod openapi;
+mod sse;
+mod streams;
 pub(crate) mod system;
 mod users;
 
@@ -20,5 +23,6 @@ pub fn api_v1(max_upload_bytes: u64) -> Router<AppState> {
         .nest("/chats", chats::routes())
         .nest("/documents", documents::routes())
         .nest("/files", files::routes(max_upload_bytes))
+        .nest("/streams", streams::routes())
         .route("/openapi.json", axum::routing::get(openapi::spec))
 }

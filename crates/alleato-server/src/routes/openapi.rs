@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, chats, documents, files, system, users};
+use super::{auth, chats, documents, files, generation, streams, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use super::{auth, chats, documents, files, system, users};
         chats::list, chats::create, chats::delete_all, chats::show, chats::update, chats::delete, chats::votes, chats::vote,
         documents::list, documents::save, documents::versions, documents::delete_after, documents::suggestions,
         documents::suggest, documents::resolve,
+        generation::send, generation::resume, generation::stop, generation::delete_after,
+        streams::create, streams::show, streams::append, streams::delete,
         files::upload, files::show, files::content, files::delete,
         system::ping, system::health, system::ready, system::stats, spec,
     ),

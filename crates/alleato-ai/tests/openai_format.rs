@@ -1,0 +1,214 @@
+//! The OpenAI-compatible provider against a local server that speaks the documented streaming
+//! format (OpenAI API reference: chat completions, `stream: true`; `data: [DONE]` at the end).
+//! The model name picks the server's behaviour.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use alleato_ai::{OpenAiCompatible, OpenAiSettings};
+use alleato_core::Error;
+use alleato_core::model::Role;
+use alleato_core::ports::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Calls(Arc<AtomicU32>);
+
+fn sse(events: Vec<String>) -> Response {
+    let body = events.into_iter().map(|e| format!("data: {e}\n\n")).collect::<String>();
+    ([("content-type", "text/event-stream")], body).into_response()
+}
+
+fn chunk(delta: Value) -> String {
+    json!({"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
+        .to_string()
+}
+
+fn finish() -> String {
+    json!({"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        .to_string()
+}
+
+async fn completions(State(calls): State<Calls>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let n = calls.0.fetch_add(1, Ordering::SeqCst) + 1;
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["messages"][0]["role"], "user");
+    assert_eq!(headers["authorization"], "Bearer test-key");
+    match body["model"].as_str().unwrap() {
+        "normal" => sse(vec![
+            chunk(json!({"role": "assistant", "content": ""})),
+            chunk(json!({"content": "Hello"})),
+            chunk(json!({"content": ", world"})),
+            finish(),
+            json!({"id": "c1", "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}).to_string(),
+            "[DONE]".into(),
+        ]),
+        "reasoning" => sse(vec![
+            chunk(json!({"reasoning_content": "Let me think."})),
+            chunk(json!({"reasoning": " Still thinking."})),
+            chunk(json!({"content": "Answer"})),
+            finish(),
+            "[DONE]".into(),
+        ]),
+        "unauthorized" => {
+            (StatusCode::UNAUTHORIZED, Json(json!({"error": {"message": "Incorrect API key"}}))).into_response()
+        }
+        "missing" => (StatusCode::NOT_FOUND, Json(json!({"error": {"message": "The model `missing` does not exist"}})))
+            .into_response(),
+        "flaky" if n < 3 => (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response(),
+        "flaky" => sse(vec![chunk(json!({"content": "third time lucky"})), finish(), "[DONE]".into()]),
+        "limited" => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")], "slow down").into_response(),
+        "cut" => {
+            let parts: Vec<Result<String, std::io::Error>> = vec![
+                Ok(format!("data: {}\n\n", chunk(json!({"content": "partial "})))),
+                Ok(format!("data: {}\n\n", chunk(json!({"content": "answer"})))),
+                Err(std::io::Error::other("connection reset")),
+            ];
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(futures::stream::iter(parts).then(|part| async move {
+                    // Paced, so the headers and first chunks are on the wire before the cut.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    part
+                })))
+                .unwrap()
+        }
+        "truncated" => sse(vec![chunk(json!({"content": "no ending"}))]),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            sse(vec![chunk(json!({"content": "late"})), finish(), "[DONE]".into()])
+        }
+        other => panic!("unexpected model {other}"),
+    }
+}
+
+async fn server() -> (String, Calls) {
+    let calls = Calls::default();
+    let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), calls)
+}
+
+fn provider(base_url: String, first_byte_timeout: Duration) -> OpenAiCompatible {
+    OpenAiCompatible::new(OpenAiSettings {
+        base_url,
+        api_key: Some("test-key".into()),
+        first_byte_timeout,
+        idle_timeout: Duration::from_secs(5),
+        retries: 2,
+    })
+    .unwrap()
+}
+
+fn request(model: &str) -> ModelRequest {
+    ModelRequest { model: model.into(), messages: vec![PromptMessage { role: Role::User, content: "Hi".into() }] }
+}
+
+async fn run(provider: &OpenAiCompatible, model: &str) -> Result<Vec<Result<ModelEvent, Error>>, Error> {
+    Ok(provider.stream(request(model)).await?.collect().await)
+}
+
+#[tokio::test]
+async fn a_normal_reply_streams_text_and_usage() {
+    let (url, _) = server().await;
+    let events = run(&provider(url, Duration::from_secs(5)), "normal").await.unwrap();
+    let events: Vec<_> = events.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        events,
+        vec![
+            ModelEvent::TextDelta("Hello".into()),
+            ModelEvent::TextDelta(", world".into()),
+            ModelEvent::Usage { input_tokens: 7, output_tokens: 3 },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reasoning_deltas_become_reasoning_events() {
+    let (url, _) = server().await;
+    let events: Vec<_> = run(&provider(url, Duration::from_secs(5)), "reasoning")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ModelEvent::ReasoningDelta("Let me think.".into()),
+            ModelEvent::ReasoningDelta(" Still thinking.".into()),
+            ModelEvent::TextDelta("Answer".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_clear_errors_and_not_retried() {
+    let (url, calls) = server().await;
+    let p = provider(url, Duration::from_secs(5));
+    let err = run(&p, "unauthorized").await.unwrap_err();
+    assert!(matches!(&err, Error::Upstream { .. }), "{err:?}");
+    assert!(err.to_string().contains("API key"), "{err}");
+    assert_eq!(calls.0.load(Ordering::SeqCst), 1, "a bad key is not retried");
+    let err = run(&p, "missing").await.unwrap_err();
+    assert!(matches!(&err, Error::Upstream { .. }) && err.to_string().contains("404"), "{err}");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_before_the_first_byte() {
+    let (url, calls) = server().await;
+    let events = run(&provider(url, Duration::from_secs(5)), "flaky").await.unwrap();
+    assert_eq!(
+        events.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        vec![ModelEvent::TextDelta("third time lucky".into())]
+    );
+    assert_eq!(calls.0.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn rate_limits_keep_the_providers_retry_after() {
+    let (url, calls) = server().await;
+    let err = run(&provider(url, Duration::from_secs(5)), "limited").await.unwrap_err();
+    assert!(matches!(err, Error::RateLimited { retry_after_secs: 7, .. }), "{err:?}");
+    assert_eq!(calls.0.load(Ordering::SeqCst), 3, "retried, then given up");
+}
+
+#[tokio::test]
+async fn a_stream_cut_midway_ends_with_an_error_after_the_partial_text() {
+    let (url, _) = server().await;
+    let p = provider(url, Duration::from_secs(5));
+    for model in ["cut", "truncated"] {
+        let events = run(&p, model).await.unwrap();
+        let (last, partial) = events.split_last().unwrap();
+        assert!(!partial.is_empty(), "{model}: the text before the cut arrives");
+        assert!(partial.iter().all(Result::is_ok));
+        assert!(matches!(last, Err(Error::Unavailable { .. })), "{model}: {last:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_first_byte_times_out() {
+    let (url, _) = server().await;
+    let p = OpenAiCompatible::new(OpenAiSettings {
+        base_url: url,
+        api_key: Some("test-key".into()),
+        first_byte_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_secs(5),
+        retries: 0,
+    })
+    .unwrap();
+    let started = Instant::now();
+    let err = run(&p, "slow").await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "gave up at the timeout, not the server's pace");
+}

@@ -1,0 +1,52 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::time::Timestamp;
+
+/// What a stream holds besides its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Opaque to the store (the services keep the owner here).
+    pub metadata: Vec<u8>,
+    /// How many entries it has; entries are numbered `1..=len`.
+    pub len: u64,
+    /// No more entries will come.
+    pub done: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Entries read from a stream: `(sequence number, bytes)`, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSlice {
+    pub entries: Vec<(u64, Vec<u8>)>,
+    pub done: bool,
+}
+
+/// Append-only streams with live following: generations and the generic streams resource.
+///
+/// # Contract
+/// - Entries are numbered from 1 in append order; a number is never reused.
+/// - A stream expires `ttl` after its last append (or creation); expired streams read as absent.
+/// - `create` of an existing id is a `Conflict`.
+/// - `wait` returns as soon as the stream has an entry after `after`, is finished, or is gone,
+///   or when `timeout` passes; followers call it between reads, so a stream shared by several
+///   instances (Redis) wakes followers on any of them.
+#[async_trait]
+pub trait StreamStore: Send + Sync + 'static {
+    async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()>;
+    async fn info(&self, id: &str) -> Result<Option<StreamInfo>>;
+    /// Appends one entry and returns its number; `NotFound` if the stream is missing,
+    /// `Conflict` if it is finished. Refreshes the TTL.
+    async fn append(&self, id: &str, entry: &[u8], ttl: Duration) -> Result<u64>;
+    /// Up to `max` entries numbered after `after`; `None` if the stream is missing.
+    async fn read(&self, id: &str, after: u64, max: usize) -> Result<Option<StreamSlice>>;
+    /// Marks the stream finished; finishing twice is fine, a missing stream is `NotFound`.
+    async fn finish(&self, id: &str) -> Result<()>;
+    /// Deletes the stream; a missing one is fine.
+    async fn delete(&self, id: &str) -> Result<()>;
+    async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()>;
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,112 @@
+//! The streams contract (see [`StreamStore`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use crate::Error;
+use crate::ports::StreamStore;
+use crate::services::follow;
+
+const TTL: Duration = Duration::from_secs(3600);
+
+fn id() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn create_append_read(store: Arc<impl StreamStore>) {
+    let id = id();
+    store.create(&id, b"owner", TTL).await.unwrap();
+    assert!(matches!(store.create(&id, b"other", TTL).await, Err(Error::Conflict { .. })));
+    for (i, chunk) in ["a", "b", "c"].iter().enumerate() {
+        assert_eq!(store.append(&id, chunk.as_bytes(), TTL).await.unwrap(), i as u64 + 1);
+    }
+    let info = store.info(&id).await.unwrap().unwrap();
+    assert_eq!((info.metadata.as_slice(), info.len, info.done), (&b"owner"[..], 3, false));
+    let all = store.read(&id, 0, 100).await.unwrap().unwrap();
+    assert_eq!(all.entries, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
+    let tail = store.read(&id, 1, 1).await.unwrap().unwrap();
+    assert_eq!(tail.entries, vec![(2, b"b".to_vec())], "after and max are honoured");
+    assert!(store.read(&id, 3, 10).await.unwrap().unwrap().entries.is_empty());
+}
+
+pub async fn finished_streams_take_no_more(store: Arc<impl StreamStore>) {
+    let id = id();
+    store.create(&id, b"", TTL).await.unwrap();
+    store.append(&id, b"x", TTL).await.unwrap();
+    store.finish(&id).await.unwrap();
+    store.finish(&id).await.expect("finishing twice is fine");
+    assert!(matches!(store.append(&id, b"y", TTL).await, Err(Error::Conflict { .. })));
+    let slice = store.read(&id, 0, 10).await.unwrap().unwrap();
+    assert!(slice.done);
+    assert_eq!(slice.entries.len(), 1);
+}
+
+pub async fn missing_streams(store: Arc<impl StreamStore>) {
+    let id = id();
+    assert!(store.info(&id).await.unwrap().is_none());
+    assert!(store.read(&id, 0, 10).await.unwrap().is_none());
+    assert!(matches!(store.append(&id, b"x", TTL).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.finish(&id).await, Err(Error::NotFound { .. })));
+    store.delete(&id).await.expect("deleting a missing stream is fine");
+    let started = Instant::now();
+    store.wait(&id, 0, Duration::from_secs(5)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "waiting on a missing stream returns at once");
+}
+
+pub async fn streams_expire(store: Arc<impl StreamStore>) {
+    let id = id();
+    store.create(&id, b"", Duration::from_secs(1)).await.unwrap();
+    store.append(&id, b"x", Duration::from_secs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(store.info(&id).await.unwrap().is_none(), "gone after its TTL");
+    store.create(&id, b"", TTL).await.expect("an expired id can be reused");
+}
+
+pub async fn waiting_wakes_on_append_and_finish(store: Arc<impl StreamStore>) {
+    let id = Arc::new(id());
+    store.create(&id, b"", TTL).await.unwrap();
+    let (s, i) = (store.clone(), id.clone());
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        s.append(&i, b"late", TTL).await.unwrap();
+    });
+    let started = Instant::now();
+    store.wait(&id, 0, Duration::from_secs(10)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "woken by the append, not the timeout");
+    writer.await.unwrap();
+    let started = Instant::now();
+    store.wait(&id, 0, Duration::from_secs(10)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(500), "an entry already there returns at once");
+    let started = Instant::now();
+    store.wait(&id, 1, Duration::from_millis(300)).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(250), "nothing new: waits until the timeout");
+}
+
+pub async fn followers_get_every_entry_once_in_order(store: Arc<impl StreamStore>) {
+    let id = id();
+    store.create(&id, b"", TTL).await.unwrap();
+    store.append(&id, b"0", TTL).await.unwrap();
+    let early = follow(store.clone(), id.clone(), 0);
+    let from_cursor = follow(store.clone(), id.clone(), 1);
+    let (s, i) = (store.clone(), id.clone());
+    tokio::spawn(async move {
+        for n in 1..50 {
+            s.append(&i, n.to_string().as_bytes(), TTL).await.unwrap();
+            if n % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        s.finish(&i).await.unwrap();
+    });
+    let early: Vec<_> = early.map(Result::unwrap).collect().await;
+    let from_cursor: Vec<_> = from_cursor.map(Result::unwrap).collect().await;
+    assert_eq!(early.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (1..=50).collect::<Vec<_>>());
+    assert_eq!(early[49].1, b"49".to_vec());
+    assert_eq!(from_cursor.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (2..=50).collect::<Vec<_>>());
+}
+
+pub async fn ping_answers(store: Arc<impl StreamStore>) {
+    store.ping().await.unwrap();
+}

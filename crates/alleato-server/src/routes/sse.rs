@@ -1,0 +1,55 @@
+//! Server-sent events for streams: each entry is one event whose `id:` is its sequence number,
+//! so a client can resume with `Last-Event-ID`.
+
+use std::convert::Infallible;
+
+use alleato_core::Result;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{BoxStream, StreamExt};
+
+use crate::error::ApiError;
+
+/// The AI SDK's UI message stream response: SSE plus the headers its clients look for.
+pub fn ui_message_stream(entries: BoxStream<'static, Result<(u64, Vec<u8>)>>) -> Response {
+    let mut response = events(entries);
+    let headers = response.headers_mut();
+    headers.insert("x-vercel-ai-ui-message-stream", HeaderValue::from_static("v1"));
+    response
+}
+
+/// Any stream as SSE.
+pub fn events(entries: BoxStream<'static, Result<(u64, Vec<u8>)>>) -> Response {
+    let events = entries.map(|entry| {
+        Ok::<_, Infallible>(match entry {
+            Ok((seq, bytes)) => Event::default().id(seq.to_string()).data(String::from_utf8_lossy(&bytes)),
+            // The stream broke while followed: say so in the protocol's own terms.
+            Err(err) => Event::default()
+                .data(serde_json::json!({"type": "error", "errorText": err.public_message()}).to_string()),
+        })
+    });
+    let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// The resume cursor: `Last-Event-ID` (what browsers send on reconnect) or `?cursor=`.
+pub fn cursor(headers: &HeaderMap, query: Option<&str>) -> std::result::Result<Option<u64>, ApiError> {
+    let raw =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned).or(query.map(str::to_owned));
+    match raw {
+        None => Ok(None),
+        Some(raw) if raw.trim().is_empty() => Ok(None),
+        Some(raw) => raw.trim().parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request("The resume cursor (Last-Event-ID or ?cursor=) must be a chunk number.")
+        }),
+    }
+}
+
+/// Whether the client asked for an event stream.
+pub fn wants_events(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"))
+}
