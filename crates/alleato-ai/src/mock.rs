@@ -14,6 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 #[derive(Debug, Clone)]
 pub struct MockModel {
     chunk_delay: Duration,
+    min_words: usize,
 }
 
 const PREAMBLE: &str =
@@ -21,16 +22,30 @@ const PREAMBLE: &str =
 
 impl MockModel {
     pub fn new(chunk_delay: Duration) -> Self {
-        Self { chunk_delay }
+        Self { chunk_delay, min_words: Self::MIN_WORDS }
     }
+
+    /// Replies of at least `words` words (never fewer than 40): benchmarks use long ones.
+    pub fn with_reply_words(mut self, words: usize) -> Self {
+        self.min_words = words.max(Self::MIN_WORDS);
+        self
+    }
+
+    pub const MIN_WORDS: usize = 40;
 
     /// The whole reply the mock gives to `user_text` (at least 40 words).
     pub fn reply(user_text: &str) -> String {
+        Self::reply_of(user_text, Self::MIN_WORDS)
+    }
+
+    fn reply_of(user_text: &str, min_words: usize) -> String {
         let words: Vec<&str> = user_text.split_whitespace().take(24).collect();
         let echo = if words.is_empty() { "nothing".to_owned() } else { words.join(" ") };
         let mut reply = format!("{PREAMBLE} You wrote: {echo}.");
         let mut i = 0;
-        while reply.split_whitespace().count() < 40 {
+        let mut count = reply.split_whitespace().count();
+        while count < min_words {
+            count += 4;
             let word = words.get(i % words.len().max(1)).copied().unwrap_or("echo");
             reply.push_str(&format!(" Word {} was {word}.", i + 1));
             i += 1;
@@ -73,7 +88,7 @@ impl LanguageModel for MockModel {
                 let thought = format!("Considering a message of {} words.", user_text.split_whitespace().count());
                 events.extend(word_chunks(&thought).into_iter().map(ModelEvent::ReasoningDelta));
             }
-            let reply = Self::reply(&user_text);
+            let reply = Self::reply_of(&user_text, self.min_words);
             let output_tokens = reply.split_whitespace().count() as u64;
             events.extend(word_chunks(&reply).into_iter().map(ModelEvent::TextDelta));
             let input_tokens = request.messages.iter().map(|m| m.content.split_whitespace().count() as u64).sum();

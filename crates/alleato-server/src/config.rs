@@ -150,6 +150,8 @@ pub struct AiConfig {
     pub title_model: Option<String>,
     /// `AI_MOCK_CHUNK_DELAY_MS`: the mock model's pause between chunks.
     pub mock_chunk_delay_ms: u64,
+    /// `AI_MOCK_REPLY_WORDS`: the mock's replies have at least this many words (40 at least).
+    pub mock_reply_words: usize,
     /// Longest wait for the provider's first byte.
     pub first_byte_timeout_secs: u64,
 }
@@ -164,6 +166,7 @@ impl Default for AiConfig {
             reasoning_model: None,
             title_model: None,
             mock_chunk_delay_ms: 20,
+            mock_reply_words: 40,
             first_byte_timeout_secs: 60,
         }
     }
@@ -239,6 +242,7 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("AI_REASONING_MODEL", "ai.reasoning_model"),
     ("AI_TITLE_MODEL", "ai.title_model"),
     ("AI_MOCK_CHUNK_DELAY_MS", "ai.mock_chunk_delay_ms"),
+    ("AI_MOCK_REPLY_WORDS", "ai.mock_reply_words"),
 ];
 
 impl Config {

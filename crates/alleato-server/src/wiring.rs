@@ -241,7 +241,8 @@ fn language_model(config: &Config) -> anyhow::Result<(Arc<dyn LanguageModel>, Ge
     };
     match provider.as_str() {
         "mock" => {
-            let model = MockModel::new(Duration::from_millis(ai.mock_chunk_delay_ms));
+            let model =
+                MockModel::new(Duration::from_millis(ai.mock_chunk_delay_ms)).with_reply_words(ai.mock_reply_words);
             Ok((Arc::new(model), settings("mock-chat", "mock-reasoning", "mock-title"), why))
         }
         "openai" => {

@@ -170,8 +170,8 @@ impl ChatStore for SqliteDatabase {
             .write(move |tx| {
                 let mut stmt = tx
                     .prepare_cached(
-                        r#"INSERT INTO "Message_v2" ("id", "chatId", "role", "parts", "attachments", "createdAt")
-                           VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
+                        r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
+                           VALUES (?1, ?2, (SELECT "userId" FROM "Chat" WHERE "id" = ?2), ?3, ?4, ?5, ?6)"#,
                     )
                     .map_err(db(Surface::Message))?;
                 for (id, chat, role, parts, attachments, at) in rows {
@@ -225,8 +225,9 @@ impl ChatStore for SqliteDatabase {
             .read(move |c| {
                 let (count, oldest): (i64, Option<String>) = c
                     .prepare_cached(
-                        r#"SELECT COUNT(*), MIN(m."createdAt") FROM "Message_v2" m JOIN "Chat" c ON c."id" = m."chatId"
-                           WHERE c."userId" = ?1 AND m."role" = 'user' AND m."createdAt" >= ?2"#,
+                        // One index range: this user's own messages in the window.
+                        r#"SELECT COUNT(*), MIN("createdAt") FROM "Message_v2"
+                           WHERE "userId" = ?1 AND "role" = 'user' AND "createdAt" >= ?2"#,
                     )
                     .and_then(|mut s| {
                         s.query_row(params![user.to_string(), ts(&since)], |r| Ok((r.get(0)?, r.get(1)?)))

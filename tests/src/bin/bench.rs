@@ -4,7 +4,8 @@
 //!
 //! Reported: start-to-ready time, idle RSS, and requests/s with p50/p99 latency for
 //! `GET /api/v1/chats` (20 of 50 chats), `GET /api/v1/chats/:id` (40 messages) and the
-//! in-process `GET /ping` route, the machine's ceiling through the same stack.
+//! in-process `GET /ping` route, the machine's ceiling through the same stack; then streaming:
+//! time to first byte, generations per second, server CPU per chunk, 1,000 open streams.
 //!
 //! Usage: `bench <path to alleato binary> [--seconds N] [--connections N]`
 
@@ -14,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alleato_e2e::alleato_sdk::Client;
-use alleato_e2e::alleato_sdk::api::CreateChatRequest;
+use alleato_e2e::alleato_sdk::api::{ChatId, CreateChatRequest};
+use futures::StreamExt;
 
 struct Args {
     binary: PathBuf,
@@ -56,6 +58,10 @@ fn free_port() -> u16 {
 
 /// Starts the binary and returns it with the time until `/ready` first answered 200.
 async fn start(binary: &Path, data_dir: &Path) -> (Server, Duration) {
+    start_with(binary, data_dir, &[]).await
+}
+
+async fn start_with(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Server, Duration) {
     let addr = format!("127.0.0.1:{}", free_port());
     let began = Instant::now();
     let child = Command::new(binary)
@@ -67,6 +73,7 @@ async fn start(binary: &Path, data_dir: &Path) -> (Server, Duration) {
         .env("RATE_LIMIT_ENABLED", "false")
         .env("JWT_SECRET", "benchmark-secret-benchmark-secret-0123456789")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -152,6 +159,10 @@ async fn load(url: &str, token: Option<&str>, connections: usize, seconds: u64) 
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    if std::env::var("BENCH_ONLY_STREAMING").is_ok() {
+        streaming(&args.binary, args.connections, args.seconds).await;
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
 
     let (server, cold_start) = start(&args.binary, dir.path()).await;
@@ -214,6 +225,185 @@ async fn main() {
         "start to first successful /ready: {:.0} ms on a fresh data dir, {:.0} ms on an existing one (target < 200 ms)",
         ms(cold_start),
         ms(warm_start)
+    );
+    streaming(&args.binary, args.connections, args.seconds).await;
+}
+
+/// CPU time (user + system) the process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    Duration::from_secs_f64(ticks as f64 / 100.0) // USER_HZ is 100 on Linux
+}
+
+struct Generations {
+    done: u64,
+    failed: u64,
+    chunks: u64,
+    cpu: Duration,
+}
+
+impl Generations {
+    fn cpu_per_generation(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.done.max(1) as f64
+    }
+
+    fn chunks_per_generation(&self) -> f64 {
+        self.chunks as f64 / self.done.max(1) as f64
+    }
+}
+
+/// `connections` clients sending messages (each to a new chat) and reading the answers to the
+/// end for `seconds`, against a fresh server started with `env`.
+async fn generations(binary: &Path, env: &[(&str, &str)], connections: usize, seconds: u64) -> Generations {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start_with(binary, dir.path(), env).await;
+    let client = Client::new(format!("http://{}", server.addr));
+    let session = client.register("gen@example.com", "benchmark password").await.unwrap();
+    let user = client.with_token(&session.token);
+    let pid = server.child.id();
+    let cpu_before = cpu_time(pid);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let user = user.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut done, mut failed, mut chunks) = (0u64, 0u64, 0u64);
+            while Instant::now() < deadline {
+                match user.send_text(ChatId::new(), "Short question about streaming").await {
+                    Ok(mut events) => {
+                        let mut ok = false;
+                        while let Some(event) = events.next().await {
+                            chunks += 1;
+                            ok = event.map(|e| e.is_done()).unwrap_or(false);
+                        }
+                        if ok { done += 1 } else { failed += 1 }
+                    }
+                    Err(_) => failed += 1,
+                }
+            }
+            (done, failed, chunks)
+        }));
+    }
+    let mut run = Generations { done: 0, failed: 0, chunks: 0, cpu: Duration::ZERO };
+    for w in workers {
+        let (d, f, c) = w.await.unwrap();
+        run.done += d;
+        run.failed += f;
+        run.chunks += c;
+    }
+    run.cpu = cpu_time(pid) - cpu_before;
+    run
+}
+
+/// Streaming figures: time to first byte, generations per second and server time per chunk
+/// (mock model, no delay), and 1,000 streams held open at once.
+async fn streaming(binary: &Path, connections: usize, seconds: u64) {
+    let unlimited = [("ALLEATO_CHAT__REGULAR_MESSAGES_PER_DAY", "1000000000")];
+    let dir = tempfile::tempdir().unwrap();
+    let env = [unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0")];
+    let (server, _) = start_with(binary, dir.path(), &env).await;
+    let client = Client::new(format!("http://{}", server.addr));
+    let session = client.register("stream@example.com", "benchmark password").await.unwrap();
+    let user = client.with_token(&session.token);
+
+    // Time to first byte of a new message (a new chat each time), sequentially.
+    let mut ttfb = Vec::new();
+    for _ in 0..200 {
+        let began = Instant::now();
+        let mut events = user.send_text(ChatId::new(), "How fast is the first byte?").await.unwrap();
+        events.next().await.unwrap().unwrap();
+        ttfb.push(began.elapsed());
+        while events.next().await.is_some() {}
+    }
+    ttfb.sort_unstable();
+
+    drop(server);
+
+    // Complete generations per second, `connections` clients at once; then the same with long
+    // replies, to separate the cost of a chunk from the cost of a generation.
+    let short = generations(binary, &[unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0")], connections, seconds).await;
+    let long = generations(
+        binary,
+        &[unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0"), ("AI_MOCK_REPLY_WORDS", "1000")],
+        connections,
+        seconds,
+    )
+    .await;
+
+    // 1,000 streams open at once: a slow mock keeps each generation running for seconds.
+    let dir = tempfile::tempdir().unwrap();
+    let env = [unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "100")];
+    let (server, _) = start_with(binary, dir.path(), &env).await;
+    let client = Client::new(format!("http://{}", server.addr));
+    let session = client.register("many@example.com", "benchmark password").await.unwrap();
+    let user = client.with_token(&session.token);
+    let idle_rss = rss_kib(server.child.id());
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut streams = Vec::new();
+    for _ in 0..1000 {
+        let (user, open) = (user.clone(), open.clone());
+        streams.push(tokio::spawn(async move {
+            let mut events = user.send_text(ChatId::new(), "Hold this stream open").await.ok()?;
+            events.next().await?.ok()?;
+            open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut last = None;
+            while let Some(event) = events.next().await {
+                last = Some(event.ok()?);
+            }
+            last.filter(|e| e.is_done()).map(|_| ())
+        }));
+    }
+    let mut peak_open = 0;
+    let mut peak_rss = 0;
+    let held_since = Instant::now();
+    while held_since.elapsed() < Duration::from_secs(60) {
+        let now_open = open.load(std::sync::atomic::Ordering::SeqCst);
+        peak_open = peak_open.max(now_open);
+        peak_rss = peak_rss.max(rss_kib(server.child.id()));
+        if streams.iter().all(|s| s.is_finished()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut completed = 0;
+    for s in streams {
+        completed += usize::from(matches!(s.await, Ok(Some(()))));
+    }
+    drop(server);
+
+    println!();
+    println!("streaming (mock model):");
+    println!(
+        "time to first byte of a new message: p50 {:.2} ms, p99 {:.2} ms (200 sequential, no chunk delay)",
+        ms(ttfb[ttfb.len() / 2]),
+        ms(ttfb[ttfb.len() * 99 / 100])
+    );
+    for (name, run) in [("short replies (~40 words)", &short), ("long replies (1,000 words)", &long)] {
+        println!(
+            "complete generations, {name}: {:.0}/s with {connections} clients for {seconds} s ({} done, {} failed, {:.0} chunks each, {:.2} ms server CPU each)",
+            run.done as f64 / seconds as f64,
+            run.done,
+            run.failed,
+            run.chunks_per_generation(),
+            run.cpu_per_generation() * 1e3
+        );
+    }
+    let per_chunk = (long.cpu_per_generation() - short.cpu_per_generation())
+        / (long.chunks_per_generation() - short.chunks_per_generation());
+    println!(
+        "server time added per streamed chunk: {:.1} µs (the difference between long and short generations, per extra chunk; target < 20 µs)",
+        per_chunk * 1e6
+    );
+    println!(
+        "1,000 concurrent streams (100 ms per chunk): {peak_open} open at once, {completed} completed, {} failed; \
+         RSS {:.1} MiB idle, {:.1} MiB peak (target < 150 MiB, none failed)",
+        1000 - completed,
+        idle_rss as f64 / 1024.0,
+        peak_rss as f64 / 1024.0
     );
 }
 

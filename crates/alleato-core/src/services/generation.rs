@@ -588,9 +588,13 @@ impl Job {
     }
 
     async fn generate(&mut self, blocks: &mut Blocks) -> Outcome {
+        // One stop watcher for the whole generation: building it per chunk would register a
+        // timer per chunk.
+        let stop = self.stop_requested();
+        tokio::pin!(stop);
         let stream = tokio::select! {
             result = self.service.model.stream(self.request.clone()) => result,
-            _ = self.stop_requested() => return Outcome::Stopped,
+            _ = &mut stop => return Outcome::Stopped,
         };
         let mut stream = match stream {
             Ok(stream) => stream,
@@ -599,7 +603,7 @@ impl Job {
         loop {
             let event = tokio::select! {
                 event = stream.next() => event,
-                _ = self.stop_requested() => return Outcome::Stopped,
+                _ = &mut stop => return Outcome::Stopped,
             };
             let chunks = match event {
                 None => return Outcome::Completed,
@@ -620,7 +624,7 @@ impl Job {
 
     /// Resolves when a stop is requested here or, through the key-value store, on another
     /// instance.
-    async fn stop_requested(&self) -> Timestamp {
+    fn stop_requested(&self) -> impl Future<Output = Timestamp> + use<> {
         let mut local = self.cancelled.clone();
         let key = stop_key(self.stream);
         let kv = self.service.kv.clone();
@@ -633,11 +637,13 @@ impl Job {
                 }
             }
         };
-        tokio::select! {
-            _ = local.wait_for(|stop| *stop) => {},
-            () = remote => {},
+        async move {
+            tokio::select! {
+                _ = local.wait_for(|stop| *stop) => {},
+                () = remote => {},
+            }
+            now()
         }
-        now()
     }
 }
 

@@ -45,15 +45,16 @@ pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Re
     );
     let backend =
         |port: &str| state.info.adapters.iter().find(|a| a.port == port).map(|a| a.backend.clone()).unwrap_or_default();
-    let checks: Vec<ReadyCheck> = [("database", database), ("storage", storage), ("key-value", kv), ("streams", streams)]
-        .into_iter()
-        .map(|(port, result)| ReadyCheck {
-            port: port.into(),
-            backend: backend(port),
-            ok: result.is_ok(),
-            error: result.err(),
-        })
-        .collect();
+    let checks: Vec<ReadyCheck> =
+        [("database", database), ("storage", storage), ("key-value", kv), ("streams", streams)]
+            .into_iter()
+            .map(|(port, result)| ReadyCheck {
+                port: port.into(),
+                backend: backend(port),
+                ok: result.is_ok(),
+                error: result.err(),
+            })
+            .collect();
     let ready = checks.iter().all(|c| c.ok);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(Readiness { ready, checks }))
