@@ -27,7 +27,22 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.rate_limit.auth_per_minute = 100_000;
     config.rate_limit.upload_per_minute = 100_000;
     config.ai.mock_chunk_delay_ms = 1;
+    if stack_database() == "postgres" {
+        config.database.url = Some(alleato_server::config::Secret::new(postgres_url()));
+        config.database.schema = Some(format!("e2e_{}", uuid_like()));
+        config.database.max_connections = 4;
+    }
     config
+}
+
+/// Which database the end-to-end suite runs on: `ALLEATO_E2E_DATABASE` = `sqlite` (default) or
+/// `postgres`. `cargo xtask test` runs the suite on each stack.
+pub fn stack_database() -> String {
+    std::env::var("ALLEATO_E2E_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("ALLEATO_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 impl TestApp {
@@ -68,6 +83,10 @@ impl TestApp {
     }
 }
 
+/// The database ports the tests reach into.
+pub trait Database: alleato_core::ports::ChatStore + alleato_core::ports::DocumentStore {}
+impl<T: alleato_core::ports::ChatStore + alleato_core::ports::DocumentStore> Database for T {}
+
 /// A unique-enough suffix without pulling in a UUID crate.
 pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,18 +124,28 @@ pub const PNG: &[u8] = &[
 pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 impl TestApp {
-    /// Opens the server's own SQLite database beside it, to seed rows the API cannot create yet
-    /// (messages arrive with chat generation).
-    pub async fn database(&self) -> alleato_sqlite::SqliteDatabase {
-        alleato_sqlite::SqliteDatabase::open(&self.config.data_dir.join("alleato.sqlite3"))
-            .await
-            .expect("open database")
+    /// Opens the server's own database beside it, to seed and inspect rows directly.
+    pub async fn database(&self) -> std::sync::Arc<dyn Database> {
+        match (&self.config.database.url, &self.config.database.schema) {
+            (Some(url), schema) => {
+                let mut settings = alleato_postgres::PostgresSettings::new(url.expose());
+                settings.schema = schema.clone();
+                settings.max_connections = 2;
+                std::sync::Arc::new(
+                    alleato_postgres::PostgresDatabase::connect(&settings).await.expect("open database"),
+                )
+            }
+            (None, _) => std::sync::Arc::new(
+                alleato_sqlite::SqliteDatabase::open(&self.config.data_dir.join("alleato.sqlite3"))
+                    .await
+                    .expect("open database"),
+            ),
+        }
     }
 
     /// Stores `n` alternating user/assistant text messages in a chat; returns them oldest first.
     pub async fn seed_messages(&self, chat: ChatId, n: usize) -> Vec<alleato_core::model::StoredMessage> {
         use alleato_core::model::{MessagePart, Role, StoredMessage};
-        use alleato_core::ports::ChatStore;
         let start = alleato_core::time::now();
         let messages: Vec<_> = (0..n)
             .map(|i| StoredMessage {

@@ -13,7 +13,8 @@ async fn health_lists_the_adapters_and_ready_pings_them() {
     assert_eq!(ports, ["database", "storage", "key-value", "streams", "model"]);
     assert!(health.adapters[4].backend.starts_with("mock"), "the mock model is named plainly");
     assert!(health.adapters.iter().all(|a| !a.why.is_empty()));
-    assert!(health.adapters[0].backend.starts_with("sqlite"));
+    let database = if alleato_e2e::stack_database() == "postgres" { "postgres" } else { "sqlite" };
+    assert!(health.adapters[0].backend.starts_with(database), "{:?}", health.adapters[0]);
     let ready = app.client.ready().await.unwrap();
     assert!(ready.ready);
     assert!(ready.checks.iter().all(|c| c.ok), "{:?}", ready.checks);
@@ -225,6 +226,7 @@ async fn ephemeral_mode_keeps_everything_in_memory() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().join("never-created"));
     config.ephemeral = true;
+    config.database.url = None;
     let app = TestApp::spawn_with(config, Some(dir)).await;
     let backends: Vec<_> = app.client.health().await.unwrap().adapters.into_iter().map(|a| a.backend).collect();
     assert_eq!(backends[..4], ["sqlite (in memory)", "memory", "memory", "memory (this process)"]);

@@ -1,6 +1,5 @@
 //! The caller's own account: read, change, delete.
 
-use alleato_core::ports::DocumentStore;
 use alleato_e2e::{PNG, TestApp, assert_api_error, uuid_like};
 use alleato_sdk::api::{SaveDocumentRequest, UpdateUserRequest, UserKind};
 

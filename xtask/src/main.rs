@@ -5,6 +5,8 @@
 //! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench.rs`
 //!   against it, printing figures (never a pass/fail).
 
+mod services;
+
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
@@ -41,26 +43,40 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 
 /// Every test of every crate, unit, conformance and end-to-end; ends with one summary line
 /// (`tests: N passed, N failed`) over all the test binaries.
+///
+/// The adapter suites talk to real PostgreSQL and Redis, started here if they are down; the
+/// end-to-end suite runs once per stack: embedded, then PostgreSQL for the database.
 fn test(extra: &[String]) -> anyhow::Result<()> {
+    services::postgres()?;
+    services::redis()?;
+    services::clean_postgres();
+    let mut totals = (0, 0);
+    let mut add = |run: anyhow::Result<(u64, u64)>| -> anyhow::Result<()> {
+        run.map(|t| totals = (totals.0 + t.0, totals.1 + t.1))
+    };
     // Doc tests are not part of --all-targets.
-    let mut totals = cargo_test(&["test", "--workspace", "--doc"])?;
+    let mut outcome = add(cargo_test(&["test", "--workspace", "--doc"], &[]));
     let mut args = vec!["test", "--workspace", "--all-targets"];
     args.extend(extra.iter().map(String::as_str));
-    let run = cargo_test(&args);
-    if let Ok(t) = &run {
-        totals = (totals.0 + t.0, totals.1 + t.1);
+    if outcome.is_ok() {
+        outcome = add(cargo_test(&args, &[]));
+    }
+    if outcome.is_ok() {
+        eprintln!("xtask: the end-to-end suite again, on PostgreSQL");
+        outcome = add(cargo_test(&["test", "-p", "alleato-e2e", "--tests"], &[("ALLEATO_E2E_DATABASE", "postgres")]));
     }
     println!("tests: {} passed, {} failed", totals.0, totals.1);
-    run.map(drop)
+    outcome
 }
 
 /// Runs `cargo test ...`, echoing its output, and adds up its `test result:` lines.
-fn cargo_test(args: &[&str]) -> anyhow::Result<(u64, u64)> {
+fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(u64, u64)> {
     use std::io::{BufRead, BufReader, Write};
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("xtask: cargo {}", args.join(" "));
     let mut child = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .with_context(|| format!("running {cargo}"))?;

@@ -108,12 +108,27 @@ pub struct CloudflareFlags {
     pub use_cloudflare_streams: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `DATABASE_URL` (alias `POSTGRES_URL`): `postgres://...` for PostgreSQL, `sqlite:PATH`
     /// for a SQLite file elsewhere than the data directory.
     pub url: Option<Secret>,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection before a request fails with 503.
+    pub acquire_timeout_secs: u64,
+    /// Statements running longer are cancelled by PostgreSQL.
+    pub statement_timeout_secs: u64,
+    /// A PostgreSQL schema to use (created if missing) instead of `public`: several
+    /// deployments, or test runs, can share one database.
+    pub schema: Option<String>,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 10, acquire_timeout_secs: 5, statement_timeout_secs: 15, schema: None }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

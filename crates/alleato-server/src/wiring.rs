@@ -20,10 +20,14 @@ use std::time::Duration;
 
 use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
 use alleato_api::AdapterInfo;
-use alleato_core::ports::{KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
+use alleato_core::ports::{
+    ChatStore, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel, ObjectStorage, StreamStore,
+    UserStore,
+};
 use alleato_core::services::{AuthSettings, FileSettings, GenerationSettings, Ports, Services};
 use alleato_kv::{MemoryKv, MemoryStreams};
 use alleato_objects::ObjectStoreAdapter;
+use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_sqlite::{SqliteDatabase, SqliteKv};
 use anyhow::{Context, bail};
 
@@ -123,6 +127,33 @@ fn choose<B, S>(
     (embedded, "nothing else configured: embedded default".into())
 }
 
+/// One adapter that serves every database port, as trait objects.
+trait DatabasePorts: Send + Sync + 'static {
+    fn users(self: Arc<Self>) -> Arc<dyn UserStore>;
+    fn chats(self: Arc<Self>) -> Arc<dyn ChatStore>;
+    fn documents(self: Arc<Self>) -> Arc<dyn DocumentStore>;
+    fn files(self: Arc<Self>) -> Arc<dyn FileStore>;
+    fn admin(self: Arc<Self>) -> Arc<dyn DatabaseAdmin>;
+}
+
+impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin> DatabasePorts for T {
+    fn users(self: Arc<Self>) -> Arc<dyn UserStore> {
+        self
+    }
+    fn chats(self: Arc<Self>) -> Arc<dyn ChatStore> {
+        self
+    }
+    fn documents(self: Arc<Self>) -> Arc<dyn DocumentStore> {
+        self
+    }
+    fn files(self: Arc<Self>) -> Arc<dyn FileStore> {
+        self
+    }
+    fn admin(self: Arc<Self>) -> Arc<dyn DatabaseAdmin> {
+        self
+    }
+}
+
 /// What the server needs from the wiring: the services, the adapter table, and the embedded
 /// key-value store if one must be swept of expired entries.
 pub struct Wired {
@@ -145,19 +176,28 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let plan = plan(config);
     let mut adapters = Vec::new();
 
-    let database = match &plan.database.0 {
-        DatabaseBackend::Memory => SqliteDatabase::memory().await.context("opening the in-memory database")?,
-        DatabaseBackend::Sqlite(path) => SqliteDatabase::open(path)
-            .await
-            .with_context(|| format!("opening the SQLite database at {}", path.display()))?,
+    let database: Arc<dyn DatabasePorts> = match &plan.database.0 {
+        DatabaseBackend::Memory => Arc::new(SqliteDatabase::memory().await.context("opening the in-memory database")?),
+        DatabaseBackend::Sqlite(path) => Arc::new(
+            SqliteDatabase::open(path)
+                .await
+                .with_context(|| format!("opening the SQLite database at {}", path.display()))?,
+        ),
         DatabaseBackend::Postgres => {
-            if config.database.url.is_none() {
+            let Some(url) = &config.database.url else {
                 bail!(
                     "database: PostgreSQL was selected ({}) but DATABASE_URL (or POSTGRES_URL) is not set",
                     plan.database.1
                 );
-            }
-            return Err(not_compiled("database", "postgres", &plan.database.1));
+            };
+            let settings = PostgresSettings {
+                max_connections: config.database.max_connections.max(1),
+                acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs.max(1)),
+                statement_timeout: Duration::from_secs(config.database.statement_timeout_secs.max(1)),
+                schema: config.database.schema.clone(),
+                ..PostgresSettings::new(url.expose())
+            };
+            Arc::new(PostgresDatabase::connect(&settings).await.context("connecting to PostgreSQL (DATABASE_URL)")?)
         }
         DatabaseBackend::D1 => return Err(not_compiled("database", "d1", &plan.database.1)),
     };
@@ -211,7 +251,17 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let jwt_secret = jwt_secret(config)?;
     let auth = AuthSettings { jwt_secret, session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)) };
     let files = FileSettings { max_bytes: config.max_upload_bytes };
-    let ports = Ports::from_database(Arc::new(database), objects, kv, streams, model);
+    let ports = Ports {
+        users: database.clone().users(),
+        chats: database.clone().chats(),
+        documents: database.clone().documents(),
+        files: database.clone().files(),
+        database: database.admin(),
+        objects,
+        kv,
+        streams,
+        model,
+    };
     Ok(Wired {
         services: Services::new(ports, auth, files, generation),
         adapters,
@@ -271,7 +321,7 @@ fn describe_database(backend: &DatabaseBackend) -> String {
     match backend {
         DatabaseBackend::Memory => "sqlite (in memory)".into(),
         DatabaseBackend::Sqlite(path) => format!("sqlite ({})", path.display()),
-        DatabaseBackend::Postgres => "postgres".into(),
+        DatabaseBackend::Postgres => "postgres (sqlx)".into(),
         DatabaseBackend::D1 => "d1".into(),
     }
 }

@@ -1,0 +1,286 @@
+use alleato_core::ids::{ChatId, MessageId, StreamId, UserId};
+use alleato_core::model::{
+    Chat, ChatCursorDirection, ChatPage, MessagePart, Role, StoredMessage, StreamRecord, Visibility, Vote,
+};
+use alleato_core::ports::ChatStore;
+use alleato_core::time::Timestamp;
+use alleato_core::{Error, Result, Surface};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+
+use crate::PostgresDatabase;
+use crate::errors::db;
+use crate::users::named;
+
+const S: Surface = Surface::Chat;
+macro_rules! select_chat {
+    () => {
+        r#"SELECT "id", "userId", "title", "visibility", "createdAt", "updatedAt" FROM "Chat""#
+    };
+}
+macro_rules! select_message {
+    () => {
+        r#"SELECT "id", "chatId", "role", "parts", "attachments", "createdAt" FROM "Message_v2""#
+    };
+}
+
+fn chat(row: &PgRow) -> sqlx::Result<Chat> {
+    Ok(Chat {
+        id: ChatId(row.try_get(0)?),
+        user_id: UserId(row.try_get(1)?),
+        title: row.try_get(2)?,
+        visibility: named(row, 3, Visibility::parse)?,
+        created_at: row.try_get(4)?,
+        updated_at: row.try_get(5)?,
+    })
+}
+
+fn message(row: &PgRow) -> sqlx::Result<StoredMessage> {
+    let Json(parts): Json<Vec<MessagePart>> = row.try_get(3)?;
+    let Json(attachments): Json<Vec<serde_json::Value>> = row.try_get(4)?;
+    Ok(StoredMessage {
+        id: MessageId(row.try_get(0)?),
+        chat_id: ChatId(row.try_get(1)?),
+        role: named(row, 2, Role::parse)?,
+        parts,
+        attachments,
+        created_at: row.try_get(5)?,
+    })
+}
+
+#[async_trait]
+impl ChatStore for PostgresDatabase {
+    async fn insert_chat(&self, c: &Chat) -> Result<()> {
+        sqlx::query(
+            r#"INSERT INTO "Chat" ("id", "userId", "title", "visibility", "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5, $6)"#,
+        )
+        .bind(c.id.0)
+        .bind(c.user_id.0)
+        .bind(&c.title)
+        .bind(c.visibility.as_str())
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db(S))?;
+        Ok(())
+    }
+
+    async fn chat(&self, id: ChatId) -> Result<Option<Chat>> {
+        let row = sqlx::query(concat!(select_chat!(), r#" WHERE "id" = $1"#))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db(S))?;
+        row.as_ref().map(chat).transpose().map_err(db(S))
+    }
+
+    async fn list_chats(&self, user: UserId, page: &ChatPage) -> Result<Vec<Chat>> {
+        let limit = i64::from(page.limit);
+        let rows = match page.cursor {
+            None => sqlx::query(concat!(
+                select_chat!(),
+                r#" WHERE "userId" = $1 ORDER BY "createdAt" DESC, "id" DESC LIMIT $2"#
+            ))
+            .bind(user.0)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db(S))?,
+            Some((direction, cursor)) => {
+                let anchor = sqlx::query(r#"SELECT "createdAt", "id" FROM "Chat" WHERE "id" = $1 AND "userId" = $2"#)
+                    .bind(cursor.0)
+                    .bind(user.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db(S))?;
+                let Some(anchor) = anchor else {
+                    return Err(Error::bad_request(Surface::Api, "the cursor does not name one of your chats"));
+                };
+                let at: Timestamp = anchor.try_get(0).map_err(db(S))?;
+                let sql = match direction {
+                    ChatCursorDirection::EndingBefore => concat!(
+                        select_chat!(),
+                        r#" WHERE "userId" = $1 AND ("createdAt", "id") < ($2, $3) ORDER BY "createdAt" DESC, "id" DESC LIMIT $4"#
+                    ),
+                    ChatCursorDirection::StartingAfter => concat!(
+                        select_chat!(),
+                        r#" WHERE "userId" = $1 AND ("createdAt", "id") > ($2, $3) ORDER BY "createdAt" ASC, "id" ASC LIMIT $4"#
+                    ),
+                };
+                let mut rows = sqlx::query(sql)
+                    .bind(user.0)
+                    .bind(at)
+                    .bind(cursor.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db(S))?;
+                if direction == ChatCursorDirection::StartingAfter {
+                    rows.reverse();
+                }
+                rows
+            }
+        };
+        rows.iter().map(chat).collect::<sqlx::Result<_>>().map_err(db(S))
+    }
+
+    async fn update_chat(&self, c: &Chat) -> Result<()> {
+        let done =
+            sqlx::query(r#"UPDATE "Chat" SET "title" = $2, "visibility" = $3, "updatedAt" = $4 WHERE "id" = $1"#)
+                .bind(c.id.0)
+                .bind(&c.title)
+                .bind(c.visibility.as_str())
+                .bind(c.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db(S))?;
+        if done.rows_affected() == 0 { Err(Error::not_found(S)) } else { Ok(()) }
+    }
+
+    async fn delete_chat(&self, id: ChatId) -> Result<()> {
+        let done =
+            sqlx::query(r#"DELETE FROM "Chat" WHERE "id" = $1"#).bind(id.0).execute(&self.pool).await.map_err(db(S))?;
+        if done.rows_affected() == 0 { Err(Error::not_found(S)) } else { Ok(()) }
+    }
+
+    async fn delete_chats_of(&self, user: UserId) -> Result<u64> {
+        let done = sqlx::query(r#"DELETE FROM "Chat" WHERE "userId" = $1"#)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db(S))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_messages(&self, messages: &[StoredMessage]) -> Result<()> {
+        let m = Surface::Message;
+        let mut tx = self.pool.begin().await.map_err(db(m))?;
+        for message in messages {
+            sqlx::query(
+                r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
+                   VALUES ($1, $2, (SELECT "userId" FROM "Chat" WHERE "id" = $2), $3, $4, $5, $6)"#,
+            )
+            .bind(message.id.0)
+            .bind(message.chat_id.0)
+            .bind(message.role.as_str())
+            .bind(Json(&message.parts))
+            .bind(Json(&message.attachments))
+            .bind(message.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(m))?;
+        }
+        tx.commit().await.map_err(db(m))
+    }
+
+    async fn messages(&self, chat: ChatId) -> Result<Vec<StoredMessage>> {
+        let rows = sqlx::query(concat!(select_message!(), r#" WHERE "chatId" = $1 ORDER BY "createdAt", "id""#))
+            .bind(chat.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db(Surface::Message))?;
+        rows.iter().map(message).collect::<sqlx::Result<_>>().map_err(db(Surface::Message))
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
+        let row = sqlx::query(concat!(select_message!(), r#" WHERE "id" = $1"#))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db(Surface::Message))?;
+        row.as_ref().map(message).transpose().map_err(db(Surface::Message))
+    }
+
+    async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64> {
+        let done = sqlx::query(r#"DELETE FROM "Message_v2" WHERE "chatId" = $1 AND "createdAt" >= $2"#)
+            .bind(chat.0)
+            .bind(from)
+            .execute(&self.pool)
+            .await
+            .map_err(db(Surface::Message))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn user_messages_since(&self, user: UserId, since: Timestamp) -> Result<(u64, Option<Timestamp>)> {
+        let row = sqlx::query(
+            r#"SELECT COUNT(*), MIN("createdAt") FROM "Message_v2" WHERE "userId" = $1 AND "role" = 'user' AND "createdAt" >= $2"#,
+        )
+        .bind(user.0)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db(Surface::Message))?;
+        let count: i64 = row.try_get(0).map_err(db(Surface::Message))?;
+        let oldest: Option<Timestamp> = row.try_get(1).map_err(db(Surface::Message))?;
+        Ok((count as u64, oldest))
+    }
+
+    async fn set_vote(&self, v: &Vote) -> Result<()> {
+        let done = sqlx::query(
+            r#"INSERT INTO "Vote_v2" ("chatId", "messageId", "isUpvoted")
+               SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM "Message_v2" WHERE "id" = $2 AND "chatId" = $1)
+               ON CONFLICT ("chatId", "messageId") DO UPDATE SET "isUpvoted" = excluded."isUpvoted""#,
+        )
+        .bind(v.chat_id.0)
+        .bind(v.message_id.0)
+        .bind(v.is_upvoted)
+        .execute(&self.pool)
+        .await
+        .map_err(db(Surface::Vote))?;
+        if done.rows_affected() == 0 { Err(Error::not_found(Surface::Message)) } else { Ok(()) }
+    }
+
+    async fn votes(&self, chat: ChatId) -> Result<Vec<Vote>> {
+        let rows = sqlx::query(
+            r#"SELECT "chatId", "messageId", "isUpvoted" FROM "Vote_v2" WHERE "chatId" = $1 ORDER BY "messageId""#,
+        )
+        .bind(chat.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db(Surface::Vote))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Vote {
+                    chat_id: ChatId(r.try_get(0)?),
+                    message_id: MessageId(r.try_get(1)?),
+                    is_upvoted: r.try_get(2)?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()
+            .map_err(db(Surface::Vote))
+    }
+
+    async fn insert_stream(&self, s: &StreamRecord) -> Result<()> {
+        sqlx::query(r#"INSERT INTO "Stream" ("id", "chatId", "createdAt") VALUES ($1, $2, $3)"#)
+            .bind(s.id.0)
+            .bind(s.chat_id.0)
+            .bind(s.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(db(Surface::Stream))?;
+        Ok(())
+    }
+
+    async fn streams(&self, chat: ChatId) -> Result<Vec<StreamRecord>> {
+        let rows = sqlx::query(
+            r#"SELECT "id", "chatId", "createdAt" FROM "Stream" WHERE "chatId" = $1 ORDER BY "createdAt", "id""#,
+        )
+        .bind(chat.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db(Surface::Stream))?;
+        rows.iter()
+            .map(|r| {
+                Ok(StreamRecord {
+                    id: StreamId(r.try_get(0)?),
+                    chat_id: ChatId(r.try_get(1)?),
+                    created_at: r.try_get(2)?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()
+            .map_err(db(Surface::Stream))
+    }
+}

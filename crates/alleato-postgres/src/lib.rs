@@ -1,0 +1,98 @@
+//! PostgreSQL adapter for Alleato over sqlx: every database port (users, chats, documents, file
+//! metadata, admin) on one connection pool. The schema is `migrations/postgres/`, paired one to
+//! one with `migrations/sqlite/`; pending migrations are applied at connect.
+#![forbid(unsafe_code)]
+
+mod chats;
+mod documents;
+mod errors;
+mod files;
+pub mod migrations;
+mod users;
+
+use std::time::Duration;
+
+use alleato_core::{Error, Result, Surface};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
+
+pub use errors::map_sqlx;
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PostgresSettings {
+    pub url: String,
+    pub max_connections: u32,
+    /// Longest wait for a free connection; past it the request fails as `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// A statement running longer is cancelled by the server.
+    pub statement_timeout: Duration,
+    /// Use this schema instead of `public` (tests give each case its own).
+    pub schema: Option<String>,
+}
+
+impl PostgresSettings {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(15),
+            schema: None,
+        }
+    }
+}
+
+/// Every database port on PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PostgresDatabase {
+    pool: PgPool,
+}
+
+impl PostgresDatabase {
+    /// Connects, creates the schema if one is named, and applies pending migrations.
+    pub async fn connect(settings: &PostgresSettings) -> Result<Self> {
+        let options: PgConnectOptions = settings
+            .url
+            .parse()
+            .map_err(|e| Error::backend(Surface::Database, format!("invalid DATABASE_URL: {e}")))?;
+        let timeout_ms = settings.statement_timeout.as_millis();
+        let options = options.options([("statement_timeout", timeout_ms.to_string())]);
+        let schema = settings.schema.clone();
+        if let Some(schema) = &schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Error::backend(Surface::Database, "schema names are letters, digits and _"));
+            }
+            let admin =
+                PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(map_sqlx)?;
+            // The name was checked above to be letters, digits and `_`.
+            let create = sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""));
+            admin.execute(create).await.map_err(map_sqlx)?;
+            admin.close().await;
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    if let Some(schema) = schema {
+                        conn.execute(sqlx::AssertSqlSafe(format!("SET search_path TO \"{schema}\""))).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(map_sqlx)?;
+        let db = Self { pool };
+        for name in migrations::migrate(&db.pool).await? {
+            tracing::info!(migration = name, "applied database migration");
+        }
+        Ok(db)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

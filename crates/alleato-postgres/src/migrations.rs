@@ -1,0 +1,59 @@
+//! The PostgreSQL migrations, embedded and applied at connect. Each has the same number and
+//! name as its SQLite twin (a test fails if the two folders drift).
+
+use alleato_core::{Error, Result, Surface};
+use sqlx::{Executor, PgPool, Row};
+
+use crate::errors::map_sqlx;
+
+/// `(version, name, sql)`, in order.
+pub const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "0001_init", include_str!("../../../migrations/postgres/0001_init.sql"))];
+
+/// Applies every migration not yet recorded, each in its own transaction, under an advisory
+/// lock so instances starting together do not race.
+pub async fn migrate(pool: &PgPool) -> Result<Vec<&'static str>> {
+    let mut conn = pool.acquire().await.map_err(map_sqlx)?;
+    conn.execute("SELECT pg_advisory_lock(7262201)").await.map_err(map_sqlx)?;
+    let result = apply(&mut conn).await;
+    let _ = conn.execute("SELECT pg_advisory_unlock(7262201)").await;
+    result
+}
+
+async fn apply(conn: &mut sqlx::PgConnection) -> Result<Vec<&'static str>> {
+    conn.execute(
+        r#"CREATE TABLE IF NOT EXISTS "_alleato_migrations" (
+            "version" bigint PRIMARY KEY, "name" text NOT NULL, "appliedAt" timestamptz NOT NULL DEFAULT now())"#,
+    )
+    .await
+    .map_err(map_sqlx)?;
+    let newest: Option<i64> = sqlx::query(r#"SELECT MAX("version") FROM "_alleato_migrations""#)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_sqlx)?
+        .try_get(0)
+        .map_err(map_sqlx)?;
+    let newest = newest.unwrap_or(0);
+    if let Some((known, _, _)) = MIGRATIONS.last()
+        && newest > *known
+    {
+        return Err(Error::backend(
+            Surface::Database,
+            format!("the database is at migration {newest}, newer than this binary knows ({known}); upgrade alleato"),
+        ));
+    }
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > newest) {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map_sqlx)?;
+        tx.execute(*sql).await.map_err(map_sqlx)?;
+        sqlx::query(r#"INSERT INTO "_alleato_migrations" ("version", "name") VALUES ($1, $2)"#)
+            .bind(version)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        applied.push(*name);
+    }
+    Ok(applied)
+}

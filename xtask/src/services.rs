@@ -1,0 +1,86 @@
+//! The real services the tests talk to: PostgreSQL on 127.0.0.1:5432 and Redis on
+//! 127.0.0.1:6379. Each is used as it is when it answers; otherwise it is started (and, on a
+//! machine without it, installed from Debian's packages first).
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+fn answers(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+fn wait_for(port: u16, name: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while !answers(port) {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("{name} did not start listening on 127.0.0.1:{port} within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+fn sh(script: &str) -> anyhow::Result<()> {
+    eprintln!("xtask: $ {script}");
+    let status = Command::new("sh").arg("-c").arg(script).status().context("running sh")?;
+    if !status.success() {
+        bail!("`{script}` failed ({status})");
+    }
+    Ok(())
+}
+
+fn installed(binary: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {binary} >/dev/null 2>&1 || test -x {binary}"))
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn apt_install(packages: &str) -> anyhow::Result<()> {
+    sh(&format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {packages}"))
+}
+
+pub fn postgres() -> anyhow::Result<()> {
+    if answers(5432) {
+        return Ok(());
+    }
+    if !installed("pg_ctlcluster") {
+        apt_install("postgresql")?;
+    }
+    sh("pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | sort -V | tail -n 1) main start")?;
+    wait_for(5432, "PostgreSQL")?;
+    // Trust local connections from the test user, as the machine's own cluster does.
+    let _ = sh("psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1 || true");
+    Ok(())
+}
+
+pub fn redis() -> anyhow::Result<()> {
+    if answers(6379) {
+        return Ok(());
+    }
+    if !installed("redis-server") {
+        apt_install("redis-server")?;
+    }
+    sh("mkdir -p /var/lib/redis /var/log/redis && redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 \
+        --save '' --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log")?;
+    wait_for(6379, "Redis")
+}
+
+/// Drops the schemas earlier test runs left behind (each test gets its own).
+pub fn clean_postgres() {
+    let sql = "DO $$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace \
+               WHERE nspname LIKE 'test\\_%' OR nspname LIKE 'e2e\\_%' LOOP \
+               EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END $$;";
+    let ok = Command::new("psql")
+        .args(["-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", sql])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("xtask: could not drop old test schemas (psql missing or refused); continuing");
+    }
+}
