@@ -27,6 +27,10 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.rate_limit.auth_per_minute = 100_000;
     config.rate_limit.upload_per_minute = 100_000;
     config.ai.mock_chunk_delay_ms = 1;
+    if stack_kv() == "redis" {
+        config.redis.url = Some(alleato_server::config::Secret::new(redis_url()));
+        config.redis.prefix = format!("e2e:{}:", uuid_like());
+    }
     if stack_database() == "postgres" {
         config.database.url = Some(alleato_server::config::Secret::new(postgres_url()));
         config.database.schema = Some(format!("e2e_{}", uuid_like()));
@@ -39,6 +43,16 @@ pub fn test_config(data_dir: PathBuf) -> Config {
 /// `postgres`. `cargo xtask test` runs the suite on each stack.
 pub fn stack_database() -> String {
     std::env::var("ALLEATO_E2E_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+/// Which key-value store (and so streams) the suite runs on: `ALLEATO_E2E_KV` = `embedded`
+/// (default) or `redis`.
+pub fn stack_kv() -> String {
+    std::env::var("ALLEATO_E2E_KV").unwrap_or_else(|_| "embedded".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("ALLEATO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 pub fn postgres_url() -> String {

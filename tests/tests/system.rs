@@ -227,6 +227,7 @@ async fn ephemeral_mode_keeps_everything_in_memory() {
     let mut config = test_config(dir.path().join("never-created"));
     config.ephemeral = true;
     config.database.url = None;
+    config.redis.url = None;
     let app = TestApp::spawn_with(config, Some(dir)).await;
     let backends: Vec<_> = app.client.health().await.unwrap().adapters.into_iter().map(|a| a.backend).collect();
     assert_eq!(backends[..4], ["sqlite (in memory)", "memory", "memory", "memory (this process)"]);

@@ -45,7 +45,7 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 /// (`tests: N passed, N failed`) over all the test binaries.
 ///
 /// The adapter suites talk to real PostgreSQL and Redis, started here if they are down; the
-/// end-to-end suite runs once per stack: embedded, then PostgreSQL for the database.
+/// end-to-end suite runs once per stack: embedded, traditional, mixed.
 fn test(extra: &[String]) -> anyhow::Result<()> {
     services::postgres()?;
     services::redis()?;
@@ -61,9 +61,19 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     if outcome.is_ok() {
         outcome = add(cargo_test(&args, &[]));
     }
-    if outcome.is_ok() {
-        eprintln!("xtask: the end-to-end suite again, on PostgreSQL");
-        outcome = add(cargo_test(&["test", "-p", "alleato-e2e", "--tests"], &[("ALLEATO_E2E_DATABASE", "postgres")]));
+    // The same end-to-end tests on the traditional stack, and on a mixed one (the flags switch
+    // each service on its own).
+    for (name, env) in [
+        ("traditional (PostgreSQL + Redis)", [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "redis")]),
+        (
+            "mixed (PostgreSQL + embedded key-value)",
+            [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "embedded")],
+        ),
+    ] {
+        if outcome.is_ok() {
+            eprintln!("xtask: the end-to-end suite on the {name} stack");
+            outcome = add(cargo_test(&["test", "-p", "alleato-e2e", "--tests"], &env));
+        }
     }
     println!("tests: {} passed, {} failed", totals.0, totals.1);
     outcome

@@ -131,11 +131,21 @@ impl Default for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     /// `REDIS_URL`
     pub url: Option<Secret>,
+    /// Prepended to every key, so deployments can share one Redis.
+    pub prefix: String,
+    /// The longest one Redis command may take before the request fails with 503.
+    pub command_timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self { url: None, prefix: "alleato:".into(), command_timeout_ms: 2000 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -28,6 +28,7 @@ use alleato_core::services::{AuthSettings, FileSettings, GenerationSettings, Por
 use alleato_kv::{MemoryKv, MemoryStreams};
 use alleato_objects::ObjectStoreAdapter;
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
+use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
 use alleato_sqlite::{SqliteDatabase, SqliteKv};
 use anyhow::{Context, bail};
 
@@ -220,30 +221,41 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     adapters.push(row("storage", describe_storage(&plan.storage.0), &plan.storage.1));
 
     let mut embedded_kv = None;
-    let kv: Arc<dyn KeyValueStore> = match &plan.kv.0 {
-        KvBackend::Memory => Arc::new(MemoryKv::new()),
+    let mut memory_streams = None;
+    // Streams live with the key-value stack: in this process for the embedded and in-memory
+    // stacks, in Redis for the traditional one (so every instance can follow every stream).
+    let (kv, streams): (Arc<dyn KeyValueStore>, Arc<dyn StreamStore>) = match &plan.kv.0 {
+        KvBackend::Memory => {
+            let streams = Arc::new(MemoryStreams::new());
+            memory_streams = Some(streams.clone());
+            (Arc::new(MemoryKv::new()), streams)
+        }
         KvBackend::Embedded(path) => {
             let kv = SqliteKv::open(path)
                 .await
                 .with_context(|| format!("opening the key-value store at {}", path.display()))?;
             embedded_kv = Some(kv.clone());
-            Arc::new(kv)
+            let streams = Arc::new(MemoryStreams::new());
+            memory_streams = Some(streams.clone());
+            (Arc::new(kv), streams)
         }
         KvBackend::Redis => {
-            if config.redis.url.is_none() {
+            let Some(url) = &config.redis.url else {
                 bail!("key-value: Redis was selected ({}) but REDIS_URL is not set", plan.kv.1);
-            }
-            return Err(not_compiled("key-value", "redis", &plan.kv.1));
+            };
+            let settings = RedisSettings {
+                prefix: config.redis.prefix.clone(),
+                command_timeout: Duration::from_millis(config.redis.command_timeout_ms.max(10)),
+                ..RedisSettings::new(url.expose())
+            };
+            let redis = Redis::connect(&settings).await.context("connecting to Redis (REDIS_URL)")?;
+            (Arc::new(RedisKv::new(redis.clone())), Arc::new(RedisStreams::new(redis)))
         }
         KvBackend::WorkersKv => return Err(not_compiled("key-value", "workers-kv", &plan.kv.1)),
     };
     adapters.push(row("key-value", describe_kv(&plan.kv.0), &plan.kv.1));
-
-    // Generations' streams live with the key-value stack; the in-process store serves the
-    // embedded and in-memory stacks.
-    let memory_streams = Arc::new(MemoryStreams::new());
-    let streams: Arc<dyn StreamStore> = memory_streams.clone();
-    adapters.push(row("streams", "memory (this process)".into(), &plan.kv.1));
+    let streams_backend = if matches!(plan.kv.0, KvBackend::Redis) { "redis streams" } else { "memory (this process)" };
+    adapters.push(row("streams", streams_backend.into(), &plan.kv.1));
 
     let (model, generation, why) = language_model(config)?;
     adapters.push(row("model", model.describe(), &why));
@@ -262,12 +274,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         streams,
         model,
     };
-    Ok(Wired {
-        services: Services::new(ports, auth, files, generation),
-        adapters,
-        embedded_kv,
-        memory_streams: Some(memory_streams),
-    })
+    Ok(Wired { services: Services::new(ports, auth, files, generation), adapters, embedded_kv, memory_streams })
 }
 
 /// The language model and the generation settings that go with it: `AI_PROVIDER` if set, else

@@ -1,0 +1,85 @@
+use std::time::Duration;
+
+use alleato_core::ports::{Counter, KeyValueStore, MAX_KEY_BYTES};
+use alleato_core::{Error, Result, Surface};
+use async_trait::async_trait;
+
+use crate::Redis;
+
+const S: Surface = Surface::KeyValue;
+
+/// One round trip: count, and start the window's expiry on its first hit.
+const INCREMENT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+";
+
+/// The key-value port on Redis.
+#[derive(Debug, Clone)]
+pub struct RedisKv {
+    redis: Redis,
+    increment: redis::Script,
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(Error::bad_request(S, format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+fn millis(ttl: Duration) -> u64 {
+    ttl.max(Duration::from_secs(1)).as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+impl RedisKv {
+    pub fn new(redis: Redis) -> Self {
+        Self { redis, increment: redis::Script::new(INCREMENT) }
+    }
+}
+
+#[async_trait]
+impl KeyValueStore for RedisKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        let mut conn = self.redis.manager.clone();
+        let key = self.redis.key(key);
+        self.redis.run(S, redis::cmd("GET").arg(&key).query_async::<Option<Vec<u8>>>(&mut conn)).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        check_key(key)?;
+        let mut conn = self.redis.manager.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.redis.key(key)).arg(value);
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(millis(ttl));
+        }
+        self.redis.run(S, cmd.query_async::<()>(&mut conn)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        check_key(key)?;
+        let mut conn = self.redis.manager.clone();
+        self.redis.run(S, redis::cmd("DEL").arg(self.redis.key(key)).query_async::<()>(&mut conn)).await
+    }
+
+    async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
+        check_key(key)?;
+        let mut conn = self.redis.manager.clone();
+        let mut invocation = self.increment.key(self.redis.key(key));
+        invocation.arg(millis(window));
+        let (count, ttl): (i64, i64) = self.redis.run(S, invocation.invoke_async(&mut conn)).await?;
+        Ok(Counter { count: count.max(0) as u64, resets_in: Duration::from_millis(ttl.max(0) as u64) })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.redis.manager.clone();
+        self.redis.run(S, redis::cmd("PING").query_async::<()>(&mut conn)).await
+    }
+}

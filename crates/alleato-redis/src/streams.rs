@@ -1,0 +1,221 @@
+//! The streams port on Redis. Per stream, two keys that expire together:
+//! - `stream:{id}:meta`, a hash: `metadata`, `created`, `updated`, `done`, `len`;
+//! - `stream:{id}`, a Redis Stream whose entry `n-0` is the n-th chunk (field `d`), so sequence
+//!   numbers are contiguous and a reader resumes with `XRANGE`/`XREAD` from `after-0`. Finishing
+//!   adds a marker entry `len-1`, which is after every chunk, so followers blocked in
+//!   `XREAD BLOCK` wake up for the finish as they do for a chunk; readers skip it.
+
+use std::time::Duration;
+
+use alleato_core::ports::{StreamInfo, StreamSlice, StreamStore};
+use alleato_core::time::{self, Timestamp};
+use alleato_core::{Error, Result, Surface};
+use async_trait::async_trait;
+use redis::streams::StreamRangeReply;
+
+use crate::{Redis, map_redis};
+
+const S: Surface = Surface::Stream;
+
+const CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'created', ARGV[2], 'updated', ARGV[2], 'done', '0', 'len', '0')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+const APPEND: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[1], 'done') == '1' then return -2 end
+local len = redis.call('HINCRBY', KEYS[1], 'len', 1)
+redis.call('XADD', KEYS[2], len .. '-0', 'd', ARGV[1])
+redis.call('HSET', KEYS[1], 'updated', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return len
+";
+
+const FINISH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[1], 'done') == '1' then return 1 end
+redis.call('HSET', KEYS[1], 'done', '1')
+local len = redis.call('HGET', KEYS[1], 'len')
+redis.call('XADD', KEYS[2], len .. '-1', 'done', '1')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+";
+
+#[derive(Debug, Clone)]
+pub struct RedisStreams {
+    redis: Redis,
+    create: redis::Script,
+    append: redis::Script,
+    finish: redis::Script,
+}
+
+fn ms(ttl: Duration) -> u64 {
+    ttl.max(Duration::from_secs(1)).as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+impl RedisStreams {
+    pub fn new(redis: Redis) -> Self {
+        Self {
+            redis,
+            create: redis::Script::new(CREATE),
+            append: redis::Script::new(APPEND),
+            finish: redis::Script::new(FINISH),
+        }
+    }
+
+    fn keys(&self, id: &str) -> (String, String) {
+        (self.redis.key(&format!("stream:{id}:meta")), self.redis.key(&format!("stream:{id}")))
+    }
+}
+
+fn ts(raw: Option<String>) -> Timestamp {
+    raw.as_deref().and_then(time::parse_sortable).unwrap_or_else(time::now)
+}
+
+#[async_trait]
+impl StreamStore for RedisStreams {
+    async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()> {
+        let (meta, data) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        let mut call = self.create.key(meta);
+        call.key(data).arg(metadata).arg(time::to_sortable_text(&time::now())).arg(ms(ttl));
+        let created: i64 = self.redis.run(S, call.invoke_async(&mut conn)).await?;
+        if created == 1 { Ok(()) } else { Err(Error::conflict(S, "a stream with this id already exists")) }
+    }
+
+    async fn info(&self, id: &str) -> Result<Option<StreamInfo>> {
+        let (meta, _) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        let fields: (Option<Vec<u8>>, Option<u64>, Option<String>, Option<String>, Option<String>) = self
+            .redis
+            .run(
+                S,
+                redis::cmd("HMGET")
+                    .arg(&meta)
+                    .arg(&["metadata", "len", "done", "created", "updated"])
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let (Some(metadata), len, done, created, updated) = fields else { return Ok(None) };
+        Ok(Some(StreamInfo {
+            metadata,
+            len: len.unwrap_or(0),
+            done: done.as_deref() == Some("1"),
+            created_at: ts(created),
+            updated_at: ts(updated),
+        }))
+    }
+
+    async fn append(&self, id: &str, entry: &[u8], ttl: Duration) -> Result<u64> {
+        let (meta, data) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        let mut call = self.append.key(meta);
+        call.key(data).arg(entry).arg(time::to_sortable_text(&time::now())).arg(ms(ttl));
+        match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
+            -1 => Err(Error::not_found(S)),
+            -2 => Err(Error::conflict(S, "the stream is finished")),
+            seq => Ok(seq as u64),
+        }
+    }
+
+    async fn read(&self, id: &str, after: u64, max: usize) -> Result<Option<StreamSlice>> {
+        let (meta, data) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        // One transaction: `done` and the entries as of the same moment, so a reader that sees
+        // `done` has seen every chunk.
+        let ((exists, done), range): ((Option<String>, Option<String>), StreamRangeReply) = self
+            .redis
+            .run(
+                S,
+                redis::pipe()
+                    .atomic()
+                    .cmd("HMGET")
+                    .arg(&meta)
+                    .arg(&["len", "done"])
+                    .cmd("XRANGE")
+                    .arg(&data)
+                    .arg(format!("{}-0", after + 1))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(max.max(1))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let mut entries = Vec::new();
+        for item in range.ids {
+            let Some((seq, sub)) = item.id.split_once('-') else { continue };
+            if sub != "0" {
+                continue; // the finish marker
+            }
+            let seq: u64 = seq.parse().map_err(|_| Error::backend(S, format!("unexpected stream id {}", item.id)))?;
+            let bytes = match item.map.get("d") {
+                Some(redis::Value::BulkString(bytes)) => bytes.clone(),
+                _ => return Err(Error::backend(S, format!("stream entry {} has no data", item.id))),
+            };
+            entries.push((seq, bytes));
+        }
+        Ok(Some(StreamSlice { entries, done: done.as_deref() == Some("1") }))
+    }
+
+    async fn finish(&self, id: &str) -> Result<()> {
+        let (meta, data) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        let mut call = self.finish.key(meta);
+        call.key(data);
+        match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
+            -1 => Err(Error::not_found(S)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn delete(&self, id: &str) -> Result<()> {
+        let (meta, data) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        self.redis.run(S, redis::cmd("DEL").arg(&meta).arg(&data).query_async::<()>(&mut conn)).await
+    }
+
+    async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()> {
+        let (meta, data) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        let exists: bool = self.redis.run(S, redis::cmd("EXISTS").arg(&meta).query_async(&mut conn)).await?;
+        if !exists {
+            return Ok(());
+        }
+        // XREAD BLOCK holds its connection: it gets one of its own, not the shared one.
+        let blocking = async {
+            // The client's default response timeout would cut the block short.
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(self.redis.timeout))
+                .set_response_timeout(Some(timeout + Duration::from_secs(1)));
+            let mut own = self.redis.client.get_multiplexed_async_connection_with_config(&config).await?;
+            redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(1)
+                .arg("BLOCK")
+                .arg(timeout.as_millis().max(1) as u64)
+                .arg("STREAMS")
+                .arg(&data)
+                .arg(format!("{after}-0"))
+                .query_async::<redis::Value>(&mut own)
+                .await
+        };
+        match tokio::time::timeout(timeout + Duration::from_secs(2), blocking).await {
+            Ok(result) => result.map(drop).map_err(|e| map_redis(S, e)),
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.redis.manager.clone();
+        self.redis.run(S, redis::cmd("PING").query_async::<()>(&mut conn)).await
+    }
+}

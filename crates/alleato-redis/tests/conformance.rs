@@ -1,0 +1,45 @@
+//! The key-value and streams contracts against a real Redis, each case under a key prefix of
+//! its own. `ALLEATO_TEST_REDIS_URL` names the server (default: the local one). There is no
+//! skip: without a server these tests fail, as CI requires.
+
+use std::sync::Arc;
+
+use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
+
+async fn redis() -> Redis {
+    let url = std::env::var("ALLEATO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut settings = RedisSettings::new(url);
+    settings.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    Redis::connect(&settings).await.expect("Redis must be running for these tests")
+}
+
+mod kv {
+    alleato_core::kv_conformance!(std::sync::Arc::new(alleato_redis::RedisKv::new(super::redis().await)));
+}
+
+mod streams {
+    alleato_core::streams_conformance!(std::sync::Arc::new(alleato_redis::RedisStreams::new(super::redis().await)));
+}
+
+#[tokio::test]
+async fn two_connections_share_counters_and_streams() {
+    // As two server instances would: separate connections, one Redis.
+    let url = std::env::var("ALLEATO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut settings = RedisSettings::new(url);
+    settings.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let (a, b) = (Redis::connect(&settings).await.unwrap(), Redis::connect(&settings).await.unwrap());
+    let (kv_a, kv_b) = (RedisKv::new(a.clone()), RedisKv::new(b.clone()));
+    use alleato_core::ports::{KeyValueStore, StreamStore};
+    let window = std::time::Duration::from_secs(60);
+    assert_eq!(kv_a.increment("rate", window).await.unwrap().count, 1);
+    assert_eq!(kv_b.increment("rate", window).await.unwrap().count, 2);
+    let (s_a, s_b) = (Arc::new(RedisStreams::new(a)), Arc::new(RedisStreams::new(b)));
+    s_a.create("g", b"", window).await.unwrap();
+    s_a.append("g", b"one", window).await.unwrap();
+    let follower = alleato_core::services::follow(s_b.clone(), "g".into(), 0);
+    s_a.append("g", b"two", window).await.unwrap();
+    s_a.finish("g").await.unwrap();
+    use futures::StreamExt;
+    let seen: Vec<_> = follower.map(|e| e.unwrap().1).collect().await;
+    assert_eq!(seen, vec![b"one".to_vec(), b"two".to_vec()]);
+}
