@@ -27,6 +27,14 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.rate_limit.auth_per_minute = 100_000;
     config.rate_limit.upload_per_minute = 100_000;
     config.ai.mock_chunk_delay_ms = 1;
+    if stack_storage() == "s3" {
+        config.storage.s3_bucket = Some("alleato-test".into());
+        config.storage.s3_endpoint = Some(s3_endpoint());
+        config.storage.s3_region = "auto".into();
+        config.storage.s3_access_key_id = Some(alleato_server::config::Secret::new("AKTEST"));
+        config.storage.s3_secret_access_key = Some(alleato_server::config::Secret::new("SKTEST"));
+        config.storage.s3_prefix = Some(format!("e2e-{}", uuid_like()));
+    }
     if stack_kv() == "redis" {
         config.redis.url = Some(alleato_server::config::Secret::new(redis_url()));
         config.redis.prefix = format!("e2e:{}:", uuid_like());
@@ -43,6 +51,15 @@ pub fn test_config(data_dir: PathBuf) -> Config {
 /// `postgres`. `cargo xtask test` runs the suite on each stack.
 pub fn stack_database() -> String {
     std::env::var("ALLEATO_E2E_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+/// Which object storage the suite runs on: `ALLEATO_E2E_STORAGE` = `local` (default) or `s3`.
+pub fn stack_storage() -> String {
+    std::env::var("ALLEATO_E2E_STORAGE").unwrap_or_else(|_| "local".into())
+}
+
+pub fn s3_endpoint() -> String {
+    std::env::var("ALLEATO_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8014".into())
 }
 
 /// Which key-value store (and so streams) the suite runs on: `ALLEATO_E2E_KV` = `embedded`
@@ -155,6 +172,36 @@ impl TestApp {
                     .expect("open database"),
             ),
         }
+    }
+
+    /// The keys in the server's object storage (local directory or S3 prefix).
+    pub async fn stored_objects(&self) -> Vec<String> {
+        use futures::TryStreamExt;
+        use object_store::ObjectStore;
+        let store: std::sync::Arc<dyn ObjectStore> = match &self.config.storage.s3_bucket {
+            Some(bucket) => {
+                let s3 = object_store::aws::AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_endpoint(self.config.storage.s3_endpoint.clone().unwrap())
+                    .with_allow_http(true)
+                    .with_region("auto")
+                    .with_access_key_id("AKTEST")
+                    .with_secret_access_key("SKTEST")
+                    .build()
+                    .unwrap();
+                let prefix = self.config.storage.s3_prefix.clone().unwrap_or_default();
+                std::sync::Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+            }
+            None => {
+                let dir = self.config.data_dir.join("objects");
+                if !dir.exists() {
+                    return Vec::new();
+                }
+                std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir).unwrap())
+            }
+        };
+        let listed: Vec<_> = store.list(None).try_collect().await.expect("list objects");
+        listed.into_iter().map(|meta| meta.location.to_string()).collect()
     }
 
     /// Stores `n` alternating user/assistant text messages in a chat; returns them oldest first.

@@ -35,19 +35,8 @@ async fn upload_read_download_delete() {
     assert_api_error(ada.file(file.id).await, 404, "not_found:file");
     assert_api_error(ada.file_content(file.id).await, 404, "not_found:file");
     assert_api_error(ada.delete_file(file.id).await, 404, "not_found:file");
-    let objects = walk(&app.config.data_dir.join("objects"));
+    let objects = app.stored_objects().await;
     assert_eq!(objects.len(), 1, "only the PDF's bytes remain: {objects:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -72,7 +61,7 @@ async fn the_content_decides_the_type() {
     let sniffed = ada.upload_file("blob", "application/octet-stream", PNG, None).await.unwrap();
     assert_eq!(sniffed.content_type, "image/png", "an unknown declared type is decided by content");
     assert_api_error(ada.upload_file("empty.png", "image/png", &b""[..], None).await, 400, "bad_request:file");
-    assert!(walk(&app.config.data_dir.join("objects")).len() == 1, "rejected uploads leave no bytes behind");
+    assert_eq!(app.stored_objects().await.len(), 1, "rejected uploads leave no bytes behind");
 }
 
 #[tokio::test]
@@ -126,5 +115,5 @@ async fn malformed_uploads_are_rejected() {
     assert_eq!(bad_chat.status(), 400);
     let unauthenticated = app.client.upload_file("a.png", "image/png", PNG, None).await;
     assert_api_error(unauthenticated, 401, "unauthorized:auth");
-    assert!(walk(&app.config.data_dir.join("objects")).is_empty());
+    assert!(app.stored_objects().await.is_empty());
 }

@@ -1,6 +1,6 @@
-//! Two server processes' worth of state (two servers in this test process, each with its own
-//! pools and connections) sharing PostgreSQL, Redis and one object store: sessions, logouts,
-//! rate limits, files and generations cross between them.
+//! Two server instances (in this test process, each with its own pools and connections) sharing
+//! PostgreSQL, Redis and S3, as instances behind a load balancer do: sessions, logouts, rate
+//! limits, files and generations cross between them.
 
 use std::time::Duration;
 
@@ -18,9 +18,19 @@ async fn pair(configure: impl Fn(&mut alleato_server::Config)) -> (TestApp, Test
     config.redis.url = Some(Secret::new(redis_url()));
     config.redis.prefix = format!("e2e:{}:", uuid_like());
     config.auth.jwt_secret = Some(Secret::new("shared-secret-for-both-instances-0123456789"));
+    config.storage.s3_bucket = Some("alleato-test".into());
+    config.storage.s3_endpoint = Some(alleato_e2e::s3_endpoint());
+    config.storage.s3_region = "auto".into();
+    config.storage.s3_access_key_id = Some(Secret::new("AKTEST"));
+    config.storage.s3_secret_access_key = Some(Secret::new("SKTEST"));
+    config.storage.s3_prefix = Some(format!("e2e-{}", uuid_like()));
     configure(&mut config);
-    let a = TestApp::spawn_with(config.clone(), None).await;
-    let b = TestApp::spawn_with(config, Some(dir)).await;
+    // Separate data directories: nothing may pass through the local disk.
+    let other = tempfile::tempdir().unwrap();
+    let mut config_b = config.clone();
+    config_b.data_dir = other.path().to_path_buf();
+    let a = TestApp::spawn_with(config, Some(dir)).await;
+    let b = TestApp::spawn_with(config_b, Some(other)).await;
     assert_ne!(a.server.addr, b.server.addr);
     (a, b)
 }

@@ -80,11 +80,11 @@ async fn deleting_the_account_deletes_its_data_and_stored_bytes() {
     let bob_chat = bob.create_chat(&Default::default()).await.unwrap();
     let before = app.client.admin_stats("test-admin-key").await.unwrap();
 
-    let object = app.config.data_dir.join("objects/files").join(session.user.id.to_string()).join(file.id.to_string());
-    assert!(object.exists(), "the upload is on disk at {}", object.display());
+    let object = format!("files/{}/{}", session.user.id, file.id);
+    assert!(app.stored_objects().await.contains(&object), "the upload is stored at {object}");
     assert!(ada.delete_me().await.unwrap().success);
 
-    assert!(!object.exists(), "the stored bytes are gone");
+    assert!(!app.stored_objects().await.contains(&object), "the stored bytes are gone");
     assert_api_error(ada.me().await, 401, "unauthorized:auth");
     let after = app.client.admin_stats("test-admin-key").await.unwrap();
     assert_eq!(after.users, before.users - 1);

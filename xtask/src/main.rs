@@ -44,11 +44,12 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 /// Every test of every crate, unit, conformance and end-to-end; ends with one summary line
 /// (`tests: N passed, N failed`) over all the test binaries.
 ///
-/// The adapter suites talk to real PostgreSQL and Redis, started here if they are down; the
-/// end-to-end suite runs once per stack: embedded, traditional, mixed.
+/// The adapter suites talk to real PostgreSQL, Redis and S3 (s3s-fs), started here if they are
+/// down; the end-to-end suite runs once per stack: embedded, traditional, mixed.
 fn test(extra: &[String]) -> anyhow::Result<()> {
     services::postgres()?;
     services::redis()?;
+    services::s3()?;
     services::clean_postgres();
     let mut totals = (0, 0);
     let mut add = |run: anyhow::Result<(u64, u64)>| -> anyhow::Result<()> {
@@ -64,10 +65,13 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     // The same end-to-end tests on the traditional stack, and on a mixed one (the flags switch
     // each service on its own).
     for (name, env) in [
-        ("traditional (PostgreSQL + Redis)", [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "redis")]),
         (
-            "mixed (PostgreSQL + embedded key-value)",
-            [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "embedded")],
+            "traditional (PostgreSQL + Redis + S3)",
+            [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "redis"), ("ALLEATO_E2E_STORAGE", "s3")],
+        ),
+        (
+            "mixed (PostgreSQL + embedded key-value + local files)",
+            [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "local")],
         ),
     ] {
         if outcome.is_ok() {

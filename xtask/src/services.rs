@@ -88,3 +88,39 @@ pub fn clean_postgres() {
         eprintln!("xtask: could not drop old test schemas (psql missing or refused); continuing");
     }
 }
+
+/// The S3-compatible server the tests use: s3s-fs 0.14.1 (newer versions need a newer rustc),
+/// on 127.0.0.1:8014 with keys AKTEST/SKTEST, bucket `alleato-test`. Built once with
+/// `cargo install` and kept in cargo's bin directory, so later runs reuse it.
+pub fn s3() -> anyhow::Result<()> {
+    if answers(8014) {
+        return Ok(());
+    }
+    let home = std::env::var("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))
+        .context("CARGO_HOME or HOME")?;
+    let binary = home.join("bin/s3s-fs");
+    if !binary.exists() {
+        eprintln!("xtask: building s3s-fs 0.14.1 (once per machine, about 2 minutes)");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["install", "s3s-fs@0.14.1", "--features", "binary", "--locked", "--quiet"])
+            .status()
+            .context("cargo install s3s-fs")?;
+        if !status.success() {
+            bail!("cargo install s3s-fs@0.14.1 failed ({status})");
+        }
+    }
+    let data = std::env::temp_dir().join("alleato-s3s");
+    // A fresh start: nothing of earlier runs is kept.
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(data.join("alleato-test")).context("creating the S3 data directory")?;
+    sh(&format!(
+        "nohup {} --host 127.0.0.1 --port 8014 --access-key AKTEST --secret-key SKTEST {} > {} 2>&1 &",
+        binary.display(),
+        data.display(),
+        std::env::temp_dir().join("alleato-s3s.log").display()
+    ))?;
+    wait_for(8014, "s3s-fs")
+}

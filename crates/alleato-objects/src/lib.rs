@@ -3,6 +3,8 @@
 //!
 //! - [`ObjectStoreAdapter::local`]: a directory on disk (the embedded default, `data/objects`).
 //! - [`ObjectStoreAdapter::memory`]: in process, for tests and `--ephemeral` runs.
+//! - [`ObjectStoreAdapter::s3`]: any S3-compatible service (AWS, MinIO, R2 through its S3 API),
+//!   with conditional creates (`If-None-Match: *`) so an upload never overwrites another.
 #![forbid(unsafe_code)]
 
 use std::path::Path;
@@ -13,11 +15,28 @@ use alleato_core::ports::ObjectStorage;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use bytes::Bytes;
+use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 
 const S: Surface = Surface::Storage;
+
+/// How to reach an S3-compatible bucket.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// `None` for AWS itself; e.g. `http://127.0.0.1:8014` or `https://<account>.r2.cloudflarestorage.com`.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Path-style requests (`endpoint/bucket/key`), which most non-AWS services want.
+    pub path_style: bool,
+    /// A key prefix inside the bucket.
+    pub prefix: Option<String>,
+}
 
 /// Any `object_store` backend as Alleato object storage.
 #[derive(Debug, Clone)]
@@ -38,6 +57,28 @@ impl ObjectStoreAdapter {
 
     pub fn memory() -> Self {
         Self { store: Arc::new(InMemory::new()), keeps_attributes: true, name: "memory" }
+    }
+
+    /// An S3-compatible bucket. Every key is stored under `settings.prefix`, so deployments (or
+    /// tests) can share a bucket.
+    pub fn s3(settings: &S3Settings) -> Result<Self> {
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_virtual_hosted_style_request(!settings.path_style)
+            .with_conditional_put(S3ConditionalPut::ETagMatch);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let (Some(key), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            builder = builder.with_access_key_id(key).with_secret_access_key(secret);
+        }
+        let store = builder.build().map_err(|e| Error::backend(S, format!("S3 settings: {e}")))?;
+        let store: Arc<dyn ObjectStore> = match settings.prefix.as_deref().filter(|p| !p.is_empty()) {
+            Some(prefix) => Arc::new(PrefixStore::new(store, prefix)),
+            None => Arc::new(store),
+        };
+        Ok(Self { store, keeps_attributes: true, name: "s3" })
     }
 
     /// Wraps any other `object_store` backend.
@@ -109,6 +150,29 @@ impl ObjectStorage for ObjectStoreAdapter {
     }
 }
 
+/// The S3 settings tests use: `ALLEATO_TEST_S3_ENDPOINT` (default the local s3s-fs on port
+/// 8014), bucket `alleato-test`, a fresh prefix.
+#[cfg(test)]
+fn test_s3_settings() -> S3Settings {
+    S3Settings {
+        bucket: "alleato-test".into(),
+        endpoint: Some(std::env::var("ALLEATO_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8014".into())),
+        region: "auto".into(),
+        access_key_id: Some("AKTEST".into()),
+        secret_access_key: Some("SKTEST".into()),
+        path_style: true,
+        prefix: Some(format!("test-{}", std::process::id() as u128 * 1_000_000 + rand_suffix())),
+    }
+}
+
+#[cfg(test)]
+fn rand_suffix() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    u128::from(nanos) * 1000 + u128::from(N.fetch_add(1, Ordering::Relaxed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +187,14 @@ mod tests {
 
     mod memory {
         alleato_core::objects_conformance!(std::sync::Arc::new(super::ObjectStoreAdapter::memory()));
+    }
+
+    mod s3 {
+        // A real S3-compatible server (s3s-fs, started by `cargo xtask test`), bucket
+        // `alleato-test`, each case under a prefix of its own.
+        alleato_core::objects_conformance!(std::sync::Arc::new(
+            super::ObjectStoreAdapter::s3(&super::super::test_s3_settings()).expect("S3 settings")
+        ));
     }
 
     mod local {

@@ -148,11 +148,22 @@ impl Default for RedisConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// `S3_BUCKET`: selects S3-compatible storage.
     pub s3_bucket: Option<String>,
+    /// `S3_ENDPOINT`: unset for AWS; e.g. `http://127.0.0.1:9000` for MinIO.
+    pub s3_endpoint: Option<String>,
+    /// `S3_REGION`
+    pub s3_region: String,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
+    pub s3_access_key_id: Option<Secret>,
+    pub s3_secret_access_key: Option<Secret>,
+    /// `S3_FORCE_PATH_STYLE`: `endpoint/bucket/key` requests, which most non-AWS services want.
+    pub s3_force_path_style: bool,
+    /// A key prefix inside the bucket.
+    pub s3_prefix: Option<String>,
     /// `R2_PUBLIC_URL`: public base URL of the R2 bucket.
     pub r2_public_url: Option<String>,
 }
@@ -235,7 +246,16 @@ impl Default for Config {
             cloudflare: CloudflareFlags::default(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
-            storage: StorageConfig::default(),
+            storage: StorageConfig {
+                s3_bucket: None,
+                s3_endpoint: None,
+                s3_region: "us-east-1".into(),
+                s3_access_key_id: None,
+                s3_secret_access_key: None,
+                s3_force_path_style: true,
+                s3_prefix: None,
+                r2_public_url: None,
+            },
             ai: AiConfig::default(),
             chat: ChatConfig::default(),
         }
@@ -259,6 +279,11 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
     ("REDIS_URL", "redis.url"),
     ("S3_BUCKET", "storage.s3_bucket"),
+    ("S3_ENDPOINT", "storage.s3_endpoint"),
+    ("S3_REGION", "storage.s3_region"),
+    ("AWS_ACCESS_KEY_ID", "storage.s3_access_key_id"),
+    ("AWS_SECRET_ACCESS_KEY", "storage.s3_secret_access_key"),
+    ("S3_FORCE_PATH_STYLE", "storage.s3_force_path_style"),
     ("R2_PUBLIC_URL", "storage.r2_public_url"),
     ("OPENAI_API_KEY", "ai.openai_api_key"),
     ("OPENAI_BASE_URL", "ai.openai_base_url"),

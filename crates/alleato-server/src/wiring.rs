@@ -26,7 +26,7 @@ use alleato_core::ports::{
 };
 use alleato_core::services::{AuthSettings, FileSettings, GenerationSettings, Ports, Services};
 use alleato_kv::{MemoryKv, MemoryStreams};
-use alleato_objects::ObjectStoreAdapter;
+use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
 use alleato_sqlite::{SqliteDatabase, SqliteKv};
@@ -211,10 +211,22 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
                 .with_context(|| format!("opening the object directory {}", dir.display()))?,
         ),
         StorageBackend::S3 => {
-            if config.storage.s3_bucket.is_none() {
+            let storage = &config.storage;
+            let Some(bucket) = &storage.s3_bucket else {
                 bail!("storage: S3 was selected ({}) but S3_BUCKET is not set", plan.storage.1);
-            }
-            return Err(not_compiled("storage", "s3", &plan.storage.1));
+            };
+            Arc::new(
+                ObjectStoreAdapter::s3(&S3Settings {
+                    bucket: bucket.clone(),
+                    endpoint: storage.s3_endpoint.clone(),
+                    region: storage.s3_region.clone(),
+                    access_key_id: storage.s3_access_key_id.as_ref().map(|s| s.expose().to_owned()),
+                    secret_access_key: storage.s3_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+                    path_style: storage.s3_force_path_style,
+                    prefix: storage.s3_prefix.clone(),
+                })
+                .context("configuring S3 storage")?,
+            )
         }
         StorageBackend::R2 => return Err(not_compiled("storage", "r2", &plan.storage.1)),
     };
@@ -337,7 +349,7 @@ fn describe_storage(backend: &StorageBackend) -> String {
     match backend {
         StorageBackend::Memory => "memory".into(),
         StorageBackend::Local(dir) => format!("local ({})", dir.display()),
-        StorageBackend::S3 => "s3".into(),
+        StorageBackend::S3 => "s3 (object_store)".into(),
         StorageBackend::R2 => "r2".into(),
     }
 }
