@@ -9,6 +9,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use alleato_core::model::StoredObject;
 use alleato_core::ports::ObjectStorage;
@@ -19,12 +20,14 @@ use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
-use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions};
+use object_store::{
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
+};
 
 const S: Surface = Surface::Storage;
 
 /// How to reach an S3-compatible bucket.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     pub bucket: String,
     /// `None` for AWS itself; e.g. `http://127.0.0.1:8014` or `https://<account>.r2.cloudflarestorage.com`.
@@ -36,6 +39,23 @@ pub struct S3Settings {
     pub path_style: bool,
     /// A key prefix inside the bucket.
     pub prefix: Option<String>,
+    /// The longest one request (retries included) may take.
+    pub timeout: Duration,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            bucket: String::new(),
+            endpoint: None,
+            region: "us-east-1".into(),
+            access_key_id: None,
+            secret_access_key: None,
+            path_style: true,
+            prefix: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Any `object_store` backend as Alleato object storage.
@@ -66,7 +86,16 @@ impl ObjectStoreAdapter {
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)
             .with_virtual_hosted_style_request(!settings.path_style)
-            .with_conditional_put(S3ConditionalPut::ETagMatch);
+            .with_conditional_put(S3ConditionalPut::ETagMatch)
+            // Bounded: an unreachable store must fail a request in seconds, not minutes of retries.
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: settings.timeout,
+                backoff: BackoffConfig::default(),
+            })
+            .with_client_options(
+                ClientOptions::new().with_timeout(settings.timeout).with_connect_timeout(Duration::from_secs(2)),
+            );
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }
@@ -162,6 +191,7 @@ fn test_s3_settings() -> S3Settings {
         secret_access_key: Some("SKTEST".into()),
         path_style: true,
         prefix: Some(format!("test-{}", std::process::id() as u128 * 1_000_000 + rand_suffix())),
+        ..S3Settings::default()
     }
 }
 

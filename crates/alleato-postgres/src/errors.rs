@@ -15,11 +15,12 @@ pub(crate) fn map_on(surface: Surface, err: sqlx::Error) -> Error {
             }
             Some("23503") => Error::not_found(surface),
             // 57P01..57P03: the server is shutting down or starting; 53300: too many connections.
-            Some(code) if code.starts_with("57P") || code == "53300" => Error::unavailable(surface, err),
+            Some(code) if code.starts_with("57P") || code == "53300" => Error::unavailable(Surface::Database, err),
             _ => Error::backend(surface, err),
         },
+        // Unavailability is the database's, whatever the row was about.
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-            Error::unavailable(surface, err)
+            Error::unavailable(Surface::Database, err)
         }
         _ => Error::backend(surface, err),
     }

@@ -224,6 +224,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
                     secret_access_key: storage.s3_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
                     path_style: storage.s3_force_path_style,
                     prefix: storage.s3_prefix.clone(),
+                    ..S3Settings::default()
                 })
                 .context("configuring S3 storage")?,
             )
