@@ -18,7 +18,9 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test [cargo test args...] | ci | bench [--seconds N] [--connections N]>");
+            eprintln!(
+                "usage: cargo xtask <test [cargo test args...] | ci | bench [--traditional] [--seconds N] [--connections N]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -140,6 +142,11 @@ fn ci() -> anyhow::Result<()> {
 
 /// Builds the release binary and measures it.
 fn bench(extra: &[String]) -> anyhow::Result<()> {
+    if extra.iter().any(|a| a == "--traditional") {
+        services::postgres()?;
+        services::redis()?;
+        services::s3()?;
+    }
     cargo(&["build", "--release", "--bin", "alleato"])?;
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)

@@ -22,13 +22,39 @@ struct Args {
     binary: PathBuf,
     seconds: u64,
     connections: usize,
+    /// Run on PostgreSQL + Redis + S3 (the local test services) instead of the embedded stack.
+    traditional: bool,
 }
+
+/// The environment that puts a server on the traditional stack, in a schema and key prefix of
+/// its own.
+fn traditional_env() -> Vec<(String, String)> {
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    vec![
+        ("DATABASE_URL".into(), alleato_e2e::postgres_url()),
+        ("ALLEATO_DATABASE__SCHEMA".into(), format!("bench_{run}")),
+        ("REDIS_URL".into(), alleato_e2e::redis_url()),
+        ("ALLEATO_REDIS__PREFIX".into(), format!("bench:{run}:")),
+        ("S3_BUCKET".into(), "alleato-test".into()),
+        ("S3_ENDPOINT".into(), alleato_e2e::s3_endpoint()),
+        ("S3_REGION".into(), "auto".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "AKTEST".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "SKTEST".into()),
+        ("ALLEATO_STORAGE__S3_PREFIX".into(), format!("bench-{run}")),
+    ]
+}
+
+static STACK_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
 
 fn parse_args() -> Args {
     let mut args = std::env::args().skip(1);
     let binary = PathBuf::from(args.next().expect("usage: bench <alleato binary> [--seconds N] [--connections N]"));
-    let (mut seconds, mut connections) = (5, 32);
+    let (mut seconds, mut connections, mut traditional) = (5, 32, false);
     while let Some(flag) = args.next() {
+        if flag == "--traditional" {
+            traditional = true;
+            continue;
+        }
         let value = args.next().and_then(|v| v.parse().ok()).expect("a number after the flag");
         match flag.as_str() {
             "--seconds" => seconds = value as u64,
@@ -36,7 +62,7 @@ fn parse_args() -> Args {
             other => panic!("unknown flag {other}"),
         }
     }
-    Args { binary, seconds, connections }
+    Args { binary, seconds, connections, traditional }
 }
 
 /// The server process, killed when dropped.
@@ -73,6 +99,7 @@ async fn start_with(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Se
         .env("RATE_LIMIT_ENABLED", "false")
         .env("JWT_SECRET", "benchmark-secret-benchmark-secret-0123456789")
         .env("RUST_LOG", "warn")
+        .envs(STACK_ENV.get().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())))
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -159,6 +186,7 @@ async fn load(url: &str, token: Option<&str>, connections: usize, seconds: u64) 
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    STACK_ENV.set(if args.traditional { traditional_env() } else { Vec::new() }).unwrap();
     if std::env::var("BENCH_ONLY_STREAMING").is_ok() {
         streaming(&args.binary, args.connections, args.seconds).await;
         return;
@@ -172,7 +200,10 @@ async fn main() {
     let client = Client::new(base.clone());
 
     // 50 chats of which the listing returns 20; one chat with 40 messages.
-    let session = client.register("bench@example.com", "benchmark password").await.unwrap();
+    let session = client
+        .register(&format!("bench-{}@example.com", alleato_e2e::uuid_like()), "benchmark password")
+        .await
+        .unwrap();
     let user = client.with_token(&session.token);
     let mut busy = None;
     for i in 0..50 {
@@ -262,7 +293,8 @@ async fn generations(binary: &Path, env: &[(&str, &str)], connections: usize, se
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = start_with(binary, dir.path(), env).await;
     let client = Client::new(format!("http://{}", server.addr));
-    let session = client.register("gen@example.com", "benchmark password").await.unwrap();
+    let session =
+        client.register(&format!("gen-{}@example.com", alleato_e2e::uuid_like()), "benchmark password").await.unwrap();
     let user = client.with_token(&session.token);
     let pid = server.child.id();
     let cpu_before = cpu_time(pid);
@@ -307,7 +339,10 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     let env = [unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0")];
     let (server, _) = start_with(binary, dir.path(), &env).await;
     let client = Client::new(format!("http://{}", server.addr));
-    let session = client.register("stream@example.com", "benchmark password").await.unwrap();
+    let session = client
+        .register(&format!("stream-{}@example.com", alleato_e2e::uuid_like()), "benchmark password")
+        .await
+        .unwrap();
     let user = client.with_token(&session.token);
 
     // Time to first byte of a new message (a new chat each time), sequentially.
@@ -339,7 +374,8 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     let env = [unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "100")];
     let (server, _) = start_with(binary, dir.path(), &env).await;
     let client = Client::new(format!("http://{}", server.addr));
-    let session = client.register("many@example.com", "benchmark password").await.unwrap();
+    let session =
+        client.register(&format!("many-{}@example.com", alleato_e2e::uuid_like()), "benchmark password").await.unwrap();
     let user = client.with_token(&session.token);
     let idle_rss = rss_kib(server.child.id());
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -414,7 +450,17 @@ fn ms(d: Duration) -> f64 {
 async fn seed_messages(data_dir: &Path, chat: alleato_core::ids::ChatId, n: usize) {
     use alleato_core::model::{MessagePart, Role, StoredMessage};
     use alleato_core::ports::ChatStore;
-    let db = alleato_sqlite::SqliteDatabase::open(&data_dir.join("alleato.sqlite3")).await.unwrap();
+    let env: std::collections::HashMap<_, _> = STACK_ENV.get().into_iter().flatten().cloned().collect();
+    let db: std::sync::Arc<dyn ChatStore> = match env.get("DATABASE_URL") {
+        Some(url) => {
+            let mut settings = alleato_postgres::PostgresSettings::new(url.clone());
+            settings.schema = env.get("ALLEATO_DATABASE__SCHEMA").cloned();
+            std::sync::Arc::new(alleato_postgres::PostgresDatabase::connect(&settings).await.unwrap())
+        }
+        None => {
+            std::sync::Arc::new(alleato_sqlite::SqliteDatabase::open(&data_dir.join("alleato.sqlite3")).await.unwrap())
+        }
+    };
     let start = alleato_core::time::now();
     let text =
         "A reasonably long message of the kind people send to a chat assistant, with a few sentences in it. ".repeat(3);
