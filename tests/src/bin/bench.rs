@@ -229,8 +229,9 @@ async fn main() {
     let (server, warm_start) = start(&args.binary, dir.path()).await;
     drop(server);
 
+    let stack = if args.traditional { "traditional stack (PostgreSQL + Redis + S3)" } else { "embedded stack" };
     println!(
-        "alleato benchmark: embedded stack, {} connections, {} s per route, release build",
+        "alleato benchmark: {stack}, {} connections, {} s per route, release build",
         args.connections, args.seconds
     );
     println!();
