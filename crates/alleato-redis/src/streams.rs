@@ -47,9 +47,13 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return 1
 ";
 
-#[derive(Debug, Clone)]
+/// Idle connections kept for `XREAD BLOCK`; beyond this many, a finished wait closes its own.
+const MAX_IDLE_BLOCKING: usize = 256;
+
+#[derive(Clone)]
 pub struct RedisStreams {
     redis: Redis,
+    idle: std::sync::Arc<std::sync::Mutex<Vec<redis::aio::MultiplexedConnection>>>,
     create: redis::Script,
     append: redis::Script,
     finish: redis::Script,
@@ -59,10 +63,17 @@ fn ms(ttl: Duration) -> u64 {
     ttl.max(Duration::from_secs(1)).as_millis().min(u128::from(u64::MAX)) as u64
 }
 
+impl std::fmt::Debug for RedisStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStreams").field("redis", &self.redis).finish_non_exhaustive()
+    }
+}
+
 impl RedisStreams {
     pub fn new(redis: Redis) -> Self {
         Self {
             redis,
+            idle: std::sync::Arc::default(),
             create: redis::Script::new(CREATE),
             append: redis::Script::new(APPEND),
             finish: redis::Script::new(FINISH),
@@ -190,14 +201,20 @@ impl StreamStore for RedisStreams {
         if !exists {
             return Ok(());
         }
-        // XREAD BLOCK holds its connection: it gets one of its own, not the shared one.
+        // XREAD BLOCK holds its connection: it gets one of its own, not the shared one, taken
+        // from the idle ones when there is one, so followers do not open a connection per wait.
         let blocking = async {
-            // The client's default response timeout would cut the block short.
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(self.redis.timeout))
-                .set_response_timeout(Some(timeout + Duration::from_secs(1)));
-            let mut own = self.redis.client.get_multiplexed_async_connection_with_config(&config).await?;
-            redis::cmd("XREAD")
+            let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut own = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let config = redis::AsyncConnectionConfig::new().set_connection_timeout(Some(self.redis.timeout));
+                    self.redis.client.get_multiplexed_async_connection_with_config(&config).await?
+                }
+            };
+            // The default response timeout would cut the block short.
+            own.set_response_timeout(timeout + Duration::from_secs(1));
+            let result = redis::cmd("XREAD")
                 .arg("COUNT")
                 .arg(1)
                 .arg("BLOCK")
@@ -206,7 +223,14 @@ impl StreamStore for RedisStreams {
                 .arg(&data)
                 .arg(format!("{after}-0"))
                 .query_async::<redis::Value>(&mut own)
-                .await
+                .await;
+            if result.is_ok() {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < MAX_IDLE_BLOCKING {
+                    idle.push(own);
+                }
+            }
+            result
         };
         match tokio::time::timeout(timeout + Duration::from_secs(2), blocking).await {
             Ok(result) => result.map(drop).map_err(|e| map_redis(S, e)),

@@ -13,6 +13,7 @@ use crate::ports::StreamStore;
 /// on another instance notices a finish or delete even if a wake-up is missed.
 const WAIT: Duration = Duration::from_secs(10);
 const BATCH: usize = 256;
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 struct Follower<S: ?Sized> {
     store: Arc<S>,
@@ -61,8 +62,10 @@ where
                 return None;
             }
             if let Err(err) = f.store.wait(&f.id, f.cursor, WAIT).await {
-                f.ended = true;
-                return Some((Err(err), f));
+                // Waiting is only an optimisation over reading again: a failed wait (a busy
+                // store) degrades to a short pause, and the next read decides.
+                tracing::debug!(stream = %f.id, error = %err, "waiting on a stream failed; reading again shortly");
+                tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
     })
