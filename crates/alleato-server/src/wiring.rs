@@ -20,11 +20,8 @@ use std::time::Duration;
 
 use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
 use alleato_api::AdapterInfo;
-use alleato_core::ports::{
-    ChatStore, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel, ObjectStorage, StreamStore,
-    UserStore,
-};
-use alleato_core::services::{AuthSettings, FileSettings, GenerationSettings, Ports, Services};
+use alleato_core::ports::{KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
+use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, GenerationSettings, Ports, Services};
 use alleato_kv::{MemoryKv, MemoryStreams};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
@@ -128,33 +125,6 @@ fn choose<B, S>(
     (embedded, "nothing else configured: embedded default".into())
 }
 
-/// One adapter that serves every database port, as trait objects.
-trait DatabasePorts: Send + Sync + 'static {
-    fn users(self: Arc<Self>) -> Arc<dyn UserStore>;
-    fn chats(self: Arc<Self>) -> Arc<dyn ChatStore>;
-    fn documents(self: Arc<Self>) -> Arc<dyn DocumentStore>;
-    fn files(self: Arc<Self>) -> Arc<dyn FileStore>;
-    fn admin(self: Arc<Self>) -> Arc<dyn DatabaseAdmin>;
-}
-
-impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin> DatabasePorts for T {
-    fn users(self: Arc<Self>) -> Arc<dyn UserStore> {
-        self
-    }
-    fn chats(self: Arc<Self>) -> Arc<dyn ChatStore> {
-        self
-    }
-    fn documents(self: Arc<Self>) -> Arc<dyn DocumentStore> {
-        self
-    }
-    fn files(self: Arc<Self>) -> Arc<dyn FileStore> {
-        self
-    }
-    fn admin(self: Arc<Self>) -> Arc<dyn DatabaseAdmin> {
-        self
-    }
-}
-
 /// What the server needs from the wiring: the services, the adapter table, and the embedded
 /// key-value store if one must be swept of expired entries.
 pub struct Wired {
@@ -177,13 +147,15 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let plan = plan(config);
     let mut adapters = Vec::new();
 
-    let database: Arc<dyn DatabasePorts> = match &plan.database.0 {
-        DatabaseBackend::Memory => Arc::new(SqliteDatabase::memory().await.context("opening the in-memory database")?),
-        DatabaseBackend::Sqlite(path) => Arc::new(
+    let database = match &plan.database.0 {
+        DatabaseBackend::Memory => {
+            DatabasePorts::new(Arc::new(SqliteDatabase::memory().await.context("opening the in-memory database")?))
+        }
+        DatabaseBackend::Sqlite(path) => DatabasePorts::new(Arc::new(
             SqliteDatabase::open(path)
                 .await
                 .with_context(|| format!("opening the SQLite database at {}", path.display()))?,
-        ),
+        )),
         DatabaseBackend::Postgres => {
             let Some(url) = &config.database.url else {
                 bail!(
@@ -198,7 +170,9 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
                 schema: config.database.schema.clone(),
                 ..PostgresSettings::new(url.expose())
             };
-            Arc::new(PostgresDatabase::connect(&settings).await.context("connecting to PostgreSQL (DATABASE_URL)")?)
+            DatabasePorts::new(Arc::new(
+                PostgresDatabase::connect(&settings).await.context("connecting to PostgreSQL (DATABASE_URL)")?,
+            ))
         }
         DatabaseBackend::D1 => return Err(not_compiled("database", "d1", &plan.database.1)),
     };
@@ -276,17 +250,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let jwt_secret = jwt_secret(config)?;
     let auth = AuthSettings { jwt_secret, session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)) };
     let files = FileSettings { max_bytes: config.max_upload_bytes };
-    let ports = Ports {
-        users: database.clone().users(),
-        chats: database.clone().chats(),
-        documents: database.clone().documents(),
-        files: database.clone().files(),
-        database: database.admin(),
-        objects,
-        kv,
-        streams,
-        model,
-    };
+    let ports = Ports::from_database(database, objects, kv, streams, model);
     Ok(Wired { services: Services::new(ports, auth, files, generation), adapters, embedded_kv, memory_streams })
 }
 

@@ -46,15 +46,19 @@ pub struct Ports {
     pub model: Arc<dyn LanguageModel>,
 }
 
-impl Ports {
-    /// Builds the database ports from one adapter that implements all of them.
-    pub fn from_database<D>(
-        database: Arc<D>,
-        objects: Arc<dyn ObjectStorage>,
-        kv: Arc<dyn KeyValueStore>,
-        streams: Arc<dyn StreamStore>,
-        model: Arc<dyn LanguageModel>,
-    ) -> Self
+/// The database ports of one adapter that implements all of them, as trait objects: what a
+/// composition root picks at run time, whichever adapter it is.
+#[derive(Clone)]
+pub struct DatabasePorts {
+    pub users: Arc<dyn UserStore>,
+    pub chats: Arc<dyn ChatStore>,
+    pub documents: Arc<dyn DocumentStore>,
+    pub files: Arc<dyn FileStore>,
+    pub admin: Arc<dyn DatabaseAdmin>,
+}
+
+impl DatabasePorts {
+    pub fn new<D>(database: Arc<D>) -> Self
     where
         D: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin,
     {
@@ -63,7 +67,26 @@ impl Ports {
             chats: database.clone(),
             documents: database.clone(),
             files: database.clone(),
-            database,
+            admin: database,
+        }
+    }
+}
+
+impl Ports {
+    /// All the ports, from the database's and the other adapters.
+    pub fn from_database(
+        database: DatabasePorts,
+        objects: Arc<dyn ObjectStorage>,
+        kv: Arc<dyn KeyValueStore>,
+        streams: Arc<dyn StreamStore>,
+        model: Arc<dyn LanguageModel>,
+    ) -> Self {
+        Self {
+            users: database.users,
+            chats: database.chats,
+            documents: database.documents,
+            files: database.files,
+            database: database.admin,
             objects,
             kv,
             streams,

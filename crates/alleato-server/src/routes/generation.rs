@@ -7,12 +7,12 @@ use alleato_core::services::{IncomingMessage, SendMessage};
 use alleato_core::{Error, Surface};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::sse;
+use super::sse::{self, ResumeCursor};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, parse_id};
 use crate::state::AppState;
@@ -94,12 +94,6 @@ pub(crate) async fn send(
     Ok(sse::ui_message_stream(state.services.generation.follow(started.stream_id, 0)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CursorQuery {
-    pub(crate) cursor: Option<String>,
-}
-
 #[utoipa::path(get, path = "/api/v1/chats/{id}/stream", tag = "generation", security(("bearer" = [])),
     params(("id" = String, Path, description = "Chat id"),
            ("cursor" = Option<u64>, Query, description = "Resume after this chunk (or send Last-Event-ID)")),
@@ -111,11 +105,9 @@ pub(crate) async fn resume(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    ApiQuery(query): ApiQuery<CursorQuery>,
+    ResumeCursor(cursor): ResumeCursor,
 ) -> ApiResult<Response> {
     let chat: ChatId = parse_id(&id, "chat")?;
-    let cursor = sse::cursor(&headers, query.cursor.as_deref())?;
     match state.services.generation.resume(&who, chat, cursor).await? {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(stream) => Ok(sse::ui_message_stream(state.services.generation.follow(stream, cursor.unwrap_or(0)))),

@@ -9,7 +9,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{BoxStream, StreamExt};
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 
 /// The AI SDK's UI message stream response: SSE plus the headers its clients look for.
 pub fn ui_message_stream(entries: BoxStream<'static, Result<(u64, Vec<u8>)>>) -> Response {
@@ -36,8 +40,26 @@ pub fn events(entries: BoxStream<'static, Result<(u64, Vec<u8>)>>) -> Response {
     response
 }
 
-/// The resume cursor: `Last-Event-ID` (what browsers send on reconnect) or `?cursor=`.
-pub fn cursor(headers: &HeaderMap, query: Option<&str>) -> std::result::Result<Option<u64>, ApiError> {
+/// The resume cursor of a request: `Last-Event-ID` (what browsers send on reconnect) or
+/// `?cursor=`; `None` when neither is given.
+pub struct ResumeCursor(pub Option<u64>);
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CursorQuery {
+    cursor: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ResumeCursor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> std::result::Result<Self, Self::Rejection> {
+        let ApiQuery(query) = ApiQuery::<CursorQuery>::from_request_parts(parts, state).await?;
+        Ok(Self(cursor(&parts.headers, query.cursor.as_deref())?))
+    }
+}
+
+fn cursor(headers: &HeaderMap, query: Option<&str>) -> std::result::Result<Option<u64>, ApiError> {
     let raw =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned).or(query.map(str::to_owned));
     match raw {

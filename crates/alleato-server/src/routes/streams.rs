@@ -10,10 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::sse;
+use super::sse::{self, ResumeCursor};
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiQuery, Auth, parse_id};
-use crate::routes::generation::CursorQuery;
+use crate::extract::{ApiJson, Auth, parse_id};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -39,12 +38,11 @@ pub(crate) async fn show(
     Auth(who): Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    ApiQuery(query): ApiQuery<CursorQuery>,
+    ResumeCursor(cursor): ResumeCursor,
 ) -> ApiResult<Response> {
     let id: StreamId = parse_id(&id, "stream")?;
     if sse::wants_events(&headers) {
-        let cursor = sse::cursor(&headers, query.cursor.as_deref())?.unwrap_or(0);
-        return Ok(sse::events(state.services.streams.follow(&who, id, cursor).await?));
+        return Ok(sse::events(state.services.streams.follow(&who, id, cursor.unwrap_or(0)).await?));
     }
     let contents = state.services.streams.get(&who, id).await?;
     Ok(Json(StreamContentsView {
