@@ -13,6 +13,7 @@
 
 mod kv;
 mod streams;
+mod wakeups;
 
 use std::future::Future;
 use std::time::Duration;

@@ -4,6 +4,9 @@
 //!   numbers are contiguous and a reader resumes with `XRANGE`/`XREAD` from `after-0`. Finishing
 //!   adds a marker entry `len-1`, which is after every chunk, so followers blocked in
 //!   `XREAD BLOCK` wake up for the finish as they do for a chunk; readers skip it.
+//!
+//! Following live goes through [`Wakeups`]: one `XREAD BLOCK` per process over every followed
+//! stream, not a connection per follower.
 
 use std::time::Duration;
 
@@ -13,7 +16,8 @@ use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use redis::streams::StreamRangeReply;
 
-use crate::{Redis, map_redis};
+use crate::Redis;
+use crate::wakeups::Wakeups;
 
 const S: Surface = Surface::Stream;
 
@@ -47,13 +51,11 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return 1
 ";
 
-/// Idle connections kept for `XREAD BLOCK`; beyond this many, a finished wait closes its own.
-const MAX_IDLE_BLOCKING: usize = 256;
-
 #[derive(Clone)]
 pub struct RedisStreams {
     redis: Redis,
-    idle: std::sync::Arc<std::sync::Mutex<Vec<redis::aio::MultiplexedConnection>>>,
+    /// One `XREAD BLOCK` loop for every stream followed through this store.
+    wakeups: Wakeups,
     create: redis::Script,
     append: redis::Script,
     finish: redis::Script,
@@ -72,8 +74,8 @@ impl std::fmt::Debug for RedisStreams {
 impl RedisStreams {
     pub fn new(redis: Redis) -> Self {
         Self {
+            wakeups: Wakeups::new(redis.clone()),
             redis,
-            idle: std::sync::Arc::default(),
             create: redis::Script::new(CREATE),
             append: redis::Script::new(APPEND),
             finish: redis::Script::new(FINISH),
@@ -191,51 +193,14 @@ impl StreamStore for RedisStreams {
     async fn delete(&self, id: &str) -> Result<()> {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
-        self.redis.run(S, redis::cmd("DEL").arg(&meta).arg(&data).query_async::<()>(&mut conn)).await
+        self.redis.run(S, redis::cmd("DEL").arg(&meta).arg(&data).query_async::<()>(&mut conn)).await?;
+        self.wakeups.forget(&data);
+        Ok(())
     }
 
     async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()> {
         let (meta, data) = self.keys(id);
-        let mut conn = self.redis.manager.clone();
-        let exists: bool = self.redis.run(S, redis::cmd("EXISTS").arg(&meta).query_async(&mut conn)).await?;
-        if !exists {
-            return Ok(());
-        }
-        // XREAD BLOCK holds its connection: it gets one of its own, not the shared one, taken
-        // from the idle ones when there is one, so followers do not open a connection per wait.
-        let blocking = async {
-            let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let mut own = match pooled {
-                Some(conn) => conn,
-                None => {
-                    let config = redis::AsyncConnectionConfig::new().set_connection_timeout(Some(self.redis.timeout));
-                    self.redis.client.get_multiplexed_async_connection_with_config(&config).await?
-                }
-            };
-            // The default response timeout would cut the block short.
-            own.set_response_timeout(timeout + Duration::from_secs(1));
-            let result = redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(1)
-                .arg("BLOCK")
-                .arg(timeout.as_millis().max(1) as u64)
-                .arg("STREAMS")
-                .arg(&data)
-                .arg(format!("{after}-0"))
-                .query_async::<redis::Value>(&mut own)
-                .await;
-            if result.is_ok() {
-                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < MAX_IDLE_BLOCKING {
-                    idle.push(own);
-                }
-            }
-            result
-        };
-        match tokio::time::timeout(timeout + Duration::from_secs(2), blocking).await {
-            Ok(result) => result.map(drop).map_err(|e| map_redis(S, e)),
-            Err(_) => Ok(()),
-        }
+        self.wakeups.wait(&data, &meta, after, timeout).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -43,3 +43,24 @@ async fn two_connections_share_counters_and_streams() {
     let seen: Vec<_> = follower.map(|e| e.unwrap().1).collect().await;
     assert_eq!(seen, vec![b"one".to_vec(), b"two".to_vec()]);
 }
+
+/// A stream deleted through this process wakes its followers at once (one deleted through
+/// another instance is noticed when their wait times out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_wakes_when_its_stream_is_deleted_here() {
+    use alleato_core::ports::StreamStore;
+    let store = Arc::new(RedisStreams::new(redis().await));
+    store.create("doomed", b"", std::time::Duration::from_secs(60)).await.unwrap();
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            store.wait("doomed", 0, std::time::Duration::from_secs(20)).await.unwrap();
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    store.delete("doomed").await.unwrap();
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await.unwrap().unwrap();
+    assert!(waited < std::time::Duration::from_secs(2), "woken by the delete, not the timeout ({waited:?})");
+}

@@ -383,15 +383,23 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     let mut streams = Vec::new();
     for _ in 0..1000 {
         let (user, open) = (user.clone(), open.clone());
+        // Ok, or why the stream failed (reported grouped, so a failure is explained).
         streams.push(tokio::spawn(async move {
-            let mut events = user.send_text(ChatId::new(), "Hold this stream open").await.ok()?;
-            events.next().await?.ok()?;
+            let mut events = user.send_text(ChatId::new(), "Hold this stream open").await.map_err(|e| e.to_string())?;
+            events.next().await.ok_or("ended before any event")?.map_err(|e| e.to_string())?;
             open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut last = None;
             while let Some(event) = events.next().await {
-                last = Some(event.ok()?);
+                let event = event.map_err(|e| e.to_string())?;
+                if event.json().is_some_and(|v| v["type"] == "error") {
+                    return Err(format!("error event: {}", event.data));
+                }
+                last = Some(event);
             }
-            last.filter(|e| e.is_done()).map(|_| ())
+            match last {
+                Some(event) if event.is_done() => Ok(()),
+                _ => Err("ended without [DONE]".to_owned()),
+            }
         }));
     }
     let mut peak_open = 0;
@@ -407,8 +415,13 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut completed = 0;
+    let mut failures = std::collections::BTreeMap::<String, usize>::new();
     for s in streams {
-        completed += usize::from(matches!(s.await, Ok(Some(()))));
+        match s.await {
+            Ok(Ok(())) => completed += 1,
+            Ok(Err(why)) => *failures.entry(why).or_default() += 1,
+            Err(panic) => *failures.entry(panic.to_string()).or_default() += 1,
+        }
     }
     drop(server);
 
@@ -442,6 +455,9 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
         idle_rss as f64 / 1024.0,
         peak_rss as f64 / 1024.0
     );
+    for (why, count) in failures {
+        println!("  {count} failed: {why}");
+    }
 }
 
 fn ms(d: Duration) -> f64 {

@@ -28,14 +28,28 @@ macro_rules! __conformance_cases {
             }
         )*
     };
+    // Every case in turn, in the caller's async context, each over a fresh `$make`: for checks
+    // that need the whole workload (e.g. the query plans of everything an adapter runs).
+    (@sequence $module:ident, $make:expr, [$($case:ident),* $(,)?]) => {{
+        $(
+            let port = $make;
+            $crate::testkit::$module::$case(port).await;
+        )*
+    }};
 }
 
 /// The database suite, over a factory of `Arc<T>` where `T` implements every database port.
+///
+/// `database_conformance!(@sequence make)` is instead an expression that runs every case in
+/// turn inside the caller's async function.
 #[macro_export]
 macro_rules! database_conformance {
-    ($make:expr) => {
-        $crate::__conformance_cases!(
-            database,
+    (@sequence $make:expr) => {
+        $crate::database_conformance!(@cases @sequence, $make)
+    };
+    (@cases $(@$mode:ident)?, $make:expr) => {
+        $crate::__conformance_cases! {
+            $(@$mode)? database,
             $make,
             [
                 users_round_trip,
@@ -61,7 +75,10 @@ macro_rules! database_conformance {
                 stats_count_real_rows,
                 ping_answers,
             ]
-        );
+        }
+    };
+    ($make:expr) => {
+        $crate::database_conformance!(@cases, $make);
     };
 }
 
