@@ -9,6 +9,8 @@ use alleato_server::{Config, RunningServer};
 
 pub use alleato_sdk;
 
+pub mod process;
+
 /// A running server with its own data directory.
 pub struct TestApp {
     pub server: RunningServer,

@@ -1,43 +1,75 @@
-//! Two server instances (in this test process, each with its own pools and connections) sharing
-//! PostgreSQL, Redis and S3, as instances behind a load balancer do: sessions, logouts, rate
-//! limits, files and generations cross between them.
+//! Two `alleato` server processes sharing PostgreSQL, Redis and S3, as instances behind a load
+//! balancer do: sessions, logouts, rate limits, files and generations cross between them. Each
+//! process has its own data directory, so nothing passes through the local disk.
 
 use std::time::Duration;
 
-use alleato_e2e::{PNG, TestApp, assert_api_error, collect, deltas, postgres_url, redis_url, test_config, uuid_like};
-use alleato_sdk::api::ChatId;
-use alleato_server::config::Secret;
+use alleato_e2e::process::{ServerProcess, server_binary};
+use alleato_e2e::{PNG, assert_api_error, collect, deltas, postgres_url, redis_url, s3_endpoint, uuid_like};
+use alleato_sdk::Client;
+use alleato_sdk::api::{AuthResponse, ChatId};
 use futures::StreamExt;
 
-async fn pair(configure: impl Fn(&mut alleato_server::Config)) -> (TestApp, TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().to_path_buf());
-    config.database.url = Some(Secret::new(postgres_url()));
-    config.database.schema = Some(format!("e2e_{}", uuid_like()));
-    config.database.max_connections = 4;
-    config.redis.url = Some(Secret::new(redis_url()));
-    config.redis.prefix = format!("e2e:{}:", uuid_like());
-    config.auth.jwt_secret = Some(Secret::new("shared-secret-for-both-instances-0123456789"));
-    config.storage.s3_bucket = Some("alleato-test".into());
-    config.storage.s3_endpoint = Some(alleato_e2e::s3_endpoint());
-    config.storage.s3_region = "auto".into();
-    config.storage.s3_access_key_id = Some(Secret::new("AKTEST"));
-    config.storage.s3_secret_access_key = Some(Secret::new("SKTEST"));
-    config.storage.s3_prefix = Some(format!("e2e-{}", uuid_like()));
-    configure(&mut config);
-    // Separate data directories: nothing may pass through the local disk.
-    let other = tempfile::tempdir().unwrap();
-    let mut config_b = config.clone();
-    config_b.data_dir = other.path().to_path_buf();
-    let a = TestApp::spawn_with(config, Some(dir)).await;
-    let b = TestApp::spawn_with(config_b, Some(other)).await;
-    assert_ne!(a.server.addr, b.server.addr);
+/// One server process and a client for it.
+struct Instance {
+    client: Client,
+    _process: ServerProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl Instance {
+    /// Registers a fresh regular user and returns a client signed in as them.
+    async fn user(&self) -> (Client, AuthResponse) {
+        let email = format!("user-{}@example.com", uuid_like());
+        let session = self.client.register(&email, "correct horse battery").await.expect("register");
+        (self.client.with_token(&session.token), session)
+    }
+}
+
+/// Two processes on the traditional stack, in a schema, key prefix and bucket prefix of their
+/// own, configured by the environment only; `extra` is added to both.
+async fn pair(extra: &[(&str, &str)]) -> (Instance, Instance) {
+    let run = uuid_like();
+    let schema = format!("e2e_{run}");
+    let redis_prefix = format!("e2e:{run}:");
+    let s3_prefix = format!("e2e-{run}");
+    let env: Vec<(&str, String)> = [
+        ("DATABASE_URL", postgres_url()),
+        ("ALLEATO_DATABASE__SCHEMA", schema),
+        ("ALLEATO_DATABASE__MAX_CONNECTIONS", "4".into()),
+        ("REDIS_URL", redis_url()),
+        ("ALLEATO_REDIS__PREFIX", redis_prefix),
+        ("S3_BUCKET", "alleato-test".into()),
+        ("S3_ENDPOINT", s3_endpoint()),
+        ("S3_REGION", "auto".into()),
+        ("AWS_ACCESS_KEY_ID", "AKTEST".into()),
+        ("AWS_SECRET_ACCESS_KEY", "SKTEST".into()),
+        ("ALLEATO_STORAGE__S3_PREFIX", s3_prefix),
+        ("JWT_SECRET", "shared-secret-for-both-instances-0123456789".into()),
+        ("ALLEATO_RATE_LIMIT__API_PER_MINUTE", "100000".into()),
+        ("ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE", "100000".into()),
+        ("ALLEATO_RATE_LIMIT__UPLOAD_PER_MINUTE", "100000".into()),
+        ("AI_MOCK_CHUNK_DELAY_MS", "1".into()),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|(k, v)| (*k, (*v).to_owned())))
+    .collect();
+    let binary = server_binary();
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let (process, _) = ServerProcess::start(&binary, dir.path(), env.iter().map(|(k, v)| (*k, v.as_str()))).await;
+        instances.push(Instance { client: Client::new(process.base_url()), _process: process, _dir: dir });
+    }
+    let b = instances.pop().unwrap();
+    let a = instances.pop().unwrap();
+    assert_ne!(a._process.child.id(), b._process.child.id());
     (a, b)
 }
 
 #[tokio::test]
 async fn sessions_and_logouts_are_shared() {
-    let (a, b) = pair(|_| {}).await;
+    let (a, b) = pair(&[]).await;
     let session =
         a.client.register(&format!("two-{}@example.com", uuid_like()), "correct horse battery").await.unwrap();
     let on_a = a.client.with_token(&session.token);
@@ -49,7 +81,7 @@ async fn sessions_and_logouts_are_shared() {
 
 #[tokio::test]
 async fn rate_limits_count_across_instances() {
-    let (a, b) = pair(|c| c.rate_limit.auth_per_minute = 4).await;
+    let (a, b) = pair(&[("ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE", "4")]).await;
     for (i, app) in [&a, &b, &a, &b].into_iter().enumerate() {
         let err = app.client.login("nobody@example.com", "guess guess guess").await.unwrap_err();
         assert_eq!(err.status(), Some(401), "attempt {i}");
@@ -61,7 +93,7 @@ async fn rate_limits_count_across_instances() {
 
 #[tokio::test]
 async fn files_uploaded_through_one_download_through_the_other() {
-    let (a, b) = pair(|_| {}).await;
+    let (a, b) = pair(&[]).await;
     let (ada, session) = a.user().await;
     let file = ada.upload_file("shared.png", "image/png", PNG, None).await.unwrap();
     let ada_on_b = b.client.with_token(&session.token);
@@ -70,7 +102,7 @@ async fn files_uploaded_through_one_download_through_the_other() {
 
 #[tokio::test]
 async fn a_generation_started_on_one_is_resumed_and_stopped_through_the_other() {
-    let (a, b) = pair(|c| c.ai.mock_chunk_delay_ms = 20).await;
+    let (a, b) = pair(&[("AI_MOCK_CHUNK_DELAY_MS", "20")]).await;
     let (ada, session) = a.user().await;
     let ada_on_b = b.client.with_token(&session.token);
     let chat = ChatId::new();

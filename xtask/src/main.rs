@@ -53,6 +53,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     services::redis()?;
     services::s3()?;
     services::clean_postgres();
+    // The multi-instance tests start the server binary as separate processes.
+    cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;
     let mut totals = (0, 0);
     let mut add = |run: anyhow::Result<(u64, u64)>| -> anyhow::Result<()> {
         run.map(|t| totals = (totals.0 + t.0, totals.1 + t.1))

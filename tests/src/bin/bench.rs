@@ -10,12 +10,12 @@
 //! Usage: `bench <path to alleato binary> [--seconds N] [--connections N]`
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alleato_e2e::alleato_sdk::Client;
 use alleato_e2e::alleato_sdk::api::{ChatId, CreateChatRequest};
+use alleato_e2e::process::ServerProcess;
 use futures::StreamExt;
 
 struct Args {
@@ -65,68 +65,19 @@ fn parse_args() -> Args {
     Args { binary, seconds, connections, traditional }
 }
 
-/// The server process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Starts the binary and returns it with the time until `/ready` first answered 200.
-async fn start(binary: &Path, data_dir: &Path) -> (Server, Duration) {
+async fn start(binary: &Path, data_dir: &Path) -> (ServerProcess, Duration) {
     start_with(binary, data_dir, &[]).await
 }
 
-async fn start_with(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Server, Duration) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let began = Instant::now();
-    let child = Command::new(binary)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ALLEATO_ADDR", &addr)
-        .env("ALLEATO_DATA_DIR", data_dir)
-        .env("ALLEATO_CONFIG", "/nonexistent/alleato-bench.toml")
-        .env("RATE_LIMIT_ENABLED", "false")
-        .env("JWT_SECRET", "benchmark-secret-benchmark-secret-0123456789")
-        .env("RUST_LOG", "warn")
-        .envs(STACK_ENV.get().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())))
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the server binary");
-    let server = Server { child, addr };
-    let http = reqwest::Client::new();
-    let url = format!("http://{}/ready", server.addr);
-    loop {
-        if let Ok(r) = http.get(&url).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(began.elapsed() < Duration::from_secs(30), "server not ready after 30 s");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    (server, began.elapsed())
+async fn start_with(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (ServerProcess, Duration) {
+    let fixed = [("RATE_LIMIT_ENABLED", "false"), ("JWT_SECRET", "benchmark-secret-benchmark-secret-0123456789")];
+    let stack = STACK_ENV.get().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
+    ServerProcess::start(binary, data_dir, fixed.into_iter().chain(stack).chain(env.iter().copied())).await
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+fn rss_kib(server: &ServerProcess) -> u64 {
+    server.rss_kib()
 }
 
 struct Figures {
@@ -195,7 +146,7 @@ async fn main() {
 
     let (server, cold_start) = start(&args.binary, dir.path()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle_rss = rss_kib(server.child.id());
+    let idle_rss = rss_kib(&server);
     let base = format!("http://{}", server.addr);
     let client = Client::new(base.clone());
 
@@ -222,7 +173,7 @@ async fn main() {
         load(&format!("{base}/api/v1/chats?limit=20"), Some(&session.token), args.connections, args.seconds).await;
     let reading =
         load(&format!("{base}/api/v1/chats/{busy}"), Some(&session.token), args.connections, args.seconds).await;
-    let loaded_rss = rss_kib(server.child.id());
+    let loaded_rss = rss_kib(&server);
     drop(server);
 
     // A second start over the now populated data directory.
@@ -378,7 +329,7 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     let session =
         client.register(&format!("many-{}@example.com", alleato_e2e::uuid_like()), "benchmark password").await.unwrap();
     let user = client.with_token(&session.token);
-    let idle_rss = rss_kib(server.child.id());
+    let idle_rss = rss_kib(&server);
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut streams = Vec::new();
     for _ in 0..1000 {
@@ -408,7 +359,7 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     while held_since.elapsed() < Duration::from_secs(60) {
         let now_open = open.load(std::sync::atomic::Ordering::SeqCst);
         peak_open = peak_open.max(now_open);
-        peak_rss = peak_rss.max(rss_kib(server.child.id()));
+        peak_rss = peak_rss.max(rss_kib(&server));
         if streams.iter().all(|s| s.is_finished()) {
             break;
         }

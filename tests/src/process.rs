@@ -1,0 +1,102 @@
+//! The real `alleato` binary as a separate OS process, configured only by its environment, as an
+//! operator runs it: for the multi-instance tests and the benchmark.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process, killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The debug `alleato` binary beside the running test (`target/debug/alleato`), or the one
+/// `ALLEATO_BIN` names. `cargo xtask test` builds it before the tests run.
+pub fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ALLEATO_BIN") {
+        return path.into();
+    }
+    // A test runs as target/<profile>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let binary = profile_dir.join("alleato");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (`cargo build -p alleato-server --bin alleato`; `cargo xtask test` does)",
+        binary.display()
+    );
+    binary
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl ServerProcess {
+    /// Starts `binary` over `data_dir` with only `env` (plus `PATH`, an address and a missing
+    /// config file, so nothing from the machine leaks in) and waits until `/ready` answers 200.
+    /// Returns the process and how long that took.
+    pub async fn start<K, V>(
+        binary: &Path,
+        data_dir: &Path,
+        env: impl IntoIterator<Item = (K, V)>,
+    ) -> (ServerProcess, Duration)
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let began = Instant::now();
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ALLEATO_ADDR", &addr)
+            .env("ALLEATO_DATA_DIR", data_dir)
+            .env("ALLEATO_CONFIG", "/nonexistent/alleato-test.toml")
+            .env("RUST_LOG", "warn")
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let mut server = ServerProcess { child, addr };
+        let http = reqwest::Client::new();
+        let url = format!("http://{}/ready", server.addr);
+        loop {
+            if let Ok(r) = http.get(&url).send().await
+                && r.status() == 200
+            {
+                break;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the server exited before it was ready ({status})");
+            }
+            assert!(began.elapsed() < Duration::from_secs(30), "server not ready after 30 s");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        (server, began.elapsed())
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The process's resident memory, in KiB (0 if it cannot be read).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
