@@ -19,7 +19,25 @@ async fn upload_read_download_delete() {
     let file: alleato_sdk::api::FileView = response.json().await.unwrap();
     assert_eq!((file.name.as_str(), file.size, file.content_type.as_str()), ("cat.png", PNG.len() as u64, "image/png"));
     assert_eq!(file.url, format!("/api/v1/files/{}/content", file.id));
-    assert_eq!(ada.file(file.id).await.unwrap(), file);
+    let shown = ada.file(file.id).await.unwrap();
+    assert_eq!(shown.clone().with_download_url(None), file.clone().with_download_url(None));
+
+    // Where the storage signs URLs (S3, R2), the metadata carries one that fetches the bytes
+    // without credentials; local storage offers none (the content route serves the bytes).
+    if alleato_e2e::stack_storage() == "s3" {
+        for view in [&file, &shown] {
+            let url = view.download_url.as_deref().expect("S3 storage offers a signed URL");
+            let expires = view.download_url_expires_at.expect("with its expiry");
+            let left = (expires - alleato_core::time::now()).num_seconds();
+            assert!((240..=300).contains(&left), "valid for the configured 300 s: {left} s left");
+            let direct = reqwest::get(url).await.unwrap();
+            assert_eq!(direct.status(), 200);
+            assert_eq!(direct.headers()["content-type"], "image/png");
+            assert_eq!(&direct.bytes().await.unwrap()[..], PNG);
+        }
+    } else {
+        assert_eq!((file.download_url.as_deref(), shown.download_url.as_deref()), (None, None));
+    }
 
     let content = ada.request(reqwest::Method::GET, &file.url).send().await.unwrap();
     assert_eq!(content.status(), 200);

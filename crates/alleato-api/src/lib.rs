@@ -224,6 +224,14 @@ pub struct FileView {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "alleato_core::time::wire")]
     pub created_at: alleato_core::time::Timestamp,
+    /// A URL that fetches the bytes straight from the storage service without credentials,
+    /// when it signs URLs (S3, R2); absent otherwise. `url` always works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
+    /// When `downloadUrl` stops working.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "alleato_core::time::wire_option")]
+    pub download_url_expires_at: Option<alleato_core::time::Timestamp>,
 }
 
 impl FileView {
@@ -238,7 +246,15 @@ impl FileView {
             content_type: meta.content_type,
             chat_id: meta.chat_id,
             created_at: meta.created_at,
+            download_url: None,
+            download_url_expires_at: None,
         }
+    }
+
+    /// Adds a signed download URL and its expiry.
+    pub fn with_download_url(mut self, download: Option<(String, alleato_core::time::Timestamp)>) -> Self {
+        (self.download_url, self.download_url_expires_at) = download.unzip();
+        self
     }
 }
 

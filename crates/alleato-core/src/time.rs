@@ -102,3 +102,25 @@ pub mod wire {
         super::parse_sortable(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
     }
 }
+
+/// [`wire`] for an optional timestamp (`null` or absent when `None`).
+pub mod wire_option {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Timestamp;
+
+    pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
+        match ts {
+            Some(ts) => super::wire::serialize(ts, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
+        let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(deserializer)?;
+        text.map(|text| {
+            super::parse_sortable(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+        })
+        .transpose()
+    }
+}

@@ -12,14 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_core::model::StoredObject;
-use alleato_core::ports::ObjectStorage;
+use alleato_core::ports::{ObjectStorage, SignedDownload};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use bytes::Bytes;
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
+use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{
     Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
 };
@@ -65,18 +66,23 @@ pub struct ObjectStoreAdapter {
     /// Whether the backend keeps attributes such as Content-Type (the local file system does not).
     keeps_attributes: bool,
     name: &'static str,
+    /// The S3 client itself, to sign download URLs (under the same key prefix as `store`).
+    signer: Option<(AmazonS3, ObjectPath)>,
 }
+
+/// The longest a signed URL may work: SigV4's limit, on S3 and R2 alike.
+const MAX_SIGNED_URL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl ObjectStoreAdapter {
     /// Objects as files under `dir` (created if missing).
     pub fn local(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::unavailable(S, e))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(map)?;
-        Ok(Self { store: Arc::new(store), keeps_attributes: false, name: "local" })
+        Ok(Self { store: Arc::new(store), keeps_attributes: false, name: "local", signer: None })
     }
 
     pub fn memory() -> Self {
-        Self { store: Arc::new(InMemory::new()), keeps_attributes: true, name: "memory" }
+        Self { store: Arc::new(InMemory::new()), keeps_attributes: true, name: "memory", signer: None }
     }
 
     /// An S3-compatible bucket. Every key is stored under `settings.prefix`, so deployments (or
@@ -103,16 +109,18 @@ impl ObjectStoreAdapter {
             builder = builder.with_access_key_id(key).with_secret_access_key(secret);
         }
         let store = builder.build().map_err(|e| Error::backend(S, format!("S3 settings: {e}")))?;
-        let store: Arc<dyn ObjectStore> = match settings.prefix.as_deref().filter(|p| !p.is_empty()) {
-            Some(prefix) => Arc::new(PrefixStore::new(store, prefix)),
-            None => Arc::new(store),
+        let prefix = ObjectPath::from(settings.prefix.as_deref().unwrap_or_default());
+        let signer = Some((store.clone(), prefix.clone()));
+        let store: Arc<dyn ObjectStore> = match prefix.as_ref() {
+            "" => Arc::new(store),
+            _ => Arc::new(PrefixStore::new(store, prefix)),
         };
-        Ok(Self { store, keeps_attributes: true, name: "s3" })
+        Ok(Self { store, keeps_attributes: true, name: "s3", signer })
     }
 
     /// Wraps any other `object_store` backend.
     pub fn from_store(store: Arc<dyn ObjectStore>, keeps_attributes: bool, name: &'static str) -> Self {
-        Self { store, keeps_attributes, name }
+        Self { store, keeps_attributes, name, signer: None }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -171,6 +179,20 @@ impl ObjectStorage for ObjectStoreAdapter {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(other) => Err(map(other)),
         }
+    }
+
+    async fn signed_download_url(&self, key: &str, download: &SignedDownload) -> Result<Option<String>> {
+        let Some((signer, prefix)) = &self.signer else { return Ok(None) };
+        let location: ObjectPath = prefix.parts().chain(path(key)?.parts()).collect();
+        // The response headers are part of the signature, so the URL cannot be altered to serve
+        // the bytes as something else (an HTML page, say).
+        let options = SignedUrlOptions::new().with_query([
+            ("response-content-type", download.content_type.as_str()),
+            ("response-content-disposition", download.content_disposition.as_str()),
+        ]);
+        let expires_in = download.expires_in.clamp(Duration::from_secs(1), MAX_SIGNED_URL);
+        let url = signer.signed_url_opts(Method::GET, &location, expires_in, &options).await.map_err(map)?;
+        Ok(Some(url.into()))
     }
 
     async fn ping(&self) -> Result<()> {
@@ -232,5 +254,44 @@ mod tests {
             let dir = tempfile::tempdir().unwrap().keep();
             std::sync::Arc::new(super::ObjectStoreAdapter::local(&dir).unwrap())
         });
+    }
+
+    fn download(seconds: u64) -> SignedDownload {
+        SignedDownload {
+            expires_in: Duration::from_secs(seconds),
+            content_type: "image/png".into(),
+            content_disposition: "inline; filename=\"cat.png\"".into(),
+        }
+    }
+
+    /// Anyone holding the URL gets the bytes, with the signed type, until it expires; an altered
+    /// URL is refused.
+    #[tokio::test]
+    async fn s3_signs_download_urls() {
+        let store = ObjectStoreAdapter::s3(&test_s3_settings()).unwrap();
+        store.put("files/u/cat", Bytes::from_static(b"not really a png"), "image/png").await.unwrap();
+        let url = store.signed_download_url("files/u/cat", &download(60)).await.unwrap().expect("S3 signs");
+        let http = reqwest::Client::new();
+        let response = http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "image/png");
+        assert_eq!(&response.bytes().await.unwrap()[..], b"not really a png");
+
+        let altered = url.replace("response-content-type=image%2Fpng", "response-content-type=text%2Fhtml");
+        assert_ne!(altered, url, "the type is in the URL: {url}");
+        assert_eq!(http.get(&altered).send().await.unwrap().status(), 403, "the type is signed");
+
+        let brief = store.signed_download_url("files/u/cat", &download(1)).await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(http.get(&brief).send().await.unwrap().status(), 403, "expired");
+    }
+
+    #[tokio::test]
+    async fn local_and_memory_storage_do_not_sign() {
+        let dir = tempfile::tempdir().unwrap();
+        for store in [ObjectStoreAdapter::local(dir.path()).unwrap(), ObjectStoreAdapter::memory()] {
+            store.put("files/u/cat", Bytes::from_static(b"x"), "image/png").await.unwrap();
+            assert_eq!(store.signed_download_url("files/u/cat", &download(60)).await.unwrap(), None);
+        }
     }
 }

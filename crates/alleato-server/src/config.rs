@@ -166,6 +166,9 @@ pub struct StorageConfig {
     pub s3_prefix: Option<String>,
     /// `R2_PUBLIC_URL`: public base URL of the R2 bucket.
     pub r2_public_url: Option<String>,
+    /// How long the signed download URLs offered with file metadata work, where the storage
+    /// signs them (S3, R2); 0 offers none. At most 7 days (S3's limit).
+    pub download_url_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -255,6 +258,7 @@ impl Default for Config {
                 s3_force_path_style: true,
                 s3_prefix: None,
                 r2_public_url: None,
+                download_url_ttl_secs: 300,
             },
             ai: AiConfig::default(),
             chat: ChatConfig::default(),

@@ -1,8 +1,19 @@
+use std::time::Duration;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::error::Result;
 use crate::model::StoredObject;
+
+/// How a signed download presents the object: the storage service answers with these headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedDownload {
+    /// How long the URL works.
+    pub expires_in: Duration,
+    pub content_type: String,
+    pub content_disposition: String,
+}
 
 /// Object storage for uploaded bytes.
 ///
@@ -15,6 +26,14 @@ pub trait ObjectStorage: Send + Sync + 'static {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()>;
     async fn get(&self, key: &str) -> Result<Option<StoredObject>>;
     async fn delete(&self, key: &str) -> Result<()>;
+    /// A URL from which anyone holding it can `GET` the object, answered with `download`'s
+    /// headers, until `download.expires_in` passes; `Ok(None)` when the backend does not sign
+    /// URLs (a local directory, memory), and then the server serves the bytes itself. Signing
+    /// happens here, with the store's credentials: it does not check that the object exists.
+    async fn signed_download_url(&self, key: &str, download: &SignedDownload) -> Result<Option<String>> {
+        let _ = (key, download);
+        Ok(None)
+    }
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
 }

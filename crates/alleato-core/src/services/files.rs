@@ -2,6 +2,7 @@
 //! one without the other.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -10,8 +11,8 @@ use super::auth::Principal;
 use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, FileId};
 use crate::model::{FileMeta, StoredObject, Visibility};
-use crate::ports::{ChatStore, FileStore, ObjectStorage};
-use crate::time::now;
+use crate::ports::{ChatStore, FileStore, ObjectStorage, SignedDownload};
+use crate::time::{Timestamp, now};
 
 /// The types a file may have, recognised by its first bytes.
 pub const ALLOWED_CONTENT_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"];
@@ -19,12 +20,22 @@ pub const ALLOWED_CONTENT_TYPES: &[&str] = &["image/jpeg", "image/png", "image/g
 #[derive(Debug, Clone, Copy)]
 pub struct FileSettings {
     pub max_bytes: u64,
+    /// How long a signed download URL works, where the storage signs them; zero never offers
+    /// one (downloads then always go through the server).
+    pub download_url_ttl: Duration,
 }
 
 impl Default for FileSettings {
     fn default() -> Self {
-        Self { max_bytes: 10 * 1024 * 1024 }
+        Self { max_bytes: 10 * 1024 * 1024, download_url_ttl: Duration::from_secs(300) }
     }
+}
+
+/// A URL that fetches a file's bytes straight from the storage service, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadUrl {
+    pub url: String,
+    pub expires_at: Timestamp,
 }
 
 /// An upload as received.
@@ -111,6 +122,29 @@ impl FileService {
         Err(Error::not_found(Surface::File))
     }
 
+    /// A signed URL for the bytes of `meta` (which `meta` or `upload` returned, so access was
+    /// checked), when the storage signs URLs and they are enabled. A signing failure is logged
+    /// and offers none: the content route still serves the file.
+    pub async fn download_url(&self, meta: &FileMeta) -> Option<DownloadUrl> {
+        let ttl = self.settings.download_url_ttl;
+        if ttl.is_zero() {
+            return None;
+        }
+        let download = SignedDownload {
+            expires_in: ttl,
+            content_type: meta.content_type.clone(),
+            content_disposition: content_disposition(&meta.name),
+        };
+        let expires_at = now() + ttl;
+        match self.objects.signed_download_url(&meta.storage_key, &download).await {
+            Ok(url) => url.map(|url| DownloadUrl { url, expires_at }),
+            Err(err) => {
+                tracing::warn!(file = %meta.id, error = %err, "could not sign a download URL");
+                None
+            }
+        }
+    }
+
     pub async fn content(&self, who: &Principal, id: FileId) -> Result<(FileMeta, StoredObject)> {
         let meta = self.meta(who, id).await?;
         let object = self.objects.get(&meta.storage_key).await?.ok_or_else(|| {
@@ -133,6 +167,24 @@ impl FileService {
         }
         Ok(())
     }
+}
+
+/// `inline; filename="<ascii>"; filename*=UTF-8''<percent-encoded>` (RFC 6266): how a file is
+/// presented when downloaded, by the server or by the storage service through a signed URL.
+pub fn content_disposition(name: &str) -> String {
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// The content type by magic bytes; rejects anything not allowed and any mismatch with the

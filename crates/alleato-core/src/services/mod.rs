@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub use auth::{AuthService, AuthSettings, IssuedSession, Principal};
 pub use chats::{ChatService, ChatUpdate, NewChat};
 pub use documents::{DocumentService, NewDocument, NewSuggestion};
-pub use files::{ALLOWED_CONTENT_TYPES, FileService, FileSettings, Upload};
+pub use files::{ALLOWED_CONTENT_TYPES, DownloadUrl, FileService, FileSettings, Upload, content_disposition};
 pub use follow::follow;
 pub use generation::{
     GenerationService, GenerationSettings, IncomingMessage, SendMessage, Started, message_id_from_client,

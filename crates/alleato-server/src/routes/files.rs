@@ -28,9 +28,11 @@ fn content_url(id: FileId) -> String {
     format!("/api/v1/files/{id}/content")
 }
 
-fn view(meta: FileMeta) -> FileView {
+/// The view of a file, with a signed download URL when the storage offers one.
+async fn view(state: &AppState, meta: FileMeta) -> FileView {
+    let download = state.services.files.download_url(&meta).await;
     let url = content_url(meta.id);
-    FileView::new(meta, url)
+    FileView::new(meta, url).with_download_url(download.map(|d| (d.url, d.expires_at)))
 }
 
 fn multipart_error(err: MultipartError) -> ApiError {
@@ -82,7 +84,7 @@ pub(crate) async fn upload(
         ApiError(Error::bad_request(Surface::File, "No file uploaded: send it in the multipart field `file`."))
     })?;
     let meta = state.services.files.upload(&who, Upload { name, declared_type, bytes, chat_id }).await?;
-    Ok((StatusCode::CREATED, Json(view(meta))))
+    Ok((StatusCode::CREATED, Json(view(&state, meta).await)))
 }
 
 #[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "Metadata", body = alleato_api::FileResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
@@ -92,7 +94,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<FileResponse>> {
     let meta = state.services.files.meta(&who, parse_id(&id, "file")?).await?;
-    Ok(Json(FileResponse { file: view(meta) }))
+    Ok(Json(FileResponse { file: view(&state, meta).await }))
 }
 
 #[utoipa::path(get, path = "/api/v1/files/{id}/content", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "The bytes, with their content type"), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
@@ -120,21 +122,8 @@ pub(crate) async fn content(
     Ok(response)
 }
 
-/// `inline; filename="<ascii>"; filename*=UTF-8''<percent-encoded>` (RFC 6266).
 fn content_disposition(name: &str) -> HeaderValue {
-    let ascii: String =
-        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    HeaderValue::from_str(&format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
+    HeaderValue::from_str(&alleato_core::services::content_disposition(name))
         .unwrap_or(HeaderValue::from_static("inline"))
 }
 
