@@ -54,6 +54,22 @@ impl ServerProcess {
         K: AsRef<std::ffi::OsStr>,
         V: AsRef<std::ffi::OsStr>,
     {
+        let env: Vec<(K, V)> = env.into_iter().collect();
+        // The port is free when picked but could be taken before the child binds it: then the
+        // child exits at once, and it is started again on another port.
+        for _ in 0..3 {
+            if let Some(started) = Self::try_start(binary, data_dir, &env).await {
+                return started;
+            }
+        }
+        panic!("the server could not start on a free port three times");
+    }
+
+    async fn try_start<K, V>(binary: &Path, data_dir: &Path, env: &[(K, V)]) -> Option<(ServerProcess, Duration)>
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
         let addr = format!("127.0.0.1:{}", free_port());
         let began = Instant::now();
         let child = Command::new(binary)
@@ -63,7 +79,7 @@ impl ServerProcess {
             .env("ALLEATO_DATA_DIR", data_dir)
             .env("ALLEATO_CONFIG", "/nonexistent/alleato-test.toml")
             .env("RUST_LOG", "warn")
-            .envs(env)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -72,18 +88,25 @@ impl ServerProcess {
         let http = reqwest::Client::new();
         let url = format!("http://{}/ready", server.addr);
         loop {
+            if server.child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             if let Ok(r) = http.get(&url).send().await
                 && r.status() == 200
             {
                 break;
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("the server exited before it was ready ({status})");
-            }
             assert!(began.elapsed() < Duration::from_secs(30), "server not ready after 30 s");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        (server, began.elapsed())
+        let ready = began.elapsed();
+        // Another process answering on the port would mean this one failed to bind: it exits
+        // within moments of starting.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if server.child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        Some((server, ready))
     }
 
     pub fn base_url(&self) -> String {

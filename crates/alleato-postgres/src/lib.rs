@@ -59,16 +59,10 @@ impl PostgresDatabase {
         let timeout_ms = settings.statement_timeout.as_millis();
         let options = options.options([("statement_timeout", timeout_ms.to_string())]);
         let schema = settings.schema.clone();
-        if let Some(schema) = &schema {
-            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Error::backend(Surface::Database, "schema names are letters, digits and _"));
-            }
-            let admin =
-                PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(map_sqlx)?;
-            // The name was checked above to be letters, digits and `_`.
-            let create = sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""));
-            admin.execute(create).await.map_err(map_sqlx)?;
-            admin.close().await;
+        if let Some(schema) = &schema
+            && !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::backend(Surface::Database, "schema names are letters, digits and _"));
         }
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
@@ -85,6 +79,13 @@ impl PostgresDatabase {
             .connect_with(options)
             .await
             .map_err(map_sqlx)?;
+        if let Some(schema) = &settings.schema {
+            // Through the pool, not a connection of its own: a connection costs a TLS handshake
+            // where the server offers TLS, which is most of the start-up time. The search path
+            // set above takes effect once the schema exists. The name was checked above.
+            let create = sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""));
+            pool.execute(create).await.map_err(map_sqlx)?;
+        }
         let db = Self { pool };
         for name in migrations::migrate(&db.pool).await? {
             tracing::info!(migration = name, "applied database migration");

@@ -52,8 +52,11 @@ struct Shared {
     redis: Redis,
     control: String,
     keys: Mutex<HashMap<String, Watched>>,
-    /// Set once the loop runs; it starts with the first wait, inside the caller's runtime.
-    running: std::sync::OnceLock<()>,
+    /// The loop, started by the first wait inside the caller's runtime, and started again by
+    /// a later wait if it ever ended (its runtime shut down).
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Rouses the loop when it idles with no key to watch.
+    joined: Arc<tokio::sync::Notify>,
 }
 
 /// The process's dispatcher of stream wake-ups (cheap to clone).
@@ -76,7 +79,13 @@ impl Wakeups {
         );
         let control = redis.key(&format!("streams-wake:{process}"));
         Self {
-            shared: Arc::new(Shared { redis, control, keys: Mutex::default(), running: std::sync::OnceLock::new() }),
+            shared: Arc::new(Shared {
+                redis,
+                control,
+                keys: Mutex::default(),
+                task: Mutex::default(),
+                joined: Arc::default(),
+            }),
         }
     }
 
@@ -85,11 +94,12 @@ impl Wakeups {
     /// passes, or at once if `meta` (the key that says the stream exists) is missing when the
     /// key starts being watched here. A stream deleted through this process wakes its waiters
     /// ([`Wakeups::forget`]); one deleted through another instance is noticed at the timeout.
+    ///
+    /// `after` must be a position the caller has read up to (at most the stream's length): it
+    /// is taken as proof that those entries exist, which lets waiters further behind go and
+    /// read them. Callers check cursors that come from clients against the length first.
     pub(crate) async fn wait(&self, key: &str, meta: &str, after: u64, timeout: Duration) -> Result<()> {
-        self.shared.running.get_or_init(|| {
-            let shared = Arc::downgrade(&self.shared);
-            tokio::spawn(run(shared));
-        });
+        self.ensure_running();
         let floor = (after, 0);
         let (mut seen, joined) = {
             let mut keys = self.shared.keys.lock().unwrap_or_else(|p| p.into_inner());
@@ -114,9 +124,16 @@ impl Wakeups {
                 }
             }
         };
-        if joined && !self.interrupt(meta).await? {
-            self.forget(key);
-            return Ok(());
+        if joined {
+            // Until the loop is told about the key, other waiters on it would sleep through
+            // the block in flight: if telling it fails (or this wait is dropped meanwhile), the
+            // key goes again, which wakes them to read and wait anew.
+            let mut joining = Joining { wakeups: self, key, told: false };
+            if !self.interrupt(meta).await? {
+                return Ok(()); // the stream is gone: forgotten as `joining` drops
+            }
+            joining.told = true;
+            self.shared.joined.notify_one();
         }
         let failures = seen.borrow().failures;
         let woken = seen.wait_for(|now| now.last > floor || now.failures != failures);
@@ -126,6 +143,13 @@ impl Wakeups {
             }
             // Woken, the loop gone (the store dropped), or the timeout: the caller reads again.
             _ => Ok(()),
+        }
+    }
+
+    fn ensure_running(&self) {
+        let mut task = self.shared.task.lock().unwrap_or_else(|p| p.into_inner());
+        if task.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+            *task = Some(tokio::spawn(run(Arc::downgrade(&self.shared))));
         }
     }
 
@@ -160,6 +184,21 @@ impl Wakeups {
     }
 }
 
+/// Forgets a newly watched key unless the loop was told about it.
+struct Joining<'a> {
+    wakeups: &'a Wakeups,
+    key: &'a str,
+    told: bool,
+}
+
+impl Drop for Joining<'_> {
+    fn drop(&mut self) {
+        if !self.told {
+            self.wakeups.forget(self.key);
+        }
+    }
+}
+
 /// The loop: while the dispatcher lives, block on every watched key and wake their waiters.
 async fn run(weak: std::sync::Weak<Shared>) {
     let mut conn: Option<redis::aio::MultiplexedConnection> = None;
@@ -168,6 +207,13 @@ async fn run(weak: std::sync::Weak<Shared>) {
     loop {
         let Some(shared) = weak.upgrade() else { return };
         let watched = snapshot(&shared);
+        if watched.is_empty() {
+            // Nothing to follow: no Redis command until a key is watched.
+            let joined = shared.joined.clone();
+            drop(shared);
+            let _ = tokio::time::timeout(BLOCK, joined.notified()).await;
+            continue;
+        }
         let connection = match conn.take() {
             Some(c) => Ok(c),
             None => connect(&shared.redis).await,

@@ -33,7 +33,8 @@ pub struct StreamSlice {
 /// - `create` of an existing id is a `Conflict`.
 /// - `wait` returns as soon as the stream has an entry after `after`, is finished, or is gone,
 ///   or when `timeout` passes; followers call it between reads, so a stream shared by several
-///   instances (Redis) wakes followers on any of them.
+///   instances (Redis) wakes followers on any of them. `after` is a position the caller has
+///   read up to, never past the stream's length (services check cursors from clients first).
 #[async_trait]
 pub trait StreamStore: Send + Sync + 'static {
     async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()>;

@@ -91,14 +91,21 @@ impl StreamService {
         self.store.delete(&id.to_string()).await
     }
 
-    /// Replays the entries after `after` and follows new ones live.
+    /// Replays the entries after `after` and follows new ones live. A cursor past the end is a
+    /// `BadRequest` (a follower never waits at a position that does not exist yet).
     pub async fn follow(
         &self,
         who: &Principal,
         id: StreamId,
         after: u64,
     ) -> Result<futures::stream::BoxStream<'static, Result<(u64, Vec<u8>)>>> {
-        self.owned(who, id).await?;
+        let info = self.owned(who, id).await?;
+        if after > info.len {
+            return Err(Error::bad_request(
+                Surface::Stream,
+                format!("The cursor {after} is past the end of the stream ({} values).", info.len),
+            ));
+        }
         Ok(follow(self.store.clone(), id.to_string(), after))
     }
 }
