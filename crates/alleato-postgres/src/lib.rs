@@ -76,9 +76,15 @@ impl PostgresDatabase {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await
-            .map_err(map_sqlx)?;
+            // Opened in the background at start and kept, so the first requests do not each wait
+            // for a new connection (a TLS handshake, where the server offers TLS, costs tens of
+            // ms). sqlx opens them at once only when connections neither idle out nor age out;
+            // a dead one is still found by the ping before each acquire and replaced. Lazy: the
+            // first statement below is what proves the server answers.
+            .min_connections((settings.max_connections / 2).clamp(1, 4))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(options);
         if let Some(schema) = &settings.schema {
             // Through the pool, not a connection of its own: a connection costs a TLS handshake
             // where the server offers TLS, which is most of the start-up time. The search path
