@@ -11,11 +11,8 @@ use std::sync::{Arc, Mutex};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use sqlx::{Connection, Row};
 
-mod conformance_url {
-    pub fn url() -> String {
-        std::env::var("ALLEATO_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-    }
+fn url() -> String {
+    std::env::var("ALLEATO_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// Statements allowed to scan (matched by a fragment of their text), each with the reason.
@@ -26,7 +23,7 @@ const MAY_SCAN: &[(&str, &str)] = &[(
 
 async fn single_connection_database(opened: &Mutex<Vec<(String, Arc<PostgresDatabase>)>>) -> Arc<PostgresDatabase> {
     let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let mut settings = PostgresSettings::new(conformance_url::url());
+    let mut settings = PostgresSettings::new(url());
     settings.schema = Some(schema.clone());
     settings.max_connections = 1;
     let db = Arc::new(PostgresDatabase::connect(&settings).await.expect("PostgreSQL must be running for these tests"));
@@ -130,7 +127,7 @@ async fn every_query_has_an_index() {
     assert!(scanning.is_empty(), "queries without a usable index:\n\n{}", scanning.join("\n\n"));
 
     // Clean up the schemas this test made (others are dropped by `cargo xtask test` at start).
-    let mut admin = sqlx::PgConnection::connect(&conformance_url::url()).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(&url()).await.unwrap();
     for (schema, db) in databases {
         db.pool().close().await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
@@ -161,7 +158,7 @@ async fn every_foreign_key_has_an_index_on_its_columns() {
     .await
     .unwrap();
     db.pool().close().await;
-    let mut admin = sqlx::PgConnection::connect(&conformance_url::url()).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(&url()).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE"))).execute(&mut admin).await.unwrap();
     assert!(unindexed.is_empty(), "foreign keys whose referencing columns lead no index: {unindexed:?}");
 }
