@@ -157,21 +157,14 @@ impl ChatStore for PostgresDatabase {
 
     async fn insert_messages(&self, messages: &[StoredMessage]) -> Result<()> {
         let m = Surface::Message;
+        // One statement is atomic by itself: no BEGIN/COMMIT round trips for the usual single
+        // message of a chat turn.
+        if let [message] = messages {
+            return insert_message(message).execute(&self.pool).await.map(drop).map_err(db(m));
+        }
         let mut tx = self.pool.begin().await.map_err(db(m))?;
         for message in messages {
-            sqlx::query(
-                r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
-                   VALUES ($1, $2, (SELECT "userId" FROM "Chat" WHERE "id" = $2), $3, $4, $5, $6)"#,
-            )
-            .bind(message.id.0)
-            .bind(message.chat_id.0)
-            .bind(message.role.as_str())
-            .bind(Json(&message.parts))
-            .bind(Json(&message.attachments))
-            .bind(message.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(m))?;
+            insert_message(message).execute(&mut *tx).await.map_err(db(m))?;
         }
         tx.commit().await.map_err(db(m))
     }
@@ -283,4 +276,17 @@ impl ChatStore for PostgresDatabase {
             .collect::<sqlx::Result<_>>()
             .map_err(db(Surface::Stream))
     }
+}
+
+fn insert_message(message: &StoredMessage) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
+           VALUES ($1, $2, (SELECT "userId" FROM "Chat" WHERE "id" = $2), $3, $4, $5, $6)"#,
+    )
+    .bind(message.id.0)
+    .bind(message.chat_id.0)
+    .bind(message.role.as_str())
+    .bind(Json(&message.parts))
+    .bind(Json(&message.attachments))
+    .bind(message.created_at)
 }

@@ -4,7 +4,7 @@ use alleato_core::ports::{Counter, KeyValueStore, MAX_KEY_BYTES};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 
-use crate::Redis;
+use crate::{Redis, millis};
 
 const S: Surface = Surface::KeyValue;
 
@@ -31,10 +31,6 @@ fn check_key(key: &str) -> Result<()> {
         return Err(Error::bad_request(S, format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
     }
     Ok(())
-}
-
-fn millis(ttl: Duration) -> u64 {
-    ttl.max(Duration::from_secs(1)).as_millis().min(u128::from(u64::MAX)) as u64
 }
 
 impl RedisKv {
@@ -79,7 +75,10 @@ impl KeyValueStore for RedisKv {
     }
 
     async fn ping(&self) -> Result<()> {
-        let mut conn = self.redis.manager.clone();
-        self.redis.run(S, redis::cmd("PING").query_async::<()>(&mut conn)).await
+        self.redis.ping(S).await
+    }
+
+    fn is_shared(&self) -> bool {
+        true
     }
 }

@@ -31,6 +31,12 @@ pub trait KeyValueStore: Send + Sync + 'static {
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter>;
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
+    /// Whether other server processes see the same entries (Redis, Workers KV), so signals
+    /// between instances can travel through it. The embedded and in-memory stores belong to
+    /// one process.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// The longest key any adapter accepts.

@@ -22,6 +22,11 @@ struct Follower<S: ?Sized> {
     buffer: VecDeque<(u64, Vec<u8>)>,
     started: bool,
     ended: bool,
+    /// The last read returned everything there was (fewer than a batch): once the buffer is
+    /// drained, wait before reading again rather than read an empty slice first.
+    caught_up: bool,
+    /// ... and the stream was finished then: nothing more will come.
+    finished: bool,
 }
 
 /// Every entry numbered after `after`, in order, each once; ends when the stream is finished
@@ -30,14 +35,27 @@ pub fn follow<S>(store: Arc<S>, id: String, after: u64) -> BoxStream<'static, Re
 where
     S: StreamStore + ?Sized,
 {
-    let state = Follower { store, id, cursor: after, buffer: VecDeque::new(), started: false, ended: false };
+    let state = Follower {
+        store,
+        id,
+        cursor: after,
+        buffer: VecDeque::new(),
+        started: false,
+        ended: false,
+        caught_up: false,
+        finished: false,
+    };
     stream::unfold(state, |mut f| async move {
         loop {
             if let Some(entry) = f.buffer.pop_front() {
                 return Some((Ok(entry), f));
             }
-            if f.ended {
+            if f.ended || f.finished {
                 return None;
+            }
+            if f.caught_up {
+                f.caught_up = false;
+                f.wait().await;
             }
             let slice = match f.store.read(&f.id, f.cursor, BATCH).await {
                 Ok(Some(slice)) => slice,
@@ -55,19 +73,27 @@ where
             f.started = true;
             if let Some((last, _)) = slice.entries.last() {
                 f.cursor = *last;
+                f.caught_up = slice.entries.len() < BATCH;
+                f.finished = f.caught_up && slice.done;
                 f.buffer.extend(slice.entries);
                 continue;
             }
             if slice.done {
                 return None;
             }
-            if let Err(err) = f.store.wait(&f.id, f.cursor, WAIT).await {
-                // Waiting is only an optimisation over reading again: a failed wait (a busy
-                // store) degrades to a short pause, and the next read decides.
-                tracing::debug!(stream = %f.id, error = %err, "waiting on a stream failed; reading again shortly");
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
+            f.wait().await;
         }
     })
     .boxed()
+}
+
+impl<S: StreamStore + ?Sized> Follower<S> {
+    async fn wait(&self) {
+        if let Err(err) = self.store.wait(&self.id, self.cursor, WAIT).await {
+            // Waiting is only an optimisation over reading again: a failed wait (a busy
+            // store) degrades to a short pause, and the next read decides.
+            tracing::debug!(stream = %self.id, error = %err, "waiting on a stream failed; reading again shortly");
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
 }

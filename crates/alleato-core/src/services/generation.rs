@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
 use super::access;
 use super::auth::Principal;
 use super::follow::follow;
+use super::streams::StreamOwner;
 use super::ui_stream::{self as ui, DONE};
 use crate::error::{Error, Result, Surface};
-use crate::ids::{ChatId, MessageId, StreamId, UserId};
+use crate::ids::{ChatId, MessageId, StreamId};
 use crate::model::{Chat, MessagePart, PartKind, Role, StoredMessage, StreamRecord, UserKind, Visibility};
 use crate::ports::{ChatStore, KeyValueStore, LanguageModel, ModelEvent, ModelRequest, PromptMessage, StreamStore};
 use crate::time::{Timestamp, now};
@@ -78,17 +78,20 @@ pub struct Started {
     pub assistant_message_id: MessageId,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct StreamOwner {
-    pub user_id: UserId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chat_id: Option<ChatId>,
+/// A chat's slot in [`GenerationService::active`], taken before anything is written so two
+/// sends cannot both start a reply; given back on drop unless the generation was started.
+struct Claim<'a> {
+    active: &'a Mutex<HashMap<ChatId, watch::Sender<bool>>>,
+    chat: ChatId,
+    started: bool,
 }
 
-struct Active {
-    stream: StreamId,
-    cancel: watch::Sender<bool>,
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.started {
+            self.active.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.chat);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -98,8 +101,9 @@ pub struct GenerationService {
     streams: Arc<dyn StreamStore>,
     kv: Arc<dyn KeyValueStore>,
     settings: Arc<GenerationSettings>,
-    /// Generations running in this process, by chat, so a stop reaches them at once.
-    active: Arc<Mutex<HashMap<ChatId, Active>>>,
+    /// Generations running in this process, by chat, with their stop switch, so a stop
+    /// reaches them at once.
+    active: Arc<Mutex<HashMap<ChatId, watch::Sender<bool>>>>,
 }
 
 /// Maps a client message id to ours: UUIDs as they are, other strings (the AI SDK's default
@@ -218,12 +222,18 @@ impl GenerationService {
         };
         self.check_entitlement(who, previous.as_ref()).await?;
 
-        if self.active_stream(chat.id).is_some() {
-            return Err(Error::conflict(
-                Surface::Chat,
-                "A reply is still being generated in this chat; stop it first.",
-            ));
-        }
+        let (cancel, cancelled) = watch::channel(false);
+        let mut claim = {
+            let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+            if active.contains_key(&chat.id) {
+                return Err(Error::conflict(
+                    Surface::Chat,
+                    "A reply is still being generated in this chat; stop it first.",
+                ));
+            }
+            active.insert(chat.id, cancel);
+            Claim { active: &self.active, chat: chat.id, started: false }
+        };
         if let Some(previous) = &previous {
             // Regenerate: the message and everything after it go (the original's edit flow).
             self.chats.delete_messages_from(chat.id, previous.created_at).await?;
@@ -239,24 +249,12 @@ impl GenerationService {
         self.chats.insert_messages(std::slice::from_ref(&user_message)).await?;
 
         let stream_id = StreamId::new();
-        let owner = serde_json::to_vec(&StreamOwner { user_id: who.user_id(), chat_id: Some(chat.id) })
-            .map_err(|e| Error::backend(Surface::Stream, e))?;
+        let owner = StreamOwner::encode(who.user_id(), Some(chat.id))?;
         self.streams.create(&stream_id.to_string(), &owner, self.settings.stream_ttl).await?;
         self.chats.insert_stream(&StreamRecord { id: stream_id, chat_id: chat.id, created_at: now() }).await?;
 
         let history = self.chats.messages(chat.id).await?;
         let prompt = self.prompt(&history);
-        let (cancel, cancelled) = watch::channel(false);
-        {
-            let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-            if active.contains_key(&chat.id) {
-                return Err(Error::conflict(
-                    Surface::Chat,
-                    "A reply is still being generated in this chat; stop it first.",
-                ));
-            }
-            active.insert(chat.id, Active { stream: stream_id, cancel });
-        }
         let title = created.then(|| self.spawn_title(chat.clone(), text.clone()));
         let assistant_message_id = MessageId::new();
         let job = Job {
@@ -268,6 +266,8 @@ impl GenerationService {
             cancelled,
             title,
         };
+        // From here the job gives the slot back when it ends.
+        claim.started = true;
         tokio::spawn(job.run());
         Ok(Started { chat, stream_id, user_message, assistant_message_id })
     }
@@ -377,10 +377,6 @@ impl GenerationService {
         Chat::normalise_title(&cleaned)
     }
 
-    fn active_stream(&self, chat: ChatId) -> Option<StreamId> {
-        self.active.lock().unwrap_or_else(|p| p.into_inner()).get(&chat).map(|a| a.stream)
-    }
-
     /// Follows a generation's stream from `after`.
     pub fn follow(&self, stream: StreamId, after: u64) -> futures::stream::BoxStream<'static, Result<(u64, Vec<u8>)>> {
         follow(self.streams.clone(), stream.to_string(), after)
@@ -419,8 +415,8 @@ impl GenerationService {
     /// stored, and every follower's stream ends cleanly. Returns whether one was running.
     pub async fn stop(&self, who: &Principal, chat: ChatId) -> Result<bool> {
         access::owned(self.chats.chat(chat).await?, who.user_id())?;
-        if let Some(active) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get(&chat) {
-            let _ = active.cancel.send(true);
+        if let Some(cancel) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get(&chat) {
+            let _ = cancel.send(true);
             return Ok(true);
         }
         // Not running here: it may run on another instance, which watches this key.
@@ -584,7 +580,9 @@ impl Job {
             tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
         }
         self.service.active.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.chat.id);
-        let _ = self.service.kv.delete(&stop_key(self.stream)).await;
+        if self.service.kv.is_shared() {
+            let _ = self.service.kv.delete(&stop_key(self.stream)).await;
+        }
     }
 
     async fn generate(&mut self, blocks: &mut Blocks) -> Outcome {
@@ -623,12 +621,16 @@ impl Job {
     }
 
     /// Resolves when a stop is requested here or, through the key-value store, on another
-    /// instance.
+    /// instance. A store that belongs to this process alone is never polled: no other
+    /// instance can set the key there.
     fn stop_requested(&self) -> impl Future<Output = Timestamp> + use<> {
         let mut local = self.cancelled.clone();
         let key = stop_key(self.stream);
         let kv = self.service.kv.clone();
         let remote = async move {
+            if !kv.is_shared() {
+                return std::future::pending().await;
+            }
             let mut every = tokio::time::interval(Duration::from_millis(250));
             loop {
                 every.tick().await;

@@ -4,15 +4,30 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::auth::Principal;
 use super::follow::follow;
-use super::generation::StreamOwner;
 use crate::error::{Error, Result, Surface};
-use crate::ids::StreamId;
+use crate::ids::{ChatId, StreamId, UserId};
 use crate::ports::StreamStore;
 use crate::time::Timestamp;
+
+/// Who a stream belongs to, kept as its metadata: a generation's stream also names its chat.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StreamOwner {
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<ChatId>,
+}
+
+impl StreamOwner {
+    pub(crate) fn encode(user_id: UserId, chat_id: Option<ChatId>) -> Result<Vec<u8>> {
+        serde_json::to_vec(&StreamOwner { user_id, chat_id }).map_err(|e| Error::backend(Surface::Stream, e))
+    }
+}
 
 /// A stream as the original SDK reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,18 +55,18 @@ impl StreamService {
 
     pub async fn create(&self, who: &Principal) -> Result<StreamId> {
         let id = StreamId::new();
-        let owner = serde_json::to_vec(&StreamOwner { user_id: who.user_id(), chat_id: None })
-            .map_err(|e| Error::backend(Surface::Stream, e))?;
+        let owner = StreamOwner::encode(who.user_id(), None)?;
         self.store.create(&id.to_string(), &owner, Self::TTL).await?;
         Ok(id)
     }
 
-    /// Checks that the stream exists and belongs to the caller (others get `NotFound`).
+    /// Checks that the stream exists, belongs to the caller and is one of this resource's, not
+    /// a chat's generation (others get `NotFound`).
     async fn owned(&self, who: &Principal, id: StreamId) -> Result<crate::ports::StreamInfo> {
         let info = self.store.info(&id.to_string()).await?.ok_or_else(|| Error::not_found(Surface::Stream))?;
         let owner: Option<StreamOwner> = serde_json::from_slice(&info.metadata).ok();
         match owner {
-            Some(owner) if owner.user_id == who.user_id() => Ok(info),
+            Some(owner) if owner.user_id == who.user_id() && owner.chat_id.is_none() => Ok(info),
             _ => Err(Error::not_found(Surface::Stream)),
         }
     }
