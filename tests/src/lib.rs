@@ -105,15 +105,20 @@ impl TestApp {
 
     /// Registers a fresh regular user and returns a client signed in as them.
     pub async fn user(&self) -> (Client, AuthResponse) {
-        let email = format!("user-{}@example.com", uuid_like());
-        let session = self.client.register(&email, "correct horse battery").await.expect("register");
-        (self.client.with_token(&session.token), session)
+        register_user(&self.client).await
     }
 
     pub async fn guest(&self) -> (Client, AuthResponse) {
         let session = self.client.guest().await.expect("guest");
         (self.client.with_token(&session.token), session)
     }
+}
+
+/// Registers a fresh regular user through `client` and returns a client signed in as them.
+pub async fn register_user(client: &Client) -> (Client, AuthResponse) {
+    let email = format!("user-{}@example.com", uuid_like());
+    let session = client.register(&email, "correct horse battery").await.expect("register");
+    (client.with_token(&session.token), session)
 }
 
 /// The database ports the tests reach into.

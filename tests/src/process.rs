@@ -37,7 +37,26 @@ pub fn server_binary() -> PathBuf {
     binary
 }
 
-fn free_port() -> u16 {
+/// The environment that puts a server process on the traditional stack of the local test
+/// services (PostgreSQL, Redis, s3s-fs), in a schema, key prefix and bucket prefix named after
+/// `run` (`<kind>_<run>`, e.g. `e2e_…`, which `cargo xtask test` drops at its next start).
+pub fn traditional_env(kind: &str, run: &str) -> Vec<(String, String)> {
+    vec![
+        ("DATABASE_URL".into(), crate::postgres_url()),
+        ("ALLEATO_DATABASE__SCHEMA".into(), format!("{kind}_{run}")),
+        ("REDIS_URL".into(), crate::redis_url()),
+        ("ALLEATO_REDIS__PREFIX".into(), format!("{kind}:{run}:")),
+        ("S3_BUCKET".into(), "alleato-test".into()),
+        ("S3_ENDPOINT".into(), crate::s3_endpoint()),
+        ("S3_REGION".into(), "auto".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "AKTEST".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "SKTEST".into()),
+        ("ALLEATO_STORAGE__S3_PREFIX".into(), format!("{kind}-{run}")),
+    ]
+}
+
+/// A port nothing listens on now (the kernel's pick; it may be taken again before use).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

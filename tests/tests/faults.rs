@@ -9,13 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use alleato_e2e::process::free_port;
 use alleato_e2e::{PNG, TestApp, test_config};
 use alleato_sdk::SdkError;
 use alleato_server::config::Secret;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn wait_port(port: u16, up: bool) {
     let started = Instant::now();

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use alleato_e2e::process::{ServerProcess, server_binary};
-use alleato_e2e::{PNG, assert_api_error, collect, deltas, postgres_url, redis_url, s3_endpoint, uuid_like};
+use alleato_e2e::process::{ServerProcess, server_binary, traditional_env};
+use alleato_e2e::{PNG, assert_api_error, collect, deltas, uuid_like};
 use alleato_sdk::Client;
 use alleato_sdk::api::{AuthResponse, ChatId};
 use futures::StreamExt;
@@ -20,45 +20,30 @@ struct Instance {
 impl Instance {
     /// Registers a fresh regular user and returns a client signed in as them.
     async fn user(&self) -> (Client, AuthResponse) {
-        let email = format!("user-{}@example.com", uuid_like());
-        let session = self.client.register(&email, "correct horse battery").await.expect("register");
-        (self.client.with_token(&session.token), session)
+        alleato_e2e::register_user(&self.client).await
     }
 }
 
 /// Two processes on the traditional stack, in a schema, key prefix and bucket prefix of their
 /// own, configured by the environment only; `extra` is added to both.
 async fn pair(extra: &[(&str, &str)]) -> (Instance, Instance) {
-    let run = uuid_like();
-    let schema = format!("e2e_{run}");
-    let redis_prefix = format!("e2e:{run}:");
-    let s3_prefix = format!("e2e-{run}");
-    let env: Vec<(&str, String)> = [
-        ("DATABASE_URL", postgres_url()),
-        ("ALLEATO_DATABASE__SCHEMA", schema),
-        ("ALLEATO_DATABASE__MAX_CONNECTIONS", "4".into()),
-        ("REDIS_URL", redis_url()),
-        ("ALLEATO_REDIS__PREFIX", redis_prefix),
-        ("S3_BUCKET", "alleato-test".into()),
-        ("S3_ENDPOINT", s3_endpoint()),
-        ("S3_REGION", "auto".into()),
-        ("AWS_ACCESS_KEY_ID", "AKTEST".into()),
-        ("AWS_SECRET_ACCESS_KEY", "SKTEST".into()),
-        ("ALLEATO_STORAGE__S3_PREFIX", s3_prefix),
-        ("JWT_SECRET", "shared-secret-for-both-instances-0123456789".into()),
-        ("ALLEATO_RATE_LIMIT__API_PER_MINUTE", "100000".into()),
-        ("ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE", "100000".into()),
-        ("ALLEATO_RATE_LIMIT__UPLOAD_PER_MINUTE", "100000".into()),
-        ("AI_MOCK_CHUNK_DELAY_MS", "1".into()),
-    ]
-    .into_iter()
-    .chain(extra.iter().map(|(k, v)| (*k, (*v).to_owned())))
-    .collect();
+    let shared: [(&str, &str); 6] = [
+        ("ALLEATO_DATABASE__MAX_CONNECTIONS", "4"),
+        ("JWT_SECRET", "shared-secret-for-both-instances-0123456789"),
+        ("ALLEATO_RATE_LIMIT__API_PER_MINUTE", "100000"),
+        ("ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE", "100000"),
+        ("ALLEATO_RATE_LIMIT__UPLOAD_PER_MINUTE", "100000"),
+        ("AI_MOCK_CHUNK_DELAY_MS", "1"),
+    ];
+    let env: Vec<(String, String)> = traditional_env("e2e", &uuid_like())
+        .into_iter()
+        .chain(shared.iter().chain(extra).map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+        .collect();
     let binary = server_binary();
     let mut instances = Vec::new();
     for _ in 0..2 {
         let dir = tempfile::tempdir().unwrap();
-        let (process, _) = ServerProcess::start(&binary, dir.path(), env.iter().map(|(k, v)| (*k, v.as_str()))).await;
+        let (process, _) = ServerProcess::start(&binary, dir.path(), env.iter().map(|(k, v)| (k, v))).await;
         instances.push(Instance { client: Client::new(process.base_url()), _process: process, _dir: dir });
     }
     let b = instances.pop().unwrap();

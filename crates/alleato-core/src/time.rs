@@ -98,8 +98,11 @@ pub mod wire {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        super::parse_sortable(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+        from_text(&<std::borrow::Cow<'de, str>>::deserialize(deserializer)?)
+    }
+
+    pub(super) fn from_text<E: serde::de::Error>(text: &str) -> Result<Timestamp, E> {
+        super::parse_sortable(text).ok_or_else(|| E::custom("expected an RFC 3339 timestamp"))
     }
 }
 
@@ -118,9 +121,6 @@ pub mod wire_option {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
         let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(deserializer)?;
-        text.map(|text| {
-            super::parse_sortable(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
-        })
-        .transpose()
+        text.map(|text| super::wire::from_text(&text)).transpose()
     }
 }

@@ -70,9 +70,6 @@ pub struct ObjectStoreAdapter {
     signer: Option<(AmazonS3, ObjectPath)>,
 }
 
-/// The longest a signed URL may work: SigV4's limit, on S3 and R2 alike.
-const MAX_SIGNED_URL: Duration = Duration::from_secs(7 * 24 * 3600);
-
 impl ObjectStoreAdapter {
     /// Objects as files under `dir` (created if missing).
     pub fn local(dir: &Path) -> Result<Self> {
@@ -190,7 +187,7 @@ impl ObjectStorage for ObjectStoreAdapter {
             ("response-content-type", download.content_type.as_str()),
             ("response-content-disposition", download.content_disposition.as_str()),
         ]);
-        let expires_in = download.expires_in.clamp(Duration::from_secs(1), MAX_SIGNED_URL);
+        let expires_in = download.expires_in.clamp(Duration::from_secs(1), SignedDownload::MAX_EXPIRES_IN);
         let url = signer.signed_url_opts(Method::GET, &location, expires_in, &options).await.map_err(map)?;
         Ok(Some(url.into()))
     }

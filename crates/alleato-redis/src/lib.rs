@@ -70,6 +70,12 @@ impl Redis {
         format!("{}{key}", self.prefix)
     }
 
+    /// A `PING`, bounded like every command.
+    async fn ping(&self, surface: Surface) -> Result<()> {
+        let mut conn = self.manager.clone();
+        self.run(surface, redis::cmd("PING").query_async::<()>(&mut conn)).await
+    }
+
     /// Runs a command future with the configured timeout.
     async fn run<T>(&self, surface: Surface, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T> {
         match tokio::time::timeout(self.timeout, f).await {
@@ -77,6 +83,11 @@ impl Redis {
             Err(_) => Err(Error::unavailable(surface, format!("Redis did not answer within {:?}", self.timeout))),
         }
     }
+}
+
+/// A TTL in whole milliseconds, at least one second (Redis refuses a zero expiry).
+fn millis(ttl: Duration) -> u64 {
+    ttl.max(Duration::from_secs(1)).as_millis().min(u128::from(u64::MAX)) as u64
 }
 
 /// Connection trouble is `Unavailable` (the caller may retry later); anything else `Backend`.

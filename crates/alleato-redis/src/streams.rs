@@ -16,8 +16,8 @@ use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use redis::streams::StreamRangeReply;
 
-use crate::Redis;
 use crate::wakeups::Wakeups;
+use crate::{Redis, millis};
 
 const S: Surface = Surface::Stream;
 
@@ -61,10 +61,6 @@ pub struct RedisStreams {
     finish: redis::Script,
 }
 
-fn ms(ttl: Duration) -> u64 {
-    ttl.max(Duration::from_secs(1)).as_millis().min(u128::from(u64::MAX)) as u64
-}
-
 impl std::fmt::Debug for RedisStreams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStreams").field("redis", &self.redis).finish_non_exhaustive()
@@ -97,7 +93,7 @@ impl StreamStore for RedisStreams {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.create.key(meta);
-        call.key(data).arg(metadata).arg(time::to_sortable_text(&time::now())).arg(ms(ttl));
+        call.key(data).arg(metadata).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
         let created: i64 = self.redis.run(S, call.invoke_async(&mut conn)).await?;
         if created == 1 { Ok(()) } else { Err(Error::conflict(S, "a stream with this id already exists")) }
     }
@@ -129,7 +125,7 @@ impl StreamStore for RedisStreams {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.append.key(meta);
-        call.key(data).arg(entry).arg(time::to_sortable_text(&time::now())).arg(ms(ttl));
+        call.key(data).arg(entry).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
         match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
             -1 => Err(Error::not_found(S)),
             -2 => Err(Error::conflict(S, "the stream is finished")),
@@ -204,7 +200,6 @@ impl StreamStore for RedisStreams {
     }
 
     async fn ping(&self) -> Result<()> {
-        let mut conn = self.redis.manager.clone();
-        self.redis.run(S, redis::cmd("PING").query_async::<()>(&mut conn)).await
+        self.redis.ping(S).await
     }
 }

@@ -171,6 +171,22 @@ pub struct StorageConfig {
     pub download_url_ttl_secs: u64,
 }
 
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_force_path_style: true,
+            s3_prefix: None,
+            r2_public_url: None,
+            download_url_ttl_secs: 300,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AiConfig {
@@ -249,17 +265,7 @@ impl Default for Config {
             cloudflare: CloudflareFlags::default(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
-            storage: StorageConfig {
-                s3_bucket: None,
-                s3_endpoint: None,
-                s3_region: "us-east-1".into(),
-                s3_access_key_id: None,
-                s3_secret_access_key: None,
-                s3_force_path_style: true,
-                s3_prefix: None,
-                r2_public_url: None,
-                download_url_ttl_secs: 300,
-            },
+            storage: StorageConfig::default(),
             ai: AiConfig::default(),
             chat: ChatConfig::default(),
         }

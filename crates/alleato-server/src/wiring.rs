@@ -251,7 +251,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let auth = AuthSettings { jwt_secret, session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)) };
     let files = FileSettings {
         max_bytes: config.max_upload_bytes,
-        download_url_ttl: Duration::from_secs(config.storage.download_url_ttl_secs.min(7 * 24 * 3600)),
+        download_url_ttl: Duration::from_secs(config.storage.download_url_ttl_secs),
     };
     let ports = Ports::from_database(database, objects, kv, streams, model);
     Ok(Wired { services: Services::new(ports, auth, files, generation), adapters, embedded_kv, memory_streams })

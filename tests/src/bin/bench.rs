@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use alleato_e2e::alleato_sdk::Client;
 use alleato_e2e::alleato_sdk::api::{ChatId, CreateChatRequest};
-use alleato_e2e::process::ServerProcess;
+use alleato_e2e::process::{ServerProcess, traditional_env};
 use futures::StreamExt;
 
 struct Args {
@@ -24,24 +24,6 @@ struct Args {
     connections: usize,
     /// Run on PostgreSQL + Redis + S3 (the local test services) instead of the embedded stack.
     traditional: bool,
-}
-
-/// The environment that puts a server on the traditional stack, in a schema and key prefix of
-/// its own.
-fn traditional_env() -> Vec<(String, String)> {
-    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    vec![
-        ("DATABASE_URL".into(), alleato_e2e::postgres_url()),
-        ("ALLEATO_DATABASE__SCHEMA".into(), format!("bench_{run}")),
-        ("REDIS_URL".into(), alleato_e2e::redis_url()),
-        ("ALLEATO_REDIS__PREFIX".into(), format!("bench:{run}:")),
-        ("S3_BUCKET".into(), "alleato-test".into()),
-        ("S3_ENDPOINT".into(), alleato_e2e::s3_endpoint()),
-        ("S3_REGION".into(), "auto".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "AKTEST".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "SKTEST".into()),
-        ("ALLEATO_STORAGE__S3_PREFIX".into(), format!("bench-{run}")),
-    ]
 }
 
 static STACK_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
@@ -74,10 +56,6 @@ async fn start_with(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Se
     let fixed = [("RATE_LIMIT_ENABLED", "false"), ("JWT_SECRET", "benchmark-secret-benchmark-secret-0123456789")];
     let stack = STACK_ENV.get().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
     ServerProcess::start(binary, data_dir, fixed.into_iter().chain(stack).chain(env.iter().copied())).await
-}
-
-fn rss_kib(server: &ServerProcess) -> u64 {
-    server.rss_kib()
 }
 
 struct Figures {
@@ -137,7 +115,8 @@ async fn load(url: &str, token: Option<&str>, connections: usize, seconds: u64) 
 #[tokio::main]
 async fn main() {
     let args = parse_args();
-    STACK_ENV.set(if args.traditional { traditional_env() } else { Vec::new() }).unwrap();
+    let run = alleato_e2e::uuid_like();
+    STACK_ENV.set(if args.traditional { traditional_env("bench", &run) } else { Vec::new() }).unwrap();
     if std::env::var("BENCH_ONLY_STREAMING").is_ok() {
         streaming(&args.binary, args.connections, args.seconds).await;
         return;
@@ -146,8 +125,8 @@ async fn main() {
 
     let (server, cold_start) = start(&args.binary, dir.path()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle_rss = rss_kib(&server);
-    let base = format!("http://{}", server.addr);
+    let idle_rss = server.rss_kib();
+    let base = server.base_url();
     let client = Client::new(base.clone());
 
     // 50 chats of which the listing returns 20; one chat with 40 messages.
@@ -173,7 +152,7 @@ async fn main() {
         load(&format!("{base}/api/v1/chats?limit=20"), Some(&session.token), args.connections, args.seconds).await;
     let reading =
         load(&format!("{base}/api/v1/chats/{busy}"), Some(&session.token), args.connections, args.seconds).await;
-    let loaded_rss = rss_kib(&server);
+    let loaded_rss = server.rss_kib();
     drop(server);
 
     // A second start over the now populated data directory.
@@ -244,7 +223,7 @@ impl Generations {
 async fn generations(binary: &Path, env: &[(&str, &str)], connections: usize, seconds: u64) -> Generations {
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = start_with(binary, dir.path(), env).await;
-    let client = Client::new(format!("http://{}", server.addr));
+    let client = Client::new(server.base_url());
     let session =
         client.register(&format!("gen-{}@example.com", alleato_e2e::uuid_like()), "benchmark password").await.unwrap();
     let user = client.with_token(&session.token);
@@ -290,7 +269,7 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     let dir = tempfile::tempdir().unwrap();
     let env = [unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0")];
     let (server, _) = start_with(binary, dir.path(), &env).await;
-    let client = Client::new(format!("http://{}", server.addr));
+    let client = Client::new(server.base_url());
     let session = client
         .register(&format!("stream-{}@example.com", alleato_e2e::uuid_like()), "benchmark password")
         .await
@@ -325,11 +304,11 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     let dir = tempfile::tempdir().unwrap();
     let env = [unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "100")];
     let (server, _) = start_with(binary, dir.path(), &env).await;
-    let client = Client::new(format!("http://{}", server.addr));
+    let client = Client::new(server.base_url());
     let session =
         client.register(&format!("many-{}@example.com", alleato_e2e::uuid_like()), "benchmark password").await.unwrap();
     let user = client.with_token(&session.token);
-    let idle_rss = rss_kib(&server);
+    let idle_rss = server.rss_kib();
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut streams = Vec::new();
     for _ in 0..1000 {
@@ -359,7 +338,7 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
     while held_since.elapsed() < Duration::from_secs(60) {
         let now_open = open.load(std::sync::atomic::Ordering::SeqCst);
         peak_open = peak_open.max(now_open);
-        peak_rss = peak_rss.max(rss_kib(&server));
+        peak_rss = peak_rss.max(server.rss_kib());
         if streams.iter().all(|s| s.is_finished()) {
             break;
         }

@@ -9,10 +9,15 @@ use crate::model::StoredObject;
 /// How a signed download presents the object: the storage service answers with these headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedDownload {
-    /// How long the URL works.
+    /// How long the URL works, at most [`SignedDownload::MAX_EXPIRES_IN`].
     pub expires_in: Duration,
     pub content_type: String,
     pub content_disposition: String,
+}
+
+impl SignedDownload {
+    /// The longest a signed URL may work: SigV4's limit, on S3 and R2 alike.
+    pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(7 * 24 * 3600);
 }
 
 /// Object storage for uploaded bytes.

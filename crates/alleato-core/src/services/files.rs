@@ -126,7 +126,7 @@ impl FileService {
     /// checked), when the storage signs URLs and they are enabled. A signing failure is logged
     /// and offers none: the content route still serves the file.
     pub async fn download_url(&self, meta: &FileMeta) -> Option<DownloadUrl> {
-        let ttl = self.settings.download_url_ttl;
+        let ttl = self.settings.download_url_ttl.min(SignedDownload::MAX_EXPIRES_IN);
         if ttl.is_zero() {
             return None;
         }

@@ -29,8 +29,9 @@ pub fn events(entries: BoxStream<'static, Result<(u64, Vec<u8>)>>) -> Response {
         Ok::<_, Infallible>(match entry {
             Ok((seq, bytes)) => Event::default().id(seq.to_string()).data(String::from_utf8_lossy(&bytes)),
             // The stream broke while followed: say so in the protocol's own terms.
-            Err(err) => Event::default()
-                .data(serde_json::json!({"type": "error", "errorText": err.public_message()}).to_string()),
+            Err(err) => {
+                Event::default().data(alleato_core::services::ui_stream::error(&err.public_message()).to_string())
+            }
         })
     });
     let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
