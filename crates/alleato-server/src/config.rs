@@ -58,6 +58,13 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// A request taking longer is answered with 408.
     pub request_timeout_secs: u64,
+    /// A connection must deliver a request's headers within this time, counted from when it
+    /// opens or last finished a response: the bound on slow headers (slowloris) and on idle
+    /// keep-alive connections alike.
+    pub header_read_timeout_secs: u64,
+    /// Most connections open at once; more wait in the listen backlog. The open-files limit is
+    /// raised at start to fit, where the system allows.
+    pub max_connections: usize,
     pub auth: AuthConfig,
     pub admin: AdminConfig,
     pub rate_limit: RateLimitConfig,
@@ -254,6 +261,8 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            max_connections: 10_000,
             auth: AuthConfig { jwt_secret: None, session_ttl_secs: 7 * 24 * 3600 },
             admin: AdminConfig { api_key: None },
             rate_limit: RateLimitConfig {

@@ -4,15 +4,13 @@
 //! key-value port under `session:{jti}`. Every request checks both, so a logout (which deletes the
 //! record) revokes the token at once on every instance that shares the store.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::password::{self, hash_password, verify_password};
 use crate::error::{Error, Result, Surface};
 use crate::ids::{SessionId, UserId};
 use crate::model::{Email, Password, User, UserKind};
@@ -87,21 +85,6 @@ pub struct AuthService {
     ttl: Duration,
 }
 
-/// OWASP's recommended Argon2id parameters: 19 MiB, 2 iterations, 1 lane.
-fn hasher() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"))
-}
-
-/// A hash of a random password, verified against when an email is unknown, so a login takes
-/// the same time whether or not the account exists.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let random = uuid::Uuid::new_v4().to_string();
-    hasher()
-        .hash_password(random.as_bytes(), &SaltString::generate(&mut OsRng))
-        .expect("hashing a random password")
-        .to_string()
-});
-
 fn session_key(id: SessionId) -> String {
     format!("session:{id}")
 }
@@ -131,7 +114,7 @@ impl AuthService {
 
     /// Computes the timing-equaliser hash ahead of the first login; call it off the request path.
     pub fn warm_up() {
-        LazyLock::force(&DUMMY_HASH);
+        password::warm_up();
     }
 
     pub async fn register(&self, email: &str, password: String) -> Result<IssuedSession> {
@@ -230,30 +213,4 @@ impl AuthService {
         self.kv.set(&session_key(session_id), &record, Some(self.ttl)).await?;
         Ok(IssuedSession { user, token })
     }
-}
-
-/// Hashes on the blocking pool: Argon2id with OWASP parameters takes tens of milliseconds.
-pub(crate) async fn hash_password(password: Password) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        hasher()
-            .hash_password(password.expose().as_bytes(), &SaltString::generate(&mut OsRng))
-            .map(|h| h.to_string())
-            .map_err(|e| Error::backend(Surface::Auth, e.to_string()))
-    })
-    .await
-    .map_err(|e| Error::backend(Surface::Auth, e))?
-}
-
-/// Verifies on the blocking pool; with no password or no stored hash it verifies against
-/// [`DUMMY_HASH`] and returns false, taking the same time.
-async fn verify_password(password: Option<Password>, stored_hash: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let real = stored_hash.is_some() && password.is_some();
-        let hash = stored_hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        let candidate = password.as_ref().map(Password::expose).unwrap_or("not the password");
-        let parsed = PasswordHash::new(&hash).map_err(|e| Error::backend(Surface::Auth, e.to_string()))?;
-        Ok(hasher().verify_password(candidate.as_bytes(), &parsed).is_ok() && real)
-    })
-    .await
-    .map_err(|e| Error::backend(Surface::Auth, e))?
 }

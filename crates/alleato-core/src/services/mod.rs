@@ -8,6 +8,8 @@ mod documents;
 mod files;
 mod follow;
 mod generation;
+mod incoming;
+mod password;
 mod rate_limit;
 mod streams;
 pub mod ui_stream;

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
-use super::auth::{AuthService, Principal, hash_password};
+use super::auth::{AuthService, Principal};
+use super::password::hash_password;
 use crate::error::{Error, Result, Surface};
 use crate::model::{Email, Password, User, UserKind};
 use crate::ports::{FileStore, ObjectStorage, UserStore};

@@ -3,7 +3,7 @@
 
 use alleato_api::{StreamContentsView, StreamCreated, Success};
 use alleato_core::ids::StreamId;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::sse::{self, ResumeCursor};
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Auth, parse_id};
+use crate::extract::{ApiJson, Auth, Path, parse_id};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
