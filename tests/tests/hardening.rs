@@ -280,3 +280,57 @@ async fn a_declared_oversize_body_is_refused_at_once() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("payload_too_large:api"), "{answer}");
 }
+
+#[tokio::test]
+async fn a_password_change_needs_the_current_one_and_ends_other_sessions() {
+    let app = TestApp::spawn().await;
+    let (ada, session) = app.user().await;
+    let email = session.user.email.clone();
+    let other_device = app.client.with_token(&app.client.login(&email, "correct horse battery").await.unwrap().token);
+    let change = |current: Option<&str>| alleato_sdk::api::UpdateUserRequest {
+        password: Some("a brand new password".into()),
+        current_password: current.map(Into::into),
+        ..Default::default()
+    };
+    assert_api_error(ada.update_me(&change(None)).await, 400, "bad_request:user");
+    assert_api_error(ada.update_me(&change(Some("not the password"))).await, 403, "forbidden:user");
+    other_device.me().await.expect("nothing changed yet");
+
+    ada.update_me(&change(Some("correct horse battery"))).await.unwrap();
+    ada.me().await.expect("the session that changed it stays");
+    assert_api_error(other_device.me().await, 401, "unauthorized:auth");
+    assert_api_error(app.client.login(&email, "correct horse battery").await, 401, "unauthorized:auth");
+    let fresh = app.client.with_token(&app.client.login(&email, "a brand new password").await.unwrap().token);
+    fresh.me().await.expect("a new sign-in works");
+}
+
+#[tokio::test]
+async fn generic_streams_are_capped_per_user_and_per_stream_and_read_in_pages() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.user().await;
+    let mut ids = Vec::new();
+    for _ in 0..64 {
+        ids.push(ada.create_stream().await.unwrap());
+    }
+    assert_api_error(ada.create_stream().await, 429, "rate_limit:stream");
+    let (bob, _) = app.user().await;
+    bob.create_stream().await.expect("the cap is per user");
+
+    // A stream holds at most 1 MiB of values.
+    let stream = ids[0];
+    let value = json!("v".repeat(60_000));
+    for _ in 0..17 {
+        ada.append_stream(stream, &value).await.unwrap();
+    }
+    assert_api_error(ada.append_stream(stream, &value).await, 413, "payload_too_large:stream");
+    ada.append_stream(stream, &json!({"small": [1, 2, 3]})).await.expect("what fits is taken");
+
+    // Read back whole, written page by page: the same values, in order.
+    let contents = ada.get_stream(stream).await.unwrap();
+    assert_eq!(contents.id, stream);
+    assert_eq!(contents.data.len(), 18);
+    assert!(contents.data[..17].iter().all(|v| *v == value));
+    assert_eq!(contents.data[17], json!({"small": [1, 2, 3]}));
+    let empty = ada.get_stream(ids[1]).await.unwrap();
+    assert!(empty.data.is_empty());
+}

@@ -10,6 +10,7 @@ use crate::errors::map_sqlx;
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "0001_init", include_str!("../../../migrations/postgres/0001_init.sql")),
     (2, "0002_generation_quota", include_str!("../../../migrations/postgres/0002_generation_quota.sql")),
+    (3, "0003_sessions_valid_from", include_str!("../../../migrations/postgres/0003_sessions_valid_from.sql")),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, under an advisory

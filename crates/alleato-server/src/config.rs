@@ -242,11 +242,19 @@ pub struct ChatConfig {
     /// Messages a user may send per 24 hours, by account type.
     pub guest_messages_per_day: u32,
     pub regular_messages_per_day: u32,
+    /// How long a finished answer's stream can still be resumed: long enough for a client that
+    /// lost its connection to catch up; after that, the stored message is the answer.
+    pub finished_stream_ttl_secs: u64,
 }
 
 impl Default for ChatConfig {
     fn default() -> Self {
-        Self { max_message_chars: 32_000, guest_messages_per_day: 20, regular_messages_per_day: 100 }
+        Self {
+            max_message_chars: 32_000,
+            guest_messages_per_day: 20,
+            regular_messages_per_day: 100,
+            finished_stream_ttl_secs: 600,
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use crate::pool::Pool;
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "0001_init", include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, "0002_generation_quota", include_str!("../../../migrations/sqlite/0002_generation_quota.sql")),
+    (3, "0003_sessions_valid_from", include_str!("../../../migrations/sqlite/0003_sessions_valid_from.sql")),
 ];
 
 /// The table that records applied migrations; valid on D1 too.

@@ -73,6 +73,10 @@ struct Claims {
 struct SessionRecord {
     user_id: UserId,
     expires_at: Timestamp,
+    /// When the session was issued, or last renewed by a password change; records written
+    /// before this field existed have none.
+    #[serde(default)]
+    issued_at: Option<Timestamp>,
 }
 
 #[derive(Clone)]
@@ -130,6 +134,7 @@ impl AuthService {
             kind: UserKind::Regular,
             password_hash: Some(hash),
             created_at: now(),
+            sessions_valid_from: None,
         };
         self.users.insert_user(&user).await.map_err(|e| match e {
             // Two registrations raced past the check above: the store's unique index decides.
@@ -163,6 +168,7 @@ impl AuthService {
             kind: UserKind::Guest,
             password_hash: None,
             created_at: now(),
+            sessions_valid_from: None,
         };
         self.users.insert_user(&user).await?;
         self.issue(user).await
@@ -192,6 +198,14 @@ impl AuthService {
             return Err(not_signed_in());
         }
         let user = self.users.user_by_id(user_id).await?.ok_or_else(not_signed_in)?;
+        if let Some(valid_from) = user.sessions_valid_from
+            && record.issued_at.is_none_or(|issued| issued < valid_from)
+        {
+            return Err(Error::unauthorized(
+                Surface::Auth,
+                "The password was changed since this session began; please sign in again.",
+            ));
+        }
         Ok(Principal { user, session_id })
     }
 
@@ -208,9 +222,25 @@ impl AuthService {
         };
         let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::backend(Surface::Auth, e))?;
-        let record = serde_json::to_vec(&SessionRecord { user_id: user.id, expires_at })
-            .map_err(|e| Error::backend(Surface::Auth, e))?;
-        self.kv.set(&session_key(session_id), &record, Some(self.ttl)).await?;
+        let record = SessionRecord { user_id: user.id, expires_at, issued_at: Some(issued_at) };
+        self.store_session(session_id, &record, self.ttl).await?;
         Ok(IssuedSession { user, token })
+    }
+
+    async fn store_session(&self, id: SessionId, record: &SessionRecord, ttl: Duration) -> Result<()> {
+        let bytes = serde_json::to_vec(record).map_err(|e| Error::backend(Surface::Auth, e))?;
+        self.kv.set(&session_key(id), &bytes, Some(ttl)).await
+    }
+
+    /// Keeps the caller's own session valid across a change that ends every session issued
+    /// before `at` (a password change): its record is renewed as of `at`, same expiry.
+    pub(crate) async fn renew(&self, principal: &Principal, at: Timestamp) -> Result<()> {
+        let key = session_key(principal.session_id);
+        let Some(bytes) = self.kv.get(&key).await? else { return Err(not_signed_in()) };
+        let mut record: SessionRecord =
+            serde_json::from_slice(&bytes).map_err(|e| Error::backend(Surface::KeyValue, e))?;
+        record.issued_at = Some(at);
+        let left = (record.expires_at - now()).to_std().unwrap_or_default().max(Duration::from_secs(1));
+        self.store_session(principal.session_id, &record, left).await
     }
 }

@@ -35,8 +35,11 @@ pub struct GenerationSettings {
     pub guest_messages_per_day: u32,
     pub regular_messages_per_day: u32,
     pub system_prompt: String,
-    /// How long a generation's stream can be replayed.
+    /// How long a running generation's stream lives after its last chunk.
     pub stream_ttl: Duration,
+    /// How long a finished generation's stream can still be replayed (resume after a dropped
+    /// connection); the stored message is the answer after that.
+    pub finished_stream_ttl: Duration,
 }
 
 impl Default for GenerationSettings {
@@ -50,6 +53,7 @@ impl Default for GenerationSettings {
             regular_messages_per_day: 100,
             system_prompt: "You are a friendly assistant! Keep your responses concise and helpful.".into(),
             stream_ttl: Duration::from_secs(24 * 3600),
+            finished_stream_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -605,7 +609,7 @@ impl Job {
         self.emit(&ui::finish()).await;
         self.emit_raw(DONE.as_bytes()).await;
         let id = self.stream.to_string();
-        if let Err(err) = self.service.streams.finish(&id).await {
+        if let Err(err) = self.service.streams.finish(&id, self.service.settings.finished_stream_ttl).await {
             tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
         }
         self.service.active.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.chat.id);

@@ -87,7 +87,7 @@ impl HashGate {
 /// The process's gate: one hash per core, and a queue a few seconds deep at that rate.
 static GATE: LazyLock<HashGate> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    HashGate::new(cores, 32 * cores, Duration::from_secs(5))
+    HashGate::new(cores, 64 * cores, Duration::from_secs(5))
 });
 
 /// Hashes a new password (Argon2id, OWASP parameters), through the gate.

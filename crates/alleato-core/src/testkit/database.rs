@@ -23,6 +23,7 @@ fn user_at(created_at: Timestamp) -> User {
         kind: UserKind::Regular,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
         created_at,
+        sessions_valid_from: None,
     }
 }
 
@@ -108,6 +109,7 @@ pub async fn users_round_trip(db: Arc<impl Database>) {
     changed.email = format!("new-{}", user.email);
     changed.kind = UserKind::Guest;
     changed.password_hash = None;
+    changed.sessions_valid_from = Some(user.created_at + Duration::minutes(5));
     db.update_user(&changed).await.unwrap();
     assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(changed));
     assert_eq!(db.user_by_email(&user.email).await.unwrap(), None);

@@ -137,6 +137,7 @@ macro_rules! streams_conformance {
                 finished_streams_take_no_more,
                 missing_streams,
                 streams_expire,
+                finished_streams_are_kept_only_as_long_as_asked,
                 waiting_wakes_on_append_and_finish,
                 followers_get_every_entry_once_in_order,
                 ping_answers,
