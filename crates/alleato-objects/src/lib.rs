@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_core::model::StoredObject;
-use alleato_core::ports::{ObjectStorage, SignedDownload};
+use alleato_core::ports::{ObjectEntry, ObjectStorage, SignedDownload};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
@@ -68,6 +70,8 @@ pub struct ObjectStoreAdapter {
     name: &'static str,
     /// The S3 client itself, to sign download URLs (under the same key prefix as `store`).
     signer: Option<(AmazonS3, ObjectPath)>,
+    /// The directory of a local store, swept of abandoned staging files.
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl ObjectStoreAdapter {
@@ -75,11 +79,17 @@ impl ObjectStoreAdapter {
     pub fn local(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::unavailable(S, e))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(map)?;
-        Ok(Self { store: Arc::new(store), keeps_attributes: false, name: "local", signer: None })
+        Ok(Self {
+            store: Arc::new(store),
+            keeps_attributes: false,
+            name: "local",
+            signer: None,
+            local_dir: Some(dir.to_path_buf()),
+        })
     }
 
     pub fn memory() -> Self {
-        Self { store: Arc::new(InMemory::new()), keeps_attributes: true, name: "memory", signer: None }
+        Self { store: Arc::new(InMemory::new()), keeps_attributes: true, name: "memory", signer: None, local_dir: None }
     }
 
     /// An S3-compatible bucket. Every key is stored under `settings.prefix`, so deployments (or
@@ -112,17 +122,49 @@ impl ObjectStoreAdapter {
             "" => Arc::new(store),
             _ => Arc::new(PrefixStore::new(store, prefix)),
         };
-        Ok(Self { store, keeps_attributes: true, name: "s3", signer })
+        Ok(Self { store, keeps_attributes: true, name: "s3", signer, local_dir: None })
     }
 
     /// Wraps any other `object_store` backend.
     pub fn from_store(store: Arc<dyn ObjectStore>, keeps_attributes: bool, name: &'static str) -> Self {
-        Self { store, keeps_attributes, name, signer: None }
+        Self { store, keeps_attributes, name, signer: None, local_dir: None }
+    }
+
+    /// Removes the staging files that writes to a local store left behind when the process
+    /// died mid-write (`object_store` writes `<key>#<n>` and renames it into place), once they
+    /// are older than `older_than`; returns how many. Other backends have none.
+    pub async fn sweep_staging_files(&self, older_than: Duration) -> Result<usize> {
+        let Some(dir) = self.local_dir.clone() else { return Ok(0) };
+        tokio::task::spawn_blocking(move || sweep_staging(&dir, older_than))
+            .await
+            .map_err(|e| Error::backend(S, e))?
+            .map_err(|e| Error::unavailable(S, e))
     }
 
     pub fn backend_name(&self) -> &'static str {
         self.name
     }
+}
+
+fn sweep_staging(dir: &Path, older_than: Duration) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() && entry.file_name().to_string_lossy().contains('#') {
+                let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+                if age >= older_than {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
 
 fn path(key: &str) -> Result<ObjectPath> {
@@ -190,6 +232,20 @@ impl ObjectStorage for ObjectStoreAdapter {
         let expires_in = download.expires_in.clamp(Duration::from_secs(1), SignedDownload::MAX_EXPIRES_IN);
         let url = signer.signed_url_opts(Method::GET, &location, expires_in, &options).await.map_err(map)?;
         Ok(Some(url.into()))
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectEntry>> {
+        let prefix = match path(prefix.trim_end_matches('/')) {
+            Ok(prefix) => prefix,
+            Err(err) => return futures::stream::once(async move { Err(err) }).boxed(),
+        };
+        self.store
+            .list(Some(&prefix))
+            .map(|meta| {
+                let meta = meta.map_err(map)?;
+                Ok(ObjectEntry { key: meta.location.to_string(), size: meta.size, last_modified: meta.last_modified })
+            })
+            .boxed()
     }
 
     async fn ping(&self) -> Result<()> {
@@ -281,6 +337,26 @@ mod tests {
         let brief = store.signed_download_url("files/u/cat", &download(1)).await.unwrap().unwrap();
         tokio::time::sleep(Duration::from_millis(2100)).await;
         assert_eq!(http.get(&brief).send().await.unwrap().status(), 403, "expired");
+    }
+
+    #[tokio::test]
+    async fn abandoned_staging_files_are_swept_once_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStoreAdapter::local(dir.path()).unwrap();
+        store.put("files/u/kept", Bytes::from_static(b"x"), "image/png").await.unwrap();
+        let user_dir = dir.path().join("files/u");
+        let old = user_dir.join("half#1");
+        std::fs::write(&old, b"half an upload").unwrap();
+        let a_day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+        std::fs::File::options().write(true).open(&old).unwrap().set_modified(a_day_ago).unwrap();
+        let fresh = user_dir.join("writing#2");
+        std::fs::write(&fresh, b"being written now").unwrap();
+
+        assert_eq!(store.sweep_staging_files(Duration::from_secs(3600)).await.unwrap(), 1);
+        assert!(!old.exists(), "the abandoned one is gone");
+        assert!(fresh.exists(), "one being written is left alone");
+        assert!(store.get("files/u/kept").await.unwrap().is_some(), "objects are untouched");
+        assert_eq!(ObjectStoreAdapter::memory().sweep_staging_files(Duration::ZERO).await.unwrap(), 0);
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use alleato_api::AdapterInfo;
 use alleato_core::services::AuthService;
+use alleato_objects::ObjectStoreAdapter;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -149,6 +150,16 @@ impl RunningServer {
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let wired = wiring::wire(&config).await?;
     log_adapter_table(&wired.adapters);
+    if let Some(streams) = &wired.embedded_streams {
+        // Generations the last run left unfinished (a crash, a kill): store what they said.
+        let unfinished = streams.unfinished().await.context("reading the streams store")?;
+        let ended = wired.services.generation.recover_interrupted(&unfinished).await;
+        match ended {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(generations = n, "ended generations the last run left unfinished"),
+            Err(err) => tracing::error!(error = %err, "could not end the generations the last run left unfinished"),
+        }
+    }
     // The login timing equaliser costs one Argon2 hash: compute it off the start-up path.
     tokio::task::spawn_blocking(AuthService::warm_up);
     let state = AppState::new(
@@ -160,15 +171,22 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             trust_forwarded_for: config.trust_forwarded_for,
         },
     );
+    let files = state.services.files.clone();
     let router = app(state, &config)?;
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let (embedded_kv, memory_streams) = (wired.embedded_kv, wired.memory_streams);
+    let (embedded_kv, memory_streams, embedded_streams, local_objects) =
+        (wired.embedded_kv, wired.memory_streams, wired.embedded_streams.clone(), wired.local_objects);
+    let flush_on_stop = wired.embedded_streams;
     let sweeper = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
+        for minute in 0u64.. {
             every.tick().await;
+            if minute % 60 == 0 {
+                // At start and hourly: what a killed upload left behind.
+                sweep_uploads(&files, local_objects.as_deref()).await;
+            }
             if let Some(kv) = &embedded_kv
                 && let Err(err) = kv.purge_expired().await
             {
@@ -176,6 +194,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             }
             if let Some(streams) = &memory_streams {
                 streams.purge_expired();
+            }
+            if let Some(streams) = &embedded_streams
+                && let Err(err) = streams.purge_expired().await
+            {
+                tracing::warn!(error = %err, "could not purge expired streams");
             }
         }
     });
@@ -189,10 +212,29 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         })
         .await;
         sweeper.abort();
+        if let Some(streams) = &flush_on_stop {
+            streams.flush().await;
+        }
         Ok(())
     });
     tracing::info!(%addr, "alleato listening");
     Ok(RunningServer { addr, adapters: wired.adapters, shutdown: Some(tx), task })
+}
+
+/// Bytes with no metadata, and half-written staging files, older than an hour: what a process
+/// killed mid-upload leaves. The hour keeps uploads in flight on any instance safe.
+async fn sweep_uploads(files: &alleato_core::services::FileService, local: Option<&ObjectStoreAdapter>) {
+    const AGE: Duration = Duration::from_secs(3600);
+    if let Err(err) = files.sweep_orphans(AGE).await {
+        tracing::warn!(error = %err, "could not sweep orphaned uploads");
+    }
+    if let Some(local) = local {
+        match local.sweep_staging_files(AGE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "removed half-written upload files"),
+            Err(err) => tracing::warn!(error = %err, "could not sweep half-written upload files"),
+        }
+    }
 }
 
 fn log_adapter_table(adapters: &[AdapterInfo]) {

@@ -26,7 +26,7 @@ use alleato_kv::{MemoryKv, MemoryStreams};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
-use alleato_sqlite::{SqliteDatabase, SqliteKv};
+use alleato_sqlite::{SqliteDatabase, SqliteKv, SqliteStreams};
 use anyhow::{Context, bail};
 
 use crate::config::{Config, Secret};
@@ -133,6 +133,11 @@ pub struct Wired {
     pub embedded_kv: Option<SqliteKv>,
     /// In-process streams, swept of expired ones.
     pub memory_streams: Option<Arc<MemoryStreams>>,
+    /// The embedded streams file: swept of expired streams, flushed at stop, and read at start
+    /// for the generations a crash left unfinished.
+    pub embedded_streams: Option<SqliteStreams>,
+    /// A local object directory, swept of staging files that a killed upload left.
+    pub local_objects: Option<Arc<ObjectStoreAdapter>>,
 }
 
 fn not_compiled(port: &str, backend: &str, setting: &str) -> anyhow::Error {
@@ -178,12 +183,17 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     };
     adapters.push(row("database", describe_database(&plan.database.0), &plan.database.1));
 
+    let mut local_objects = None;
     let objects: Arc<dyn ObjectStorage> = match &plan.storage.0 {
         StorageBackend::Memory => Arc::new(ObjectStoreAdapter::memory()),
-        StorageBackend::Local(dir) => Arc::new(
-            ObjectStoreAdapter::local(dir)
-                .with_context(|| format!("opening the object directory {}", dir.display()))?,
-        ),
+        StorageBackend::Local(dir) => {
+            let local = Arc::new(
+                ObjectStoreAdapter::local(dir)
+                    .with_context(|| format!("opening the object directory {}", dir.display()))?,
+            );
+            local_objects = Some(local.clone());
+            local
+        }
         StorageBackend::S3 => {
             let storage = &config.storage;
             let Some(bucket) = &storage.s3_bucket else {
@@ -209,6 +219,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
 
     let mut embedded_kv = None;
     let mut memory_streams = None;
+    let mut embedded_streams = None;
     // Streams live with the key-value stack: in this process for the embedded and in-memory
     // stacks, in Redis for the traditional one (so every instance can follow every stream).
     let (kv, streams): (Arc<dyn KeyValueStore>, Arc<dyn StreamStore>) = match &plan.kv.0 {
@@ -222,9 +233,12 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
                 .await
                 .with_context(|| format!("opening the key-value store at {}", path.display()))?;
             embedded_kv = Some(kv.clone());
-            let streams = Arc::new(MemoryStreams::new());
-            memory_streams = Some(streams.clone());
-            (Arc::new(kv), streams)
+            let path = path.with_file_name("streams.sqlite3");
+            let streams = SqliteStreams::open(&path)
+                .await
+                .with_context(|| format!("opening the streams store at {}", path.display()))?;
+            embedded_streams = Some(streams.clone());
+            (Arc::new(kv), Arc::new(streams))
         }
         KvBackend::Redis => {
             let Some(url) = &config.redis.url else {
@@ -241,8 +255,12 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         KvBackend::WorkersKv => return Err(not_compiled("key-value", "workers-kv", &plan.kv.1)),
     };
     adapters.push(row("key-value", describe_kv(&plan.kv.0), &plan.kv.1));
-    let streams_backend = if matches!(plan.kv.0, KvBackend::Redis) { "redis streams" } else { "memory (this process)" };
-    adapters.push(row("streams", streams_backend.into(), &plan.kv.1));
+    let streams_backend = match &plan.kv.0 {
+        KvBackend::Redis => "redis streams".to_owned(),
+        KvBackend::Embedded(path) => format!("embedded ({})", path.with_file_name("streams.sqlite3").display()),
+        _ => "memory (this process)".to_owned(),
+    };
+    adapters.push(row("streams", streams_backend, &plan.kv.1));
 
     let (model, generation, why) = language_model(config)?;
     adapters.push(row("model", model.describe(), &why));
@@ -254,7 +272,14 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         download_url_ttl: Duration::from_secs(config.storage.download_url_ttl_secs),
     };
     let ports = Ports::from_database(database, objects, kv, streams, model);
-    Ok(Wired { services: Services::new(ports, auth, files, generation), adapters, embedded_kv, memory_streams })
+    Ok(Wired {
+        services: Services::new(ports, auth, files, generation),
+        adapters,
+        embedded_kv,
+        memory_streams,
+        embedded_streams,
+        local_objects,
+    })
 }
 
 /// The language model and the generation settings that go with it: `AI_PROVIDER` if set, else

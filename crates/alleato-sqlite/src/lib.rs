@@ -4,6 +4,7 @@
 //!   one SQLite file in WAL mode with foreign keys on, or privately in memory. The SQL and the
 //!   migrations (`migrations/sqlite/`) are in the SQLite dialect that Cloudflare D1 also accepts.
 //! - [`SqliteKv`]: the embedded, persistent key-value store.
+//! - [`SqliteStreams`]: the embedded streams store, on disk, written in groups.
 #![forbid(unsafe_code)]
 
 mod chats;
@@ -14,6 +15,7 @@ mod kv;
 pub mod migrations;
 mod pool;
 mod rows;
+mod streams;
 mod users;
 
 use std::path::Path;
@@ -22,6 +24,7 @@ use alleato_core::{Result, Surface};
 
 pub use kv::SqliteKv;
 pub use pool::Pool;
+pub use streams::SqliteStreams;
 
 /// Every database port on one SQLite database.
 #[derive(Clone)]

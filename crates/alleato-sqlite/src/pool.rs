@@ -152,18 +152,23 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        run_blocking(inner.surface, move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let surface = inner.surface;
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| map_sqlite(surface, e))?;
-            let out = f(&tx)?;
-            tx.commit().map_err(|e| map_sqlite(surface, e))?;
-            Ok(out)
-        })
-        .await
+        let pool = self.clone();
+        run_blocking(self.inner.surface, move || pool.write_now(f)).await
+    }
+
+    /// [`Pool::write`] on the calling thread, for callers already on a blocking thread.
+    pub fn write_now<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    {
+        let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let surface = self.inner.surface;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| map_sqlite(surface, e))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| map_sqlite(surface, e))?;
+        Ok(out)
     }
 }
 

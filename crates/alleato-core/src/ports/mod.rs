@@ -19,5 +19,5 @@ mod streams;
 pub use database::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore};
 pub use kv::{Counter, KeyValueStore, MAX_KEY_BYTES};
 pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
-pub use objects::{ObjectStorage, SignedDownload};
+pub use objects::{ObjectEntry, ObjectStorage, SignedDownload};
 pub use streams::{StreamInfo, StreamSlice, StreamStore};

@@ -5,6 +5,15 @@ use bytes::Bytes;
 
 use crate::error::Result;
 use crate::model::StoredObject;
+use crate::time::Timestamp;
+
+/// An object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: Timestamp,
+}
 
 /// How a signed download presents the object: the storage service answers with these headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +48,9 @@ pub trait ObjectStorage: Send + Sync + 'static {
         let _ = (key, download);
         Ok(None)
     }
+    /// Every object whose key starts with `prefix` (a whole path segment: `files/` or `files`),
+    /// in no particular order, read lazily: for sweeps over the whole store.
+    fn list(&self, prefix: &str) -> futures::stream::BoxStream<'static, Result<ObjectEntry>>;
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
 }

@@ -154,6 +154,32 @@ impl FileService {
         Ok((meta, object))
     }
 
+    /// Deletes stored bytes that no file metadata points at and that are older than
+    /// `older_than`: what an upload leaves when the process dies between storing the bytes and
+    /// the metadata, or a delete that failed half-way. The age keeps uploads in flight (on any
+    /// instance) safe. Returns how many objects went.
+    pub async fn sweep_orphans(&self, older_than: Duration) -> Result<usize> {
+        use futures::StreamExt;
+        let cutoff = now() - chrono::Duration::from_std(older_than).unwrap_or_default();
+        let mut listing = self.objects.list("files");
+        let mut removed = 0;
+        while let Some(entry) = listing.next().await {
+            let entry = entry?;
+            if entry.last_modified > cutoff {
+                continue;
+            }
+            // Keys are `files/{user}/{file id}`; anything else is not ours to judge.
+            let Some(id) = entry.key.rsplit('/').next().and_then(|id| id.parse::<FileId>().ok()) else { continue };
+            if self.files.file(id).await?.is_some() {
+                continue;
+            }
+            self.objects.delete(&entry.key).await?;
+            tracing::info!(key = %entry.key, "removed stored bytes that no file points at");
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// Deletes metadata first, then bytes: a failure between leaves unreachable bytes (logged),
     /// never metadata that points at nothing.
     pub async fn delete(&self, who: &Principal, id: FileId) -> Result<()> {

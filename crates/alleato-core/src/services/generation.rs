@@ -14,6 +14,7 @@ use super::access;
 use super::auth::Principal;
 use super::follow::follow;
 use super::incoming;
+use super::recovery;
 use super::streams::StreamOwner;
 use super::ui_stream::{self as ui, DONE};
 use crate::error::{Error, Result, Surface};
@@ -461,6 +462,45 @@ impl GenerationService {
             }
             _ => Ok(false),
         }
+    }
+
+    /// Ends the generations that a crash or kill cut short, given the unfinished streams a
+    /// process-local streams store kept on disk: what was generated is stored as the answer,
+    /// marked as interrupted, and the stream is ended for anyone who follows it. Streams of
+    /// the generic resource (no chat) are left alone. Returns how many were ended.
+    pub async fn recover_interrupted(&self, unfinished: &[String]) -> Result<usize> {
+        let mut ended = 0;
+        for id in unfinished {
+            let Some(info) = self.streams.info(id).await? else { continue };
+            let Ok(owner) = serde_json::from_slice::<StreamOwner>(&info.metadata) else { continue };
+            let Some(chat) = owner.chat_id else { continue };
+            if self.active.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&chat) {
+                continue; // running here after all
+            }
+            let replayed = recovery::replay(self.streams.as_ref(), id).await?;
+            if let Some(message_id) = replayed.message_id
+                && self.chats.message(message_id).await?.is_none()
+            {
+                let message = StoredMessage {
+                    id: message_id,
+                    chat_id: chat,
+                    role: Role::Assistant,
+                    parts: replayed.parts(),
+                    attachments: vec![],
+                    created_at: now(),
+                };
+                if let Err(err) = self.chats.insert_messages(std::slice::from_ref(&message)).await {
+                    tracing::warn!(%chat, error = %err, "could not store an interrupted answer");
+                }
+            }
+            for chunk in replayed.closing_chunks() {
+                self.streams.append(id, chunk.as_bytes(), self.settings.stream_ttl).await?;
+            }
+            self.streams.finish(id, self.settings.finished_stream_ttl).await?;
+            tracing::info!(%chat, stream = %id, "ended a generation the last run left unfinished");
+            ended += 1;
+        }
+        Ok(ended)
     }
 
     /// Deletes the messages after `message` (and their votes): the edit-and-resubmit flow.

@@ -11,6 +11,7 @@ mod generation;
 mod incoming;
 mod password;
 mod rate_limit;
+mod recovery;
 mod streams;
 pub mod ui_stream;
 mod users;

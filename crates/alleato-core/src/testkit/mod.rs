@@ -119,6 +119,7 @@ macro_rules! objects_conformance {
                 put_never_overwrites,
                 missing_objects_read_as_none,
                 large_objects_round_trip,
+                listing_finds_what_is_under_a_prefix,
                 ping_answers,
             ]
         );

@@ -44,6 +44,24 @@ pub async fn large_objects_round_trip(store: Arc<impl ObjectStorage>) {
     assert_eq!(store.get(&k).await.unwrap().unwrap().bytes, data);
 }
 
+pub async fn listing_finds_what_is_under_a_prefix(store: Arc<impl ObjectStorage>) {
+    use futures::TryStreamExt;
+    let dir = format!("test/{}", uuid::Uuid::new_v4().simple());
+    let before = crate::time::now() - chrono::Duration::seconds(5);
+    for name in ["a/one", "a/two", "b/three"] {
+        store.put(&format!("{dir}/{name}"), Bytes::from_static(b"12345"), "application/pdf").await.unwrap();
+    }
+    let mut listed: Vec<_> = store.list(&format!("{dir}/a")).try_collect().await.unwrap();
+    listed.sort_by(|x, y| x.key.cmp(&y.key));
+    let keys: Vec<_> = listed.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, [format!("{dir}/a/one"), format!("{dir}/a/two")]);
+    assert!(listed.iter().all(|e| e.size == 5 && e.last_modified >= before));
+    let all: Vec<_> = store.list(&dir).try_collect().await.unwrap();
+    assert_eq!(all.len(), 3);
+    let none: Vec<_> = store.list(&format!("{dir}/c")).try_collect().await.unwrap();
+    assert!(none.is_empty());
+}
+
 pub async fn ping_answers(store: Arc<impl ObjectStorage>) {
     store.ping().await.unwrap();
 }

@@ -1,0 +1,674 @@
+//! The embedded streams backend: every entry on disk, in its own SQLite file
+//! (`streams.sqlite3`), so a restart can still replay a stream and memory holds only a small
+//! header per live stream plus what is not yet written.
+//!
+//! Appends must stay cheap (a generation appends a chunk per word), so they are not written one
+//! transaction each. An append updates the stream's header in memory, keeps the entry in the
+//! stream's in-memory tail, wakes followers, and queues the write; a writer task commits the
+//! queue in one transaction every few milliseconds ("group commit"), then drops the written
+//! entries from the tails. Readers take entries up to the written mark from the file and the
+//! rest from the tail, so a follower never waits for the disk. A crash loses at most the last
+//! few milliseconds of appends.
+//!
+//! Memory is bounded: unwritten entries are at most [`SqliteStreams::MAX_PENDING_BYTES`]
+//! (appends past that are refused with `unavailable:stream` until the writer catches up), and a
+//! finished stream leaves memory once written. This store belongs to one server process:
+//! several instances share streams through Redis instead.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alleato_core::ports::{StreamInfo, StreamSlice, StreamStore};
+use alleato_core::time::{self, Timestamp};
+use alleato_core::{Error, Result, Surface};
+use async_trait::async_trait;
+use bytes::Bytes;
+use rusqlite::{OptionalExtension, params};
+use tokio::sync::{Notify, watch};
+
+use crate::errors::db;
+use crate::pool::Pool;
+use crate::rows::{timestamp, ts};
+
+const S: Surface = Surface::Stream;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS "streams" (
+    "id"        TEXT PRIMARY KEY NOT NULL,
+    "metadata"  BLOB NOT NULL,
+    "len"       INTEGER NOT NULL,
+    "bytes"     INTEGER NOT NULL,
+    "done"      INTEGER NOT NULL,
+    "createdAt" TEXT NOT NULL,
+    "updatedAt" TEXT NOT NULL,
+    "expiresAt" INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS "streams_expiresAt_idx" ON "streams" ("expiresAt");
+CREATE TABLE IF NOT EXISTS "stream_entries" (
+    "streamId" TEXT NOT NULL REFERENCES "streams" ("id") ON DELETE CASCADE,
+    "seq"      INTEGER NOT NULL,
+    "data"     BLOB NOT NULL,
+    PRIMARY KEY ("streamId", "seq")
+) WITHOUT ROWID;
+"#;
+
+/// How long the writer waits after a wake-up to gather more appends into one transaction.
+const GATHER: Duration = Duration::from_millis(2);
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+fn deadline(ttl: Duration) -> i64 {
+    now_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
+}
+
+/// A stream this process is using: its header, and its entries not yet on disk.
+struct Live {
+    metadata: Arc<[u8]>,
+    len: u64,
+    bytes: u64,
+    done: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    expires_at: i64,
+    /// Entries `1..=written` are on disk; `tail` holds `written + 1..=len`.
+    written: u64,
+    tail: VecDeque<Bytes>,
+    /// Deleted here, the delete not yet written: reads as absent.
+    deleted: bool,
+    /// Bumped on every append and on finish; followers wait for a change.
+    version: watch::Sender<u64>,
+}
+
+impl Live {
+    fn info(&self) -> StreamInfo {
+        StreamInfo {
+            metadata: self.metadata.to_vec(),
+            len: self.len,
+            bytes: self.bytes,
+            done: self.done,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    fn gone(&self, now: i64) -> bool {
+        self.deleted || self.expires_at <= now
+    }
+}
+
+/// A change waiting for the writer, in the order it was made.
+enum Write {
+    Create { id: Arc<str>, metadata: Arc<[u8]>, at: Timestamp, expires_at: i64 },
+    Append { id: Arc<str>, seq: u64, data: Bytes, at: Timestamp, expires_at: i64 },
+    Finish { id: Arc<str>, expires_at: i64 },
+    Delete { id: Arc<str> },
+}
+
+#[derive(Default)]
+struct State {
+    live: HashMap<Arc<str>, Live>,
+    queue: Vec<Write>,
+    /// Bytes of entries in `queue`.
+    pending_bytes: u64,
+}
+
+struct Inner {
+    pool: Pool,
+    state: Mutex<State>,
+    /// The writer has taken a batch and not yet applied it.
+    busy: std::sync::atomic::AtomicBool,
+    wake_writer: Notify,
+    /// Signalled after each written batch (for [`SqliteStreams::flush`]).
+    written: Notify,
+}
+
+/// Streams on a SQLite file, written in groups; see the module docs.
+#[derive(Clone)]
+pub struct SqliteStreams {
+    inner: Arc<Inner>,
+}
+
+impl SqliteStreams {
+    /// The most bytes of entries waiting to be written before appends are refused.
+    pub const MAX_PENDING_BYTES: u64 = 64 * 1024 * 1024;
+
+    /// Opens (creating if needed) the store at `path` and starts its writer on the current
+    /// tokio runtime.
+    pub async fn open(path: &Path) -> Result<Self> {
+        Self::init(Pool::open(path, S)?).await
+    }
+
+    /// A private in-memory store, for tests.
+    pub async fn memory() -> Result<Self> {
+        Self::init(Pool::memory(S)?).await
+    }
+
+    async fn init(pool: Pool) -> Result<Self> {
+        pool.write(|tx| tx.execute_batch(SCHEMA).map_err(db(S))).await?;
+        let inner = Arc::new(Inner {
+            pool,
+            state: Mutex::new(State::default()),
+            busy: std::sync::atomic::AtomicBool::new(false),
+            wake_writer: Notify::new(),
+            written: Notify::new(),
+        });
+        tokio::spawn(writer(Arc::downgrade(&inner)));
+        let store = Self { inner };
+        store.purge_expired().await?;
+        Ok(store)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn queue(&self, state: &mut State, write: Write) {
+        if let Write::Append { data, .. } = &write {
+            state.pending_bytes += data.len() as u64;
+        }
+        state.queue.push(write);
+        self.inner.wake_writer.notify_one();
+    }
+
+    /// Waits until everything appended so far is on disk.
+    pub async fn flush(&self) {
+        loop {
+            let notified = self.inner.written.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let idle = self.state().queue.is_empty() && !self.inner.busy.load(std::sync::atomic::Ordering::Acquire);
+            if idle {
+                return;
+            }
+            self.inner.wake_writer.notify_one();
+            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+        }
+    }
+
+    /// Deletes expired streams from the file and from memory; returns how many left the file.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        let now = now_ms();
+        self.state().live.retain(|_, l| !(l.expires_at <= now && l.written == l.len));
+        self.inner
+            .pool
+            .write(move |tx| tx.execute(r#"DELETE FROM "streams" WHERE "expiresAt" <= ?1"#, [now]).map_err(db(S)))
+            .await
+    }
+
+    /// Ids of the streams on disk that are not finished: after a crash, the generations that
+    /// were running (with the generic streams, which are never finished).
+    pub async fn unfinished(&self) -> Result<Vec<String>> {
+        let now = now_ms();
+        self.inner
+            .pool
+            .read_blocking(move |c| {
+                let mut statement =
+                    c.prepare(r#"SELECT "id" FROM "streams" WHERE "done" = 0 AND "expiresAt" > ?1"#).map_err(db(S))?;
+                let ids = statement.query_map([now], |r| r.get::<_, String>(0)).map_err(db(S))?;
+                ids.collect::<rusqlite::Result<Vec<_>>>().map_err(db(S))
+            })
+            .await
+    }
+
+    /// The header of a stream that is on disk only, as a new live entry.
+    async fn load(&self, id: &str) -> Result<Option<Live>> {
+        let id = id.to_owned();
+        let now = now_ms();
+        self.inner
+            .pool
+            .read(move |c| {
+                c.prepare_cached(
+                    r#"SELECT "metadata", "len", "bytes", "done", "createdAt", "updatedAt", "expiresAt"
+                       FROM "streams" WHERE "id" = ?1 AND "expiresAt" > ?2"#,
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![id, now], |r| {
+                        let len = r.get::<_, i64>(1)? as u64;
+                        Ok(Live {
+                            metadata: r.get::<_, Vec<u8>>(0)?.into(),
+                            len,
+                            bytes: r.get::<_, i64>(2)? as u64,
+                            done: r.get::<_, i64>(3)? != 0,
+                            created_at: timestamp(r, 4)?,
+                            updated_at: timestamp(r, 5)?,
+                            expires_at: r.get(6)?,
+                            written: len,
+                            tail: VecDeque::new(),
+                            deleted: false,
+                            version: watch::Sender::new(len),
+                        })
+                    })
+                    .optional()
+                })
+                .map_err(db(S))
+            })
+            .await
+    }
+
+    /// Makes sure the stream, if it exists, has a live entry; returns whether it exists.
+    async fn ensure_live(&self, id: &str) -> Result<bool> {
+        {
+            let state = self.state();
+            if let Some(live) = state.live.get(id) {
+                return Ok(!live.gone(now_ms()));
+            }
+        }
+        let Some(loaded) = self.load(id).await? else { return Ok(false) };
+        let mut state = self.state();
+        // Another caller may have loaded it meanwhile: keep theirs.
+        let live = state.live.entry(Arc::from(id)).or_insert(loaded);
+        Ok(!live.gone(now_ms()))
+    }
+
+    async fn read_disk(&self, id: &str, after: u64, upto: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        if upto <= after {
+            return Ok(Vec::new());
+        }
+        let id = id.to_owned();
+        self.inner
+            .pool
+            .read(move |c| {
+                let mut statement = c
+                    .prepare_cached(
+                        r#"SELECT "seq", "data" FROM "stream_entries"
+                           WHERE "streamId" = ?1 AND "seq" > ?2 AND "seq" <= ?3 ORDER BY "seq""#,
+                    )
+                    .map_err(db(S))?;
+                let rows = statement
+                    .query_map(params![id, after as i64, upto as i64], |r| {
+                        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+                    })
+                    .map_err(db(S))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db(S))
+            })
+            .await
+    }
+}
+
+/// Writes queued changes in groups until the store is dropped.
+async fn writer(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(store) = inner.upgrade() else { return };
+        let _ = tokio::time::timeout(Duration::from_secs(1), store.wake_writer.notified()).await;
+        // Every handle is gone: write what is left, then stop.
+        let last = Arc::strong_count(&store) == 1;
+        if !last {
+            tokio::time::sleep(GATHER).await;
+        }
+        let batch = {
+            let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.pending_bytes = 0;
+            store.busy.store(true, std::sync::atomic::Ordering::Release);
+            std::mem::take(&mut state.queue)
+        };
+        if batch.is_empty() {
+            store.busy.store(false, std::sync::atomic::Ordering::Release);
+            if last {
+                return;
+            }
+            continue;
+        }
+        let marks = write_marks(&batch);
+        let (result, batch) = {
+            let pool = store.pool.clone();
+            let handle = tokio::task::spawn_blocking(move || {
+                let result = pool.write_now(|tx| apply(tx, &batch));
+                (result, batch)
+            });
+            match handle.await {
+                Ok(done) => done,
+                Err(err) => {
+                    tracing::error!(error = %err, "the streams writer panicked");
+                    store.busy.store(false, std::sync::atomic::Ordering::Release);
+                    continue;
+                }
+            }
+        };
+        let failed = {
+            let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
+            let failed = match result {
+                Ok(()) => {
+                    for (id, upto) in marks {
+                        let Some(live) = state.live.get_mut(&id) else { continue };
+                        while live.written < upto && !live.tail.is_empty() {
+                            live.tail.pop_front();
+                            live.written += 1;
+                        }
+                        if live.deleted || (live.done && live.written == live.len) {
+                            // Finished and on disk (or deleted): the file is the truth from here.
+                            state.live.remove(&id);
+                        }
+                    }
+                    false
+                }
+                Err(err) => {
+                    // Keep the writes, ahead of anything queued since, and try again shortly.
+                    tracing::warn!(error = %err, "could not write streams; retrying");
+                    let mut retry = batch;
+                    state.pending_bytes += retry
+                        .iter()
+                        .map(|w| if let Write::Append { data, .. } = w { data.len() as u64 } else { 0 })
+                        .sum::<u64>();
+                    retry.append(&mut state.queue);
+                    state.queue = retry;
+                    true
+                }
+            };
+            store.busy.store(false, std::sync::atomic::Ordering::Release);
+            failed
+        };
+        if failed {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            store.wake_writer.notify_one();
+            continue;
+        }
+        store.written.notify_waiters();
+    }
+}
+
+/// For each stream the batch touches, the entry number written up to (and deletions).
+fn write_marks(batch: &[Write]) -> HashMap<Arc<str>, u64> {
+    let mut marks = HashMap::new();
+    for write in batch {
+        match write {
+            Write::Append { id, seq, .. } => {
+                marks.insert(id.clone(), *seq);
+            }
+            Write::Create { id, .. } | Write::Finish { id, .. } | Write::Delete { id } => {
+                marks.entry(id.clone()).or_insert(0);
+            }
+        }
+    }
+    marks
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, batch: &[Write]) -> Result<()> {
+    for write in batch {
+        match write {
+            Write::Create { id, metadata, at, expires_at } => {
+                tx.prepare_cached(r#"DELETE FROM "streams" WHERE "id" = ?1"#)
+                    .and_then(|mut s| s.execute([id.as_ref()]))
+                    .map_err(db(S))?;
+                tx.prepare_cached(
+                    r#"INSERT INTO "streams" ("id", "metadata", "len", "bytes", "done", "createdAt", "updatedAt", "expiresAt")
+                       VALUES (?1, ?2, 0, 0, 0, ?3, ?3, ?4)"#,
+                )
+                .and_then(|mut s| s.execute(params![id.as_ref(), metadata.as_ref(), ts(at), expires_at]))
+                .map_err(db(S))?;
+            }
+            Write::Append { id, seq, data, at, expires_at } => {
+                tx.prepare_cached(r#"INSERT INTO "stream_entries" ("streamId", "seq", "data") VALUES (?1, ?2, ?3)"#)
+                    .and_then(|mut s| s.execute(params![id.as_ref(), *seq as i64, data.as_ref()]))
+                    .map_err(db(S))?;
+                tx.prepare_cached(
+                    r#"UPDATE "streams" SET "len" = ?2, "bytes" = "bytes" + ?3, "updatedAt" = ?4, "expiresAt" = ?5
+                       WHERE "id" = ?1"#,
+                )
+                .and_then(|mut s| s.execute(params![id.as_ref(), *seq as i64, data.len() as i64, ts(at), expires_at]))
+                .map_err(db(S))?;
+            }
+            Write::Finish { id, expires_at } => {
+                tx.prepare_cached(r#"UPDATE "streams" SET "done" = 1, "expiresAt" = ?2 WHERE "id" = ?1"#)
+                    .and_then(|mut s| s.execute(params![id.as_ref(), expires_at]))
+                    .map_err(db(S))?;
+            }
+            Write::Delete { id } => {
+                tx.prepare_cached(r#"DELETE FROM "streams" WHERE "id" = ?1"#)
+                    .and_then(|mut s| s.execute([id.as_ref()]))
+                    .map_err(db(S))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl StreamStore for SqliteStreams {
+    async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()> {
+        if self.ensure_live(id).await? {
+            return Err(Error::conflict(S, "a stream with this id already exists"));
+        }
+        let mut state = self.state();
+        let now = now_ms();
+        if state.live.get(id).is_some_and(|l| !l.gone(now)) {
+            return Err(Error::conflict(S, "a stream with this id already exists"));
+        }
+        let at = time::now();
+        let (id, metadata): (Arc<str>, Arc<[u8]>) = (Arc::from(id), Arc::from(metadata));
+        let expires_at = deadline(ttl);
+        state.live.insert(
+            id.clone(),
+            Live {
+                metadata: metadata.clone(),
+                len: 0,
+                bytes: 0,
+                done: false,
+                created_at: at,
+                updated_at: at,
+                expires_at,
+                written: 0,
+                tail: VecDeque::new(),
+                deleted: false,
+                version: watch::Sender::new(0),
+            },
+        );
+        self.queue(&mut state, Write::Create { id, metadata, at, expires_at });
+        Ok(())
+    }
+
+    async fn info(&self, id: &str) -> Result<Option<StreamInfo>> {
+        {
+            let state = self.state();
+            if let Some(live) = state.live.get(id) {
+                return Ok((!live.gone(now_ms())).then(|| live.info()));
+            }
+        }
+        Ok(self.load(id).await?.map(|live| live.info()))
+    }
+
+    async fn append(&self, id: &str, entry: &[u8], ttl: Duration) -> Result<u64> {
+        if !self.ensure_live(id).await? {
+            return Err(Error::not_found(S));
+        }
+        let mut state = self.state();
+        if state.pending_bytes + entry.len() as u64 > Self::MAX_PENDING_BYTES {
+            return Err(Error::unavailable(S, "the streams file is behind on writes"));
+        }
+        let now = now_ms();
+        let (key, live) = match state.live.get_key_value(id) {
+            Some((key, live)) if !live.gone(now) => (key.clone(), live),
+            _ => return Err(Error::not_found(S)),
+        };
+        if live.done {
+            return Err(Error::conflict(S, "the stream is finished"));
+        }
+        let data = Bytes::copy_from_slice(entry);
+        let at = time::now();
+        let expires_at = deadline(ttl);
+        let live = state.live.get_mut(&key).expect("looked up above");
+        live.len += 1;
+        live.bytes += data.len() as u64;
+        live.updated_at = at;
+        live.expires_at = expires_at;
+        live.tail.push_back(data.clone());
+        let seq = live.len;
+        live.version.send_replace(seq);
+        self.queue(&mut state, Write::Append { id: key, seq, data, at, expires_at });
+        Ok(seq)
+    }
+
+    async fn read(&self, id: &str, after: u64, max: usize) -> Result<Option<StreamSlice>> {
+        let max = max.max(1) as u64;
+        // From memory: the header, and the unwritten tail as of now.
+        let snapshot = {
+            let state = self.state();
+            state.live.get(id).map(|live| {
+                if live.gone(now_ms()) {
+                    return None;
+                }
+                let upto = live.len.min(after.saturating_add(max));
+                let tail: Vec<(u64, Vec<u8>)> = (live.written + 1..=upto)
+                    .filter(|seq| *seq > after)
+                    .filter_map(|seq| {
+                        let index = (seq - live.written - 1) as usize;
+                        live.tail.get(index).map(|data| (seq, data.to_vec()))
+                    })
+                    .collect();
+                Some((live.written, upto, live.done, tail))
+            })
+        };
+        let (written, upto, done, tail) = match snapshot {
+            Some(Some(snapshot)) => snapshot,
+            Some(None) => return Ok(None),
+            None => match self.load(id).await? {
+                Some(live) => (live.len, live.len.min(after.saturating_add(max)), live.done, Vec::new()),
+                None => return Ok(None),
+            },
+        };
+        // Everything up to `written` was on disk when the snapshot was taken.
+        let mut entries = self.read_disk(id, after, written.min(upto)).await?;
+        entries.extend(tail);
+        Ok(Some(StreamSlice { entries, done }))
+    }
+
+    async fn finish(&self, id: &str, keep: Duration) -> Result<()> {
+        if !self.ensure_live(id).await? {
+            return Err(Error::not_found(S));
+        }
+        let mut state = self.state();
+        let now = now_ms();
+        let key = match state.live.get_key_value(id) {
+            Some((key, live)) if !live.gone(now) => key.clone(),
+            _ => return Err(Error::not_found(S)),
+        };
+        let live = state.live.get_mut(&key).expect("looked up above");
+        if live.done {
+            return Ok(());
+        }
+        live.done = true;
+        live.expires_at = deadline(keep);
+        let expires_at = live.expires_at;
+        live.version.send_modify(|v| *v += 1);
+        self.queue(&mut state, Write::Finish { id: key, expires_at });
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<()> {
+        let mut state = self.state();
+        let key: Arc<str> = Arc::from(id);
+        match state.live.get_mut(id) {
+            Some(live) => {
+                live.deleted = true;
+                // Followers wake and find it gone.
+                live.version.send_modify(|v| *v += 1);
+            }
+            None => {
+                // On disk only: a tombstone until the delete is written.
+                let gone = Live {
+                    metadata: Arc::from(&[][..]),
+                    len: 0,
+                    bytes: 0,
+                    done: true,
+                    created_at: time::now(),
+                    updated_at: time::now(),
+                    expires_at: 0,
+                    written: 0,
+                    tail: VecDeque::new(),
+                    deleted: true,
+                    version: watch::Sender::new(0),
+                };
+                state.live.insert(key.clone(), gone);
+            }
+        }
+        self.queue(&mut state, Write::Delete { id: key });
+        Ok(())
+    }
+
+    async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()> {
+        if !self.ensure_live(id).await? {
+            return Ok(());
+        }
+        let receiver = {
+            let state = self.state();
+            state.live.get(id).and_then(|live| {
+                let ready = live.gone(now_ms()) || live.done || live.len > after;
+                (!ready).then(|| live.version.subscribe())
+            })
+        };
+        if let Some(mut receiver) = receiver {
+            // A change, or the entry leaving memory (finished and written), ends the wait.
+            let _ = tokio::time::timeout(timeout, receiver.changed()).await;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.inner.pool.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(db(S))).await
+    }
+}
+
+#[cfg(test)]
+mod conformance {
+    alleato_core::streams_conformance!(std::sync::Arc::new(super::SqliteStreams::memory().await.unwrap()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("alleato-streams-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("streams.sqlite3")
+    }
+
+    const TTL: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn a_restart_replays_what_was_written_and_lists_what_was_cut_short() {
+        let path = temp_path();
+        {
+            let store = SqliteStreams::open(&path).await.unwrap();
+            store.create("cut", b"owner", TTL).await.unwrap();
+            store.create("whole", b"owner", TTL).await.unwrap();
+            for chunk in [&b"one"[..], b"two", b"three"] {
+                store.append("cut", chunk, TTL).await.unwrap();
+                store.append("whole", chunk, TTL).await.unwrap();
+            }
+            store.finish("whole", TTL).await.unwrap();
+            store.flush().await;
+        }
+        let store = SqliteStreams::open(&path).await.unwrap();
+        let info = store.info("cut").await.unwrap().expect("kept on disk");
+        assert_eq!((info.len, info.bytes, info.done, info.metadata.as_slice()), (3, 11, false, &b"owner"[..]));
+        let read = store.read("cut", 1, 10).await.unwrap().unwrap();
+        assert_eq!(read.entries, vec![(2, b"two".to_vec()), (3, b"three".to_vec())]);
+        assert_eq!(store.unfinished().await.unwrap(), vec!["cut".to_owned()]);
+        // It can go on where it stopped.
+        assert_eq!(store.append("cut", b"four", TTL).await.unwrap(), 4);
+        assert!(store.read("whole", 0, 10).await.unwrap().unwrap().done);
+    }
+
+    #[tokio::test]
+    async fn a_finished_stream_leaves_memory_once_written() {
+        let store = SqliteStreams::memory().await.unwrap();
+        store.create("s", b"", TTL).await.unwrap();
+        for _ in 0..100 {
+            store.append("s", &[7; 1000], TTL).await.unwrap();
+        }
+        store.finish("s", TTL).await.unwrap();
+        store.flush().await;
+        assert!(store.state().live.is_empty(), "nothing of it stays in memory");
+        assert_eq!(store.state().pending_bytes, 0);
+        let all = store.read("s", 0, 1000).await.unwrap().unwrap();
+        assert_eq!((all.entries.len(), all.done), (100, true), "read back from the file");
+        store.delete("s").await.unwrap();
+        assert!(store.info("s").await.unwrap().is_none());
+        store.flush().await;
+        assert!(store.info("s").await.unwrap().is_none());
+    }
+}
