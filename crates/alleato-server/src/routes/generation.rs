@@ -69,8 +69,8 @@ fn incoming(body: &SendBody) -> Result<IncomingMessage, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id; a new id creates the chat")),
+#[utoipa::path(post, operation_id = "sendMessage", path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id; a new id creates the chat")),
     request_body(content = Object, description = "`{message: UIMessage}`, `{messages: UIMessage[]}` or `{messages: [{role, content}]}`, with optional `model`/`selectedChatModel` and `visibility`/`selectedVisibilityType`"),
     responses(
         (status = 200, description = "The answer as an AI SDK UI message stream (SSE; each event has an `id:` to resume from)", content_type = "text/event-stream"),
@@ -94,8 +94,8 @@ pub(crate) async fn send(
     Ok(sse::ui_message_stream(state.services.generation.follow(started.stream_id, 0)))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}/stream", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id"),
+#[utoipa::path(get, operation_id = "resumeChatStream", path = "/api/v1/chats/{id}/stream", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id"),
            ("cursor" = Option<u64>, Query, description = "Resume after this chunk (or send Last-Event-ID)")),
     responses(
         (status = 200, description = "The chat's generation replayed from the cursor, then live", content_type = "text/event-stream"),
@@ -114,9 +114,10 @@ pub(crate) async fn resume(
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/stop", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id")),
+#[utoipa::path(post, operation_id = "stopGeneration", path = "/api/v1/chats/{id}/stop", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id")),
     responses((status = 200, description = "Whether a generation was running (it is now stopped)", body = alleato_api::StopResponse),
+              (status = 403, description = "Someone else's public chat: read-only for the caller", body = alleato_api::ErrorBody),
               (status = 404, description = "No such chat", body = alleato_api::ErrorBody)))]
 pub(crate) async fn stop(
     State(state): State<AppState>,
@@ -133,9 +134,10 @@ pub(crate) struct AfterMessage {
     after: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id"), ("after" = String, Query, description = "Message id; later messages go")),
+#[utoipa::path(delete, operation_id = "deleteMessagesAfter", path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id"), ("after" = String, Query, description = "Message id; later messages go")),
     responses((status = 200, description = "How many messages were deleted (with their votes)", body = alleato_api::DeletedCount),
+              (status = 403, description = "Someone else's public chat: read-only for the caller", body = alleato_api::ErrorBody),
               (status = 404, description = "No such chat or message", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete_after(
     State(state): State<AppState>,
