@@ -52,12 +52,14 @@ async fn client_chosen_ids_are_kept_and_unique() {
         409,
         "conflict:chat",
     );
+    // Someone else's id is answered as if it were free (a chat under a fresh id), never with a
+    // 409 that would confirm a private chat exists; the owner's chat is untouched.
     let (bob, _) = app.user().await;
-    assert_api_error(
-        bob.create_chat(&CreateChatRequest { id: Some(id), ..Default::default() }).await,
-        409,
-        "conflict:chat",
-    );
+    let bobs = bob.create_chat(&CreateChatRequest { id: Some(id), ..Default::default() }).await.unwrap();
+    assert_ne!(bobs.id, id);
+    assert_eq!(bobs.user_id, bob.me().await.unwrap().id);
+    assert_eq!(ada.get_chat(id).await.unwrap().chat.user_id, chat.user_id);
+    assert_api_error(bob.get_chat(id).await, 404, "not_found:chat");
 }
 
 #[tokio::test]

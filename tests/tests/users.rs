@@ -12,12 +12,18 @@ async fn users_me_reads_and_changes_the_account() {
     assert_eq!(body["user"]["id"], session.user.id.to_string());
 
     let new_email = format!("new-{}@example.com", uuid_like());
-    let user = ada.update_me(&UpdateUserRequest { email: Some(new_email.clone()), password: None }).await.unwrap();
+    let user =
+        ada.update_me(&UpdateUserRequest { email: Some(new_email.clone()), ..Default::default() }).await.unwrap();
     assert_eq!(user.email, new_email);
     app.client.login(&new_email, "correct horse battery").await.expect("the new email logs in");
     assert_api_error(app.client.login(&session.user.email, "correct horse battery").await, 401, "unauthorized:auth");
 
-    ada.update_me(&UpdateUserRequest { email: None, password: Some("a brand new password".into()) }).await.unwrap();
+    let change = UpdateUserRequest {
+        password: Some("a brand new password".into()),
+        current_password: Some("correct horse battery".into()),
+        ..Default::default()
+    };
+    ada.update_me(&change).await.unwrap();
     app.client.login(&new_email, "a brand new password").await.expect("the new password logs in");
 }
 
@@ -27,7 +33,7 @@ async fn an_email_in_use_cannot_be_taken_and_empty_updates_are_refused() {
     let (ada, _) = app.user().await;
     let (_, bob) = app.user().await;
     assert_api_error(
-        ada.update_me(&UpdateUserRequest { email: Some(bob.user.email.clone()), password: None }).await,
+        ada.update_me(&UpdateUserRequest { email: Some(bob.user.email.clone()), ..Default::default() }).await,
         409,
         "conflict:user",
     );
@@ -47,12 +53,16 @@ async fn a_guest_becomes_regular_by_setting_email_and_password() {
     let (guest, _) = app.guest().await;
     let email = format!("upgraded-{}@example.com", uuid_like());
     assert_api_error(
-        guest.update_me(&UpdateUserRequest { email: Some(email.clone()), password: None }).await,
+        guest.update_me(&UpdateUserRequest { email: Some(email.clone()), ..Default::default() }).await,
         400,
         "bad_request:user",
     );
     let user = guest
-        .update_me(&UpdateUserRequest { email: Some(email.clone()), password: Some("correct horse battery".into()) })
+        .update_me(&UpdateUserRequest {
+            email: Some(email.clone()),
+            password: Some("correct horse battery".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(user.kind, UserKind::Regular);

@@ -146,8 +146,19 @@ fn count(summary: &str, label: &str) -> u64 {
 }
 
 /// The end-to-end test files that run on whichever stack the environment names.
-const STACK_SUITES: &[&str] =
-    &["access", "auth", "chats", "documents", "files", "generation", "openapi", "restart", "system", "users"];
+const STACK_SUITES: &[&str] = &[
+    "access",
+    "auth",
+    "chats",
+    "documents",
+    "files",
+    "generation",
+    "hardening",
+    "openapi",
+    "restart",
+    "system",
+    "users",
+];
 
 fn schemathesis_only() -> anyhow::Result<()> {
     cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;

@@ -58,6 +58,9 @@ pub struct UpdateUserRequest {
     #[cfg_attr(feature = "openapi", schema(nullable = false, min_length = 8, max_length = 128))]
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Required with `password` when the account already has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<String>,
 }
 
 /// An optional field that, when present, must hold a value: `null` is an error, not "absent".

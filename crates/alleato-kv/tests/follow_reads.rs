@@ -35,8 +35,8 @@ impl StreamStore for Counting {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.read(id, after, max).await
     }
-    async fn finish(&self, id: &str) -> Result<()> {
-        self.inner.finish(id).await
+    async fn finish(&self, id: &str, keep: Duration) -> Result<()> {
+        self.inner.finish(id, keep).await
     }
     async fn delete(&self, id: &str) -> Result<()> {
         self.inner.delete(id).await
@@ -59,7 +59,7 @@ async fn a_follower_reads_about_once_per_entry() {
         tokio::time::sleep(Duration::from_millis(10)).await;
         store.append("s", b"x", TTL).await.unwrap();
     }
-    store.finish("s").await.unwrap();
+    store.finish("s", TTL).await.unwrap();
     let seen = tokio::time::timeout(Duration::from_secs(5), follower).await.unwrap().unwrap();
     assert_eq!(seen, (1..=20).collect::<Vec<u64>>());
     let reads = store.reads.load(Ordering::SeqCst);

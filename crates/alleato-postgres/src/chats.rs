@@ -2,7 +2,7 @@ use alleato_core::ids::{ChatId, MessageId, StreamId, UserId};
 use alleato_core::model::{
     Chat, ChatCursorDirection, ChatPage, MessagePart, Role, StoredMessage, StreamRecord, Visibility, Vote,
 };
-use alleato_core::ports::ChatStore;
+use alleato_core::ports::{ChatStore, GenerationStart, QuotaUse};
 use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
@@ -144,6 +144,18 @@ impl ChatStore for PostgresDatabase {
         if done.rows_affected() == 0 { Err(Error::not_found(S)) } else { Ok(()) }
     }
 
+    async fn set_title_if(&self, id: ChatId, expected: &str, title: &str, at: Timestamp) -> Result<bool> {
+        let done = sqlx::query(r#"UPDATE "Chat" SET "title" = $3, "updatedAt" = $4 WHERE "id" = $1 AND "title" = $2"#)
+            .bind(id.0)
+            .bind(expected)
+            .bind(title)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db(S))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn delete_chat(&self, id: ChatId) -> Result<()> {
         let done =
             sqlx::query(r#"DELETE FROM "Chat" WHERE "id" = $1"#).bind(id.0).execute(&self.pool).await.map_err(db(S))?;
@@ -201,18 +213,47 @@ impl ChatStore for PostgresDatabase {
         Ok(done.rows_affected())
     }
 
-    async fn user_messages_since(&self, user: UserId, since: Timestamp) -> Result<(u64, Option<Timestamp>)> {
+    async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse> {
+        let mut tx = self.pool.begin().await.map_err(db(S))?;
+        // The user's row is the lock: concurrent starts of one user (on any instance) take
+        // turns, and each counts what the previous ones committed.
+        let locked = sqlx::query(r#"SELECT 1 FROM "User" WHERE "id" = $1 FOR UPDATE"#)
+            .bind(start.user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(S))?;
+        if locked.is_none() {
+            return Err(Error::not_found(Surface::User));
+        }
+        sqlx::query(r#"DELETE FROM "GenerationStart" WHERE "userId" = $1 AND "createdAt" < $2"#)
+            .bind(start.user.0)
+            .bind(start.since)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(S))?;
         let row = sqlx::query(
-            r#"SELECT COUNT(*), MIN("createdAt") FROM "Message_v2" WHERE "userId" = $1 AND "role" = 'user' AND "createdAt" >= $2"#,
+            r#"SELECT COUNT(*), MIN("createdAt") FROM "GenerationStart" WHERE "userId" = $1 AND "createdAt" >= $2"#,
         )
-        .bind(user.0)
-        .bind(since)
-        .fetch_one(&self.pool)
+        .bind(start.user.0)
+        .bind(start.since)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(db(Surface::Message))?;
-        let count: i64 = row.try_get(0).map_err(db(Surface::Message))?;
-        let oldest: Option<Timestamp> = row.try_get(1).map_err(db(Surface::Message))?;
-        Ok((count as u64, oldest))
+        .map_err(db(S))?;
+        let used = row.try_get::<i64, _>(0).map_err(db(S))? as u64;
+        let oldest: Option<Timestamp> = row.try_get(1).map_err(db(S))?;
+        if used >= start.limit {
+            tx.commit().await.map_err(db(S))?;
+            return Ok(QuotaUse { allowed: false, used, oldest });
+        }
+        sqlx::query(r#"INSERT INTO "GenerationStart" ("id", "userId", "createdAt") VALUES ($1, $2, $3)"#)
+            .bind(start.id.0)
+            .bind(start.user.0)
+            .bind(start.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(S))?;
+        tx.commit().await.map_err(db(S))?;
+        Ok(QuotaUse { allowed: true, used: used + 1, oldest: Some(oldest.map_or(start.at, |o| o.min(start.at))) })
     }
 
     async fn set_vote(&self, v: &Vote) -> Result<()> {

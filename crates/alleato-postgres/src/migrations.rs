@@ -7,8 +7,11 @@ use sqlx::{Executor, PgPool, Row};
 use crate::errors::map_sqlx;
 
 /// `(version, name, sql)`, in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "0001_init", include_str!("../../../migrations/postgres/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "0001_init", include_str!("../../../migrations/postgres/0001_init.sql")),
+    (2, "0002_generation_quota", include_str!("../../../migrations/postgres/0002_generation_quota.sql")),
+    (3, "0003_sessions_valid_from", include_str!("../../../migrations/postgres/0003_sessions_valid_from.sql")),
+];
 
 /// Applies every migration not yet recorded, each in its own transaction, under an advisory
 /// lock so instances starting together do not race.

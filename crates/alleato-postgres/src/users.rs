@@ -24,12 +24,13 @@ fn user(row: &PgRow) -> sqlx::Result<User> {
         kind: named(row, 2, UserKind::parse)?,
         password_hash: row.try_get(3)?,
         created_at: row.try_get(4)?,
+        sessions_valid_from: row.try_get(5)?,
     })
 }
 
 macro_rules! select_user {
     () => {
-        r#"SELECT "id", "email", "type", "password", "createdAt" FROM "User""#
+        r#"SELECT "id", "email", "type", "password", "createdAt", "sessionsValidFrom" FROM "User""#
     };
 }
 
@@ -37,13 +38,14 @@ macro_rules! select_user {
 impl UserStore for PostgresDatabase {
     async fn insert_user(&self, u: &User) -> Result<()> {
         sqlx::query(
-            r#"INSERT INTO "User" ("id", "email", "type", "password", "createdAt") VALUES ($1, $2, $3, $4, $5)"#,
+            r#"INSERT INTO "User" ("id", "email", "type", "password", "createdAt", "sessionsValidFrom") VALUES ($1, $2, $3, $4, $5, $6)"#,
         )
         .bind(u.id.0)
         .bind(&u.email)
         .bind(u.kind.as_str())
         .bind(&u.password_hash)
         .bind(u.created_at)
+        .bind(u.sessions_valid_from)
         .execute(&self.pool)
         .await
         .map_err(db(S))?;
@@ -69,14 +71,17 @@ impl UserStore for PostgresDatabase {
     }
 
     async fn update_user(&self, u: &User) -> Result<()> {
-        let done = sqlx::query(r#"UPDATE "User" SET "email" = $2, "type" = $3, "password" = $4 WHERE "id" = $1"#)
-            .bind(u.id.0)
-            .bind(&u.email)
-            .bind(u.kind.as_str())
-            .bind(&u.password_hash)
-            .execute(&self.pool)
-            .await
-            .map_err(db(S))?;
+        let done = sqlx::query(
+            r#"UPDATE "User" SET "email" = $2, "type" = $3, "password" = $4, "sessionsValidFrom" = $5 WHERE "id" = $1"#,
+        )
+        .bind(u.id.0)
+        .bind(&u.email)
+        .bind(u.kind.as_str())
+        .bind(&u.password_hash)
+        .bind(u.sessions_valid_from)
+        .execute(&self.pool)
+        .await
+        .map_err(db(S))?;
         if done.rows_affected() == 0 { Err(Error::not_found(S)) } else { Ok(()) }
     }
 

@@ -1,5 +1,5 @@
 //! The streams port on Redis. Per stream, two keys that expire together:
-//! - `stream:{id}:meta`, a hash: `metadata`, `created`, `updated`, `done`, `len`;
+//! - `stream:{id}:meta`, a hash: `metadata`, `created`, `updated`, `done`, `len`, `bytes`;
 //! - `stream:{id}`, a Redis Stream whose entry `n-0` is the n-th chunk (field `d`), so sequence
 //!   numbers are contiguous and a reader resumes with `XRANGE`/`XREAD` from `after-0`. Finishing
 //!   adds a marker entry `len-1`, which is after every chunk, so followers blocked in
@@ -24,7 +24,7 @@ const S: Surface = Surface::Stream;
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'created', ARGV[2], 'updated', ARGV[2], 'done', '0', 'len', '0')
+redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'created', ARGV[2], 'updated', ARGV[2], 'done', '0', 'len', '0', 'bytes', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
@@ -33,6 +33,7 @@ const APPEND: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'done') == '1' then return -2 end
 local len = redis.call('HINCRBY', KEYS[1], 'len', 1)
+redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[1]))
 redis.call('XADD', KEYS[2], len .. '-0', 'd', ARGV[1])
 redis.call('HSET', KEYS[1], 'updated', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -46,8 +47,8 @@ if redis.call('HGET', KEYS[1], 'done') == '1' then return 1 end
 redis.call('HSET', KEYS[1], 'done', '1')
 local len = redis.call('HGET', KEYS[1], 'len')
 redis.call('XADD', KEYS[2], len .. '-1', 'done', '1')
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return 1
 ";
 
@@ -101,20 +102,21 @@ impl StreamStore for RedisStreams {
     async fn info(&self, id: &str) -> Result<Option<StreamInfo>> {
         let (meta, _) = self.keys(id);
         let mut conn = self.redis.manager.clone();
-        let fields: (Option<Vec<u8>>, Option<u64>, Option<String>, Option<String>, Option<String>) = self
+        let fields: (Option<Vec<u8>>, Option<u64>, Option<u64>, Option<String>, Option<String>, Option<String>) = self
             .redis
             .run(
                 S,
                 redis::cmd("HMGET")
                     .arg(&meta)
-                    .arg(&["metadata", "len", "done", "created", "updated"])
+                    .arg(&["metadata", "len", "bytes", "done", "created", "updated"])
                     .query_async(&mut conn),
             )
             .await?;
-        let (Some(metadata), len, done, created, updated) = fields else { return Ok(None) };
+        let (Some(metadata), len, bytes, done, created, updated) = fields else { return Ok(None) };
         Ok(Some(StreamInfo {
             metadata,
             len: len.unwrap_or(0),
+            bytes: bytes.unwrap_or(0),
             done: done.as_deref() == Some("1"),
             created_at: ts(created),
             updated_at: ts(updated),
@@ -175,11 +177,11 @@ impl StreamStore for RedisStreams {
         Ok(Some(StreamSlice { entries, done: done.as_deref() == Some("1") }))
     }
 
-    async fn finish(&self, id: &str) -> Result<()> {
+    async fn finish(&self, id: &str, keep: Duration) -> Result<()> {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.finish.key(meta);
-        call.key(data);
+        call.key(data).arg(millis(keep));
         match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
             -1 => Err(Error::not_found(S)),
             _ => Ok(()),

@@ -38,7 +38,7 @@ async fn two_connections_share_counters_and_streams() {
     s_a.append("g", b"one", window).await.unwrap();
     let follower = alleato_core::services::follow(s_b.clone(), "g".into(), 0);
     s_a.append("g", b"two", window).await.unwrap();
-    s_a.finish("g").await.unwrap();
+    s_a.finish("g", window).await.unwrap();
     use futures::StreamExt;
     let seen: Vec<_> = follower.map(|e| e.unwrap().1).collect().await;
     assert_eq!(seen, vec![b"one".to_vec(), b"two".to_vec()]);

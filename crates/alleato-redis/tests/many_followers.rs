@@ -55,7 +55,7 @@ async fn hundreds_of_followers_share_one_connection() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for id in &ids {
-        store.finish(id).await.unwrap();
+        store.finish(id, Duration::from_secs(60)).await.unwrap();
     }
     let expected: Vec<(u64, Vec<u8>)> = (0..ENTRIES).map(|n| (n as u64 + 1, n.to_string().into_bytes())).collect();
     for follower in followers {

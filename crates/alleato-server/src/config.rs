@@ -58,6 +58,13 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// A request taking longer is answered with 408.
     pub request_timeout_secs: u64,
+    /// A connection must deliver a request's headers within this time, counted from when it
+    /// opens or last finished a response: the bound on slow headers (slowloris) and on idle
+    /// keep-alive connections alike.
+    pub header_read_timeout_secs: u64,
+    /// Most connections open at once; more wait in the listen backlog. The open-files limit is
+    /// raised at start to fit, where the system allows.
+    pub max_connections: usize,
     pub auth: AuthConfig,
     pub admin: AdminConfig,
     pub rate_limit: RateLimitConfig,
@@ -235,11 +242,19 @@ pub struct ChatConfig {
     /// Messages a user may send per 24 hours, by account type.
     pub guest_messages_per_day: u32,
     pub regular_messages_per_day: u32,
+    /// How long a finished answer's stream can still be resumed: long enough for a client that
+    /// lost its connection to catch up; after that, the stored message is the answer.
+    pub finished_stream_ttl_secs: u64,
 }
 
 impl Default for ChatConfig {
     fn default() -> Self {
-        Self { max_message_chars: 32_000, guest_messages_per_day: 20, regular_messages_per_day: 100 }
+        Self {
+            max_message_chars: 32_000,
+            guest_messages_per_day: 20,
+            regular_messages_per_day: 100,
+            finished_stream_ttl_secs: 600,
+        }
     }
 }
 
@@ -254,6 +269,8 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            max_connections: 10_000,
             auth: AuthConfig { jwt_secret: None, session_ttl_secs: 7 * 24 * 3600 },
             admin: AdminConfig { api_key: None },
             rate_limit: RateLimitConfig {

@@ -109,6 +109,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Path parameters; a rejection (a segment that is not UTF-8 once percent-decoded, say) is a
+/// `bad_request:api` with the JSON body, like every other bad input, not axum's plain text.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(format!("Invalid path: {}", rejection.body_text_inner()))),
+        }
+    }
+}
+
 /// Parses a path segment as an id, naming what was expected. Only the hyphenated form the API
 /// documents (`format: uuid`) is taken, not the other spellings the uuid crate reads.
 pub fn parse_id<T: FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
@@ -137,10 +152,11 @@ impl FromRequestParts<AppState> for Auth {
         let missing = || ApiError(Error::unauthorized(Surface::Auth, "You need to sign in before continuing."));
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
         let value = header.to_str().map_err(|_| missing())?;
+        // The scheme is case-insensitive (RFC 9110, section 11.1): `Bearer`, `bearer`, `BEARER`.
         let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= 4096)
             .ok_or_else(|| {
                 ApiError(Error::unauthorized(Surface::Auth, "Send the token as `Authorization: Bearer <token>`."))

@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod middleware;
 mod routes;
+mod serve;
 mod state;
 pub mod wiring;
 
@@ -19,7 +20,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -47,6 +47,13 @@ pub fn app(state: AppState, config: &Config) -> anyhow::Result<Router> {
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            middleware::DeclaredSizeLimits {
+                body: config.max_body_bytes as u64,
+                upload: routes::upload_body_limit(config.max_upload_bytes) as u64,
+            },
+            middleware::reject_declared_oversize,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Duration::from_secs(config.request_timeout_secs.max(1)),
             middleware::timeout,
@@ -172,20 +179,17 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
             }
         }
     });
+    let limits = serve::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+        max_connections: serve::fit_connection_cap(config.max_connections.max(1)),
+    };
     let task = tokio::spawn(async move {
-        // No Nagle: an SSE chunk must leave at once, not wait for the previous one's ACK.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %err, "could not set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        serve::serve(listener, router, limits, async {
+            let _ = rx.await;
+        })
+        .await;
         sweeper.abort();
-        served.context("serving HTTP")
+        Ok(())
     });
     tracing::info!(%addr, "alleato listening");
     Ok(RunningServer { addr, adapters: wired.adapters, shutdown: Some(tx), task })

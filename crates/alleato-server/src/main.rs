@@ -5,6 +5,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc with background purging (configured at build time in `.cargo/config.toml`) gives
+/// freed memory back to the system about a second after a burst. With glibc's malloc, a burst
+/// of concurrent password hashes (19 MiB each) left the process at gigabytes for good.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "alleato", version, about = "Alleato AI chat backend")]
 struct Cli {

@@ -89,6 +89,37 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     }
 }
 
+/// The body sizes the server accepts: uploads, and everything else.
+#[derive(Debug, Clone, Copy)]
+pub struct DeclaredSizeLimits {
+    pub body: u64,
+    pub upload: u64,
+}
+
+/// Answers 413 at once when `Content-Length` declares more than the route accepts, instead of
+/// waiting (up to the request timeout) for a body that will be refused anyway.
+pub async fn reject_declared_oversize(State(limits): State<DeclaredSizeLimits>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(declared) = declared {
+        let limit = if req.uri().path() == "/api/v1/files/upload" { limits.upload } else { limits.body };
+        if declared > limit {
+            let mut response = ApiError(Error::PayloadTooLarge {
+                surface: Surface::Api,
+                message: format!("The request body is {declared} bytes; this route accepts at most {limit}.").into(),
+            })
+            .into_response();
+            // The body is never read: the connection cannot be reused.
+            response.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+    }
+    next.run(req).await
+}
+
 /// Answers 408 with a JSON body when a handler takes longer than `timeout` to respond.
 pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {

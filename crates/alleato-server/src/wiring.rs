@@ -274,6 +274,7 @@ fn language_model(config: &Config) -> anyhow::Result<(Arc<dyn LanguageModel>, Ge
         max_message_chars: chat.max_message_chars,
         guest_messages_per_day: chat.guest_messages_per_day,
         regular_messages_per_day: chat.regular_messages_per_day,
+        finished_stream_ttl: Duration::from_secs(chat.finished_stream_ttl_secs),
         ..GenerationSettings::default()
     };
     match provider.as_str() {

@@ -1,6 +1,6 @@
 use alleato_core::ids::{ChatId, MessageId, UserId};
 use alleato_core::model::{Chat, ChatCursorDirection, ChatPage, Role, StoredMessage, StreamRecord, Visibility, Vote};
-use alleato_core::ports::ChatStore;
+use alleato_core::ports::{ChatStore, GenerationStart, QuotaUse};
 use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
@@ -142,6 +142,21 @@ impl ChatStore for SqliteDatabase {
             .await
     }
 
+    async fn set_title_if(&self, id: ChatId, expected: &str, title: &str, at: Timestamp) -> Result<bool> {
+        let (expected, title) = (expected.to_owned(), title.to_owned());
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        r#"UPDATE "Chat" SET "title" = ?3, "updatedAt" = ?4 WHERE "id" = ?1 AND "title" = ?2"#,
+                        params![id.to_string(), expected, title, ts(&at)],
+                    )
+                    .map_err(db(S))?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
     async fn delete_chat(&self, id: ChatId) -> Result<()> {
         self.pool
             .write(move |tx| {
@@ -224,20 +239,37 @@ impl ChatStore for SqliteDatabase {
             .await
     }
 
-    async fn user_messages_since(&self, user: UserId, since: Timestamp) -> Result<(u64, Option<Timestamp>)> {
+    async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse> {
+        let start = start.clone();
         self.pool
-            .read(move |c| {
-                let (count, oldest): (i64, Option<String>) = c
+            .write(move |tx| {
+                let user = start.user.to_string();
+                let user_exists = tx
+                    .prepare_cached(r#"SELECT 1 FROM "User" WHERE "id" = ?1"#)
+                    .and_then(|mut s| s.exists(params![user]))
+                    .map_err(db(S))?;
+                if !user_exists {
+                    return Err(Error::not_found(Surface::User));
+                }
+                // The writer runs one transaction at a time: count and insert cannot interleave.
+                tx.prepare_cached(r#"DELETE FROM "GenerationStart" WHERE "userId" = ?1 AND "createdAt" < ?2"#)
+                    .and_then(|mut s| s.execute(params![user, ts(&start.since)]))
+                    .map_err(db(S))?;
+                let (count, oldest): (i64, Option<String>) = tx
                     .prepare_cached(
-                        // One index range: this user's own messages in the window.
-                        r#"SELECT COUNT(*), MIN("createdAt") FROM "Message_v2"
-                           WHERE "userId" = ?1 AND "role" = 'user' AND "createdAt" >= ?2"#,
+                        r#"SELECT COUNT(*), MIN("createdAt") FROM "GenerationStart" WHERE "userId" = ?1 AND "createdAt" >= ?2"#,
                     )
-                    .and_then(|mut s| {
-                        s.query_row(params![user.to_string(), ts(&since)], |r| Ok((r.get(0)?, r.get(1)?)))
-                    })
-                    .map_err(db(Surface::Message))?;
-                Ok((count as u64, oldest.as_deref().and_then(alleato_core::time::parse_sortable)))
+                    .and_then(|mut s| s.query_row(params![user, ts(&start.since)], |r| Ok((r.get(0)?, r.get(1)?))))
+                    .map_err(db(S))?;
+                let (used, mut oldest) = (count as u64, oldest.as_deref().and_then(alleato_core::time::parse_sortable));
+                if used >= start.limit {
+                    return Ok(QuotaUse { allowed: false, used, oldest });
+                }
+                tx.prepare_cached(r#"INSERT INTO "GenerationStart" ("id", "userId", "createdAt") VALUES (?1, ?2, ?3)"#)
+                    .and_then(|mut s| s.execute(params![start.id.to_string(), user, ts(&start.at)]))
+                    .map_err(db(S))?;
+                oldest = Some(oldest.map_or(start.at, |o| o.min(start.at)));
+                Ok(QuotaUse { allowed: true, used: used + 1, oldest })
             })
             .await
     }

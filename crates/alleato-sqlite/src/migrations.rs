@@ -10,8 +10,11 @@ use crate::errors::db;
 use crate::pool::Pool;
 
 /// `(version, name, sql)`, in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "0001_init", include_str!("../../../migrations/sqlite/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "0001_init", include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (2, "0002_generation_quota", include_str!("../../../migrations/sqlite/0002_generation_quota.sql")),
+    (3, "0003_sessions_valid_from", include_str!("../../../migrations/sqlite/0003_sessions_valid_from.sql")),
+];
 
 /// The table that records applied migrations; valid on D1 too.
 pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS \"_alleato_migrations\" (\

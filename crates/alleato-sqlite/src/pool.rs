@@ -40,6 +40,32 @@ fn configure(conn: &Connection, wal: bool) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Creates the database file readable and writable by its owner only (0600, like the JWT
+/// secret beside it), or narrows an existing one to that. SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.as_os_str().is_empty() || path.to_str().is_some_and(|p| p.starts_with("file:")) {
+            return Ok(());
+        }
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        // Left by an earlier version with wider permissions.
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            if std::fs::exists(&side)? {
+                std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Pool {
     /// Opens (creating if needed) the file at `path`, in WAL mode with foreign keys on.
     pub fn open(path: &Path, surface: Surface) -> Result<Self> {
@@ -48,6 +74,7 @@ impl Pool {
         {
             std::fs::create_dir_all(dir).map_err(|e| Error::unavailable(surface, e))?;
         }
+        owner_only(path).map_err(|e| Error::unavailable(surface, e))?;
         let writer = Connection::open(path).map_err(|e| map_sqlite(surface, e))?;
         configure(&writer, true).map_err(|e| map_sqlite(surface, e))?;
         let readers = (0..READERS)

@@ -45,6 +45,14 @@ pub(crate) fn timestamp(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp
     time::parse_sortable(&text).ok_or_else(|| conversion(idx, Invalid(format!("bad timestamp {text:?}"))))
 }
 
+pub(crate) fn optional_timestamp(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|text| {
+        time::parse_sortable(&text).ok_or_else(|| conversion(idx, Invalid(format!("bad timestamp {text:?}"))))
+    })
+    .transpose()
+}
+
 /// A text column that must be one of an enum's names.
 pub(crate) fn named<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;

@@ -7,9 +7,9 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use crate::SqliteDatabase;
 use crate::errors::db;
-use crate::rows::{named, parsed, timestamp, ts};
+use crate::rows::{named, optional_timestamp, parsed, timestamp, ts};
 
-const USER_COLUMNS: &str = r#""id", "email", "type", "password", "createdAt""#;
+const USER_COLUMNS: &str = r#""id", "email", "type", "password", "createdAt", "sessionsValidFrom""#;
 
 fn user(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -18,6 +18,7 @@ fn user(row: &Row<'_>) -> rusqlite::Result<User> {
         kind: named(row, 2, UserKind::parse)?,
         password_hash: row.get(3)?,
         created_at: timestamp(row, 4)?,
+        sessions_valid_from: optional_timestamp(row, 5)?,
     })
 }
 
@@ -30,8 +31,16 @@ impl UserStore for SqliteDatabase {
         self.pool
             .write(move |tx| {
                 tx.execute(
-                    r#"INSERT INTO "User" ("id", "email", "type", "password", "createdAt") VALUES (?1, ?2, ?3, ?4, ?5)"#,
-                    params![u.id.to_string(), u.email, u.kind.as_str(), u.password_hash, ts(&u.created_at)],
+                    r#"INSERT INTO "User" ("id", "email", "type", "password", "createdAt", "sessionsValidFrom")
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
+                    params![
+                        u.id.to_string(),
+                        u.email,
+                        u.kind.as_str(),
+                        u.password_hash,
+                        ts(&u.created_at),
+                        u.sessions_valid_from.as_ref().map(ts)
+                    ],
                 )
                 .map_err(db(S))?;
                 Ok(())
@@ -64,8 +73,15 @@ impl UserStore for SqliteDatabase {
             .write(move |tx| {
                 let n = tx
                     .execute(
-                        r#"UPDATE "User" SET "email" = ?2, "type" = ?3, "password" = ?4 WHERE "id" = ?1"#,
-                        params![u.id.to_string(), u.email, u.kind.as_str(), u.password_hash],
+                        r#"UPDATE "User" SET "email" = ?2, "type" = ?3, "password" = ?4, "sessionsValidFrom" = ?5
+                           WHERE "id" = ?1"#,
+                        params![
+                            u.id.to_string(),
+                            u.email,
+                            u.kind.as_str(),
+                            u.password_hash,
+                            u.sessions_valid_from.as_ref().map(ts)
+                        ],
                     )
                     .map_err(db(S))?;
                 if n == 0 { Err(Error::not_found(S)) } else { Ok(()) }

@@ -37,6 +37,7 @@ async fn data_survives_reopening() {
         kind: alleato_core::model::UserKind::Regular,
         password_hash: None,
         created_at: alleato_core::time::now(),
+        sessions_valid_from: None,
     };
     {
         let db = SqliteDatabase::open(&dir.path().join("db.sqlite3")).await.unwrap();

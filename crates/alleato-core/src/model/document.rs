@@ -64,6 +64,10 @@ impl Document {
                 format!("title must be 1 to {} characters", Self::MAX_TITLE_CHARS),
             ));
         }
+        // As for chat titles: a title is one line of text, never a vehicle for terminal escapes.
+        if title.chars().any(char::is_control) {
+            return Err(Error::bad_request(Surface::Document, "title must not contain control characters"));
+        }
         Ok(title.to_owned())
     }
 

@@ -44,6 +44,10 @@ pub struct User {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
+    /// Sessions issued before this time are no longer valid (set when the password changes).
+    /// Server-side only, like the hash.
+    #[serde(skip)]
+    pub sessions_valid_from: Option<Timestamp>,
 }
 
 /// A normalised email address: trimmed, lower-cased, plausibly shaped.
@@ -138,6 +142,7 @@ mod tests {
             kind: UserKind::Regular,
             password_hash: Some("$argon2id$secret".into()),
             created_at: crate::time::now(),
+            sessions_valid_from: None,
         };
         let json = serde_json::to_string(&user).unwrap();
         assert!(!json.contains("argon2"));

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::ids::{ChatId, DocumentId, FileId, MessageId, SuggestionId, UserId};
+use crate::ids::{ChatId, DocumentId, FileId, MessageId, StreamId, SuggestionId, UserId};
 use crate::model::{Chat, ChatPage, Document, FileMeta, Stats, StoredMessage, StreamRecord, Suggestion, User, Vote};
 use crate::time::Timestamp;
 
@@ -38,6 +38,10 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn list_chats(&self, user: UserId, page: &ChatPage) -> Result<Vec<Chat>>;
     /// Replaces title, visibility and `updated_at`.
     async fn update_chat(&self, chat: &Chat) -> Result<()>;
+    /// Sets the title (and `updated_at`) only while the chat's title is still `expected`, so a
+    /// title chosen in the background never overwrites the owner's rename, nor anything else
+    /// about the chat. Returns whether it was set; a missing chat is `false`.
+    async fn set_title_if(&self, id: ChatId, expected: &str, title: &str, at: Timestamp) -> Result<bool>;
     async fn delete_chat(&self, id: ChatId) -> Result<()>;
     /// Deletes all of a user's chats; returns how many.
     async fn delete_chats_of(&self, user: UserId) -> Result<u64>;
@@ -48,9 +52,11 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>>;
     /// Deletes the messages of `chat` created at or after `from`, and their votes.
     async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64>;
-    /// How many user-role messages the user's chats got at or after `since`, and when the
-    /// oldest of them was created (`None` when there are none).
-    async fn user_messages_since(&self, user: UserId, since: Timestamp) -> Result<(u64, Option<Timestamp>)>;
+    /// Counts a generation the user starts at `start.at` against at most `start.limit` since
+    /// `start.since`: records it only while fewer were recorded in that window. Atomic across
+    /// every caller and instance; nothing else (deleting chats or messages) changes the count.
+    /// Records older than `since` may be dropped. `NotFound` if the user is gone.
+    async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse>;
 
     async fn set_vote(&self, vote: &Vote) -> Result<()>;
     async fn votes(&self, chat: ChatId) -> Result<Vec<Vote>>;
@@ -58,6 +64,29 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn insert_stream(&self, stream: &StreamRecord) -> Result<()>;
     /// Stream records of a chat, oldest first.
     async fn streams(&self, chat: ChatId) -> Result<Vec<StreamRecord>>;
+}
+
+/// A generation about to start, counted against the user's quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerationStart {
+    /// The generation's stream id: one record per generation.
+    pub id: StreamId,
+    pub user: UserId,
+    pub at: Timestamp,
+    /// The window's start: records before it do not count.
+    pub since: Timestamp,
+    pub limit: u64,
+}
+
+/// What [`ChatStore::take_generation_quota`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaUse {
+    /// Whether this generation was recorded (the quota had room).
+    pub allowed: bool,
+    /// Generations in the window, this one included when allowed.
+    pub used: u64,
+    /// The oldest generation in the window, for when the quota frees up.
+    pub oldest: Option<Timestamp>,
 }
 
 /// Versioned documents and their suggestions.

@@ -12,6 +12,8 @@ pub struct StreamInfo {
     pub metadata: Vec<u8>,
     /// How many entries it has; entries are numbered `1..=len`.
     pub len: u64,
+    /// The entries' total size in bytes.
+    pub bytes: u64,
     /// No more entries will come.
     pub done: bool,
     pub created_at: Timestamp,
@@ -29,7 +31,8 @@ pub struct StreamSlice {
 ///
 /// # Contract
 /// - Entries are numbered from 1 in append order; a number is never reused.
-/// - A stream expires `ttl` after its last append (or creation); expired streams read as absent.
+/// - A stream expires `ttl` after its last append (or creation), and `keep` after it is
+///   finished (the finish replaces the TTL); expired streams read as absent.
 /// - `create` of an existing id is a `Conflict`.
 /// - `wait` returns as soon as the stream has an entry after `after`, is finished, or is gone,
 ///   or when `timeout` passes; followers call it between reads, so a stream shared by several
@@ -44,8 +47,9 @@ pub trait StreamStore: Send + Sync + 'static {
     async fn append(&self, id: &str, entry: &[u8], ttl: Duration) -> Result<u64>;
     /// Up to `max` entries numbered after `after`; `None` if the stream is missing.
     async fn read(&self, id: &str, after: u64, max: usize) -> Result<Option<StreamSlice>>;
-    /// Marks the stream finished; finishing twice is fine, a missing stream is `NotFound`.
-    async fn finish(&self, id: &str) -> Result<()>;
+    /// Marks the stream finished and keeps it `keep` longer (however long its TTL had left);
+    /// finishing twice is fine, a missing stream is `NotFound`.
+    async fn finish(&self, id: &str, keep: Duration) -> Result<()>;
     /// Deletes the stream; a missing one is fine.
     async fn delete(&self, id: &str) -> Result<()>;
     async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()>;

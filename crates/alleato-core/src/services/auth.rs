@@ -4,15 +4,13 @@
 //! key-value port under `session:{jti}`. Every request checks both, so a logout (which deletes the
 //! record) revokes the token at once on every instance that shares the store.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::password::{self, hash_password, verify_password};
 use crate::error::{Error, Result, Surface};
 use crate::ids::{SessionId, UserId};
 use crate::model::{Email, Password, User, UserKind};
@@ -75,6 +73,10 @@ struct Claims {
 struct SessionRecord {
     user_id: UserId,
     expires_at: Timestamp,
+    /// When the session was issued, or last renewed by a password change; records written
+    /// before this field existed have none.
+    #[serde(default)]
+    issued_at: Option<Timestamp>,
 }
 
 #[derive(Clone)]
@@ -86,21 +88,6 @@ pub struct AuthService {
     validation: Arc<Validation>,
     ttl: Duration,
 }
-
-/// OWASP's recommended Argon2id parameters: 19 MiB, 2 iterations, 1 lane.
-fn hasher() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"))
-}
-
-/// A hash of a random password, verified against when an email is unknown, so a login takes
-/// the same time whether or not the account exists.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let random = uuid::Uuid::new_v4().to_string();
-    hasher()
-        .hash_password(random.as_bytes(), &SaltString::generate(&mut OsRng))
-        .expect("hashing a random password")
-        .to_string()
-});
 
 fn session_key(id: SessionId) -> String {
     format!("session:{id}")
@@ -131,7 +118,7 @@ impl AuthService {
 
     /// Computes the timing-equaliser hash ahead of the first login; call it off the request path.
     pub fn warm_up() {
-        LazyLock::force(&DUMMY_HASH);
+        password::warm_up();
     }
 
     pub async fn register(&self, email: &str, password: String) -> Result<IssuedSession> {
@@ -147,6 +134,7 @@ impl AuthService {
             kind: UserKind::Regular,
             password_hash: Some(hash),
             created_at: now(),
+            sessions_valid_from: None,
         };
         self.users.insert_user(&user).await.map_err(|e| match e {
             // Two registrations raced past the check above: the store's unique index decides.
@@ -180,6 +168,7 @@ impl AuthService {
             kind: UserKind::Guest,
             password_hash: None,
             created_at: now(),
+            sessions_valid_from: None,
         };
         self.users.insert_user(&user).await?;
         self.issue(user).await
@@ -209,6 +198,14 @@ impl AuthService {
             return Err(not_signed_in());
         }
         let user = self.users.user_by_id(user_id).await?.ok_or_else(not_signed_in)?;
+        if let Some(valid_from) = user.sessions_valid_from
+            && record.issued_at.is_none_or(|issued| issued < valid_from)
+        {
+            return Err(Error::unauthorized(
+                Surface::Auth,
+                "The password was changed since this session began; please sign in again.",
+            ));
+        }
         Ok(Principal { user, session_id })
     }
 
@@ -225,35 +222,25 @@ impl AuthService {
         };
         let token = jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::backend(Surface::Auth, e))?;
-        let record = serde_json::to_vec(&SessionRecord { user_id: user.id, expires_at })
-            .map_err(|e| Error::backend(Surface::Auth, e))?;
-        self.kv.set(&session_key(session_id), &record, Some(self.ttl)).await?;
+        let record = SessionRecord { user_id: user.id, expires_at, issued_at: Some(issued_at) };
+        self.store_session(session_id, &record, self.ttl).await?;
         Ok(IssuedSession { user, token })
     }
-}
 
-/// Hashes on the blocking pool: Argon2id with OWASP parameters takes tens of milliseconds.
-pub(crate) async fn hash_password(password: Password) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        hasher()
-            .hash_password(password.expose().as_bytes(), &SaltString::generate(&mut OsRng))
-            .map(|h| h.to_string())
-            .map_err(|e| Error::backend(Surface::Auth, e.to_string()))
-    })
-    .await
-    .map_err(|e| Error::backend(Surface::Auth, e))?
-}
+    async fn store_session(&self, id: SessionId, record: &SessionRecord, ttl: Duration) -> Result<()> {
+        let bytes = serde_json::to_vec(record).map_err(|e| Error::backend(Surface::Auth, e))?;
+        self.kv.set(&session_key(id), &bytes, Some(ttl)).await
+    }
 
-/// Verifies on the blocking pool; with no password or no stored hash it verifies against
-/// [`DUMMY_HASH`] and returns false, taking the same time.
-async fn verify_password(password: Option<Password>, stored_hash: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let real = stored_hash.is_some() && password.is_some();
-        let hash = stored_hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        let candidate = password.as_ref().map(Password::expose).unwrap_or("not the password");
-        let parsed = PasswordHash::new(&hash).map_err(|e| Error::backend(Surface::Auth, e.to_string()))?;
-        Ok(hasher().verify_password(candidate.as_bytes(), &parsed).is_ok() && real)
-    })
-    .await
-    .map_err(|e| Error::backend(Surface::Auth, e))?
+    /// Keeps the caller's own session valid across a change that ends every session issued
+    /// before `at` (a password change): its record is renewed as of `at`, same expiry.
+    pub(crate) async fn renew(&self, principal: &Principal, at: Timestamp) -> Result<()> {
+        let key = session_key(principal.session_id);
+        let Some(bytes) = self.kv.get(&key).await? else { return Err(not_signed_in()) };
+        let mut record: SessionRecord =
+            serde_json::from_slice(&bytes).map_err(|e| Error::backend(Surface::KeyValue, e))?;
+        record.issued_at = Some(at);
+        let left = (record.expires_at - now()).to_std().unwrap_or_default().max(Duration::from_secs(1));
+        self.store_session(principal.session_id, &record, left).await
+    }
 }

@@ -58,8 +58,15 @@ impl ChatService {
 
     pub async fn create(&self, who: &Principal, new: NewChat) -> Result<Chat> {
         let created_at = now();
+        let id = match new.id {
+            // Someone else's chat: answered as if the id were free, under a fresh one, so the
+            // answer does not confirm that a private chat exists.
+            Some(id) if self.chats.chat(id).await?.is_some_and(|c| c.user_id != who.user_id()) => ChatId::new(),
+            Some(id) => id,
+            None => ChatId::new(),
+        };
         let chat = Chat {
-            id: new.id.unwrap_or_default(),
+            id,
             user_id: who.user_id(),
             title: Chat::normalise_title(new.title.as_deref().unwrap_or_default())?,
             visibility: new.visibility.unwrap_or_default(),

@@ -13,12 +13,15 @@ use tokio::sync::{oneshot, watch};
 use super::access;
 use super::auth::Principal;
 use super::follow::follow;
+use super::incoming;
 use super::streams::StreamOwner;
 use super::ui_stream::{self as ui, DONE};
 use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, MessageId, StreamId};
 use crate::model::{Chat, MessagePart, PartKind, Role, StoredMessage, StreamRecord, UserKind, Visibility};
-use crate::ports::{ChatStore, KeyValueStore, LanguageModel, ModelEvent, ModelRequest, PromptMessage, StreamStore};
+use crate::ports::{
+    ChatStore, GenerationStart, KeyValueStore, LanguageModel, ModelEvent, ModelRequest, PromptMessage, StreamStore,
+};
 use crate::time::{Timestamp, now};
 
 #[derive(Debug, Clone)]
@@ -32,8 +35,11 @@ pub struct GenerationSettings {
     pub guest_messages_per_day: u32,
     pub regular_messages_per_day: u32,
     pub system_prompt: String,
-    /// How long a generation's stream can be replayed.
+    /// How long a running generation's stream lives after its last chunk.
     pub stream_ttl: Duration,
+    /// How long a finished generation's stream can still be replayed (resume after a dropped
+    /// connection); the stored message is the answer after that.
+    pub finished_stream_ttl: Duration,
 }
 
 impl Default for GenerationSettings {
@@ -47,6 +53,7 @@ impl Default for GenerationSettings {
             regular_messages_per_day: 100,
             system_prompt: "You are a friendly assistant! Keep your responses concise and helpful.".into(),
             stream_ttl: Duration::from_secs(24 * 3600),
+            finished_stream_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -107,9 +114,10 @@ pub struct GenerationService {
 }
 
 /// Maps a client message id to ours: UUIDs as they are, other strings (the AI SDK's default
-/// ids) to a name-based UUID, so re-sending the same id finds the same message.
-pub fn message_id_from_client(raw: &str) -> MessageId {
-    raw.parse().unwrap_or_else(|_| MessageId(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, raw.as_bytes())))
+/// ids, such as `msg-1`) to a name-based UUID within the chat, so re-sending the same id finds
+/// the same message, and the same string in another chat is another message.
+pub fn message_id_from_client(chat: ChatId, raw: &str) -> MessageId {
+    raw.parse().unwrap_or_else(|_| MessageId(uuid::Uuid::new_v5(&chat.as_uuid(), raw.as_bytes())))
 }
 
 fn stop_key(stream: StreamId) -> String {
@@ -165,32 +173,51 @@ impl GenerationService {
     }
 
     /// Validates and stores the user's message, then starts the answer in the background.
+    ///
+    /// Every refusal (bad input, someone else's chat, a reply already running, the quota) comes
+    /// before anything is written, so a refused send leaves nothing behind.
     pub async fn send(&self, who: &Principal, chat_id: ChatId, request: SendMessage) -> Result<Started> {
         let model = self.model_id(request.model.as_deref())?;
         let parts = request.message.parts;
-        if parts.is_empty() {
-            return Err(Error::bad_request(Surface::Chat, "The message has no parts."));
-        }
-        let text = text_of(&parts);
-        let chars = text.chars().count();
-        if chars > self.settings.max_message_chars {
-            return Err(Error::bad_request(
-                Surface::Chat,
-                format!(
-                    "The message is {chars} characters long; the limit is {} characters.",
-                    self.settings.max_message_chars
-                ),
-            ));
-        }
-        if text.trim().is_empty() && !parts.iter().any(|p| p.kind() == PartKind::File) {
-            return Err(Error::bad_request(Surface::Chat, "The message has no text."));
-        }
+        let text = self.check_parts(&parts)?;
 
         // Someone else's chat, public or not, cannot take messages: 404 either way.
-        let existing = self.chats.chat(chat_id).await?;
+        let existing = match self.chats.chat(chat_id).await? {
+            Some(chat) if chat.user_id != who.user_id() => return Err(Error::not_found(Surface::Chat)),
+            other => other,
+        };
+        let mut message_id =
+            request.message.id.as_deref().map(|raw| message_id_from_client(chat_id, raw)).unwrap_or_default();
+        let previous = match self.chats.message(message_id).await? {
+            // An id used in another chat (perhaps another user's) is answered as if it were
+            // free: the message gets an id of its own, and nothing confirms the other exists.
+            Some(m) if m.chat_id != chat_id => {
+                message_id = MessageId::new();
+                None
+            }
+            Some(m) if m.role != Role::User => {
+                return Err(Error::conflict(Surface::Message, "Only a user message can be re-sent."));
+            }
+            other => other,
+        };
+
+        let (cancel, cancelled) = watch::channel(false);
+        let mut claim = {
+            let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+            if active.contains_key(&chat_id) {
+                return Err(Error::conflict(
+                    Surface::Chat,
+                    "A reply is still being generated in this chat; stop it first.",
+                ));
+            }
+            active.insert(chat_id, cancel);
+            Claim { active: &self.active, chat: chat_id, started: false }
+        };
+        let stream_id = StreamId::new();
+        self.take_quota(who, stream_id).await?;
+
         let (chat, created) = match existing {
-            Some(chat) if chat.user_id == who.user_id() => (chat, false),
-            Some(_) => return Err(Error::not_found(Surface::Chat)),
+            Some(chat) => (chat, false),
             None => {
                 let at = now();
                 let chat = Chat {
@@ -209,31 +236,6 @@ impl GenerationService {
                 (chat, true)
             }
         };
-
-        let message_id = request.message.id.as_deref().map(message_id_from_client).unwrap_or_default();
-        let previous = match self.chats.message(message_id).await? {
-            Some(m) if m.chat_id != chat.id => {
-                return Err(Error::conflict(Surface::Message, "This message id belongs to another chat."));
-            }
-            Some(m) if m.role != Role::User => {
-                return Err(Error::conflict(Surface::Message, "Only a user message can be re-sent."));
-            }
-            other => other,
-        };
-        self.check_entitlement(who, previous.as_ref()).await?;
-
-        let (cancel, cancelled) = watch::channel(false);
-        let mut claim = {
-            let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-            if active.contains_key(&chat.id) {
-                return Err(Error::conflict(
-                    Surface::Chat,
-                    "A reply is still being generated in this chat; stop it first.",
-                ));
-            }
-            active.insert(chat.id, cancel);
-            Claim { active: &self.active, chat: chat.id, started: false }
-        };
         if let Some(previous) = &previous {
             // Regenerate: the message and everything after it go (the original's edit flow).
             self.chats.delete_messages_from(chat.id, previous.created_at).await?;
@@ -248,14 +250,13 @@ impl GenerationService {
         };
         self.chats.insert_messages(std::slice::from_ref(&user_message)).await?;
 
-        let stream_id = StreamId::new();
         let owner = StreamOwner::encode(who.user_id(), Some(chat.id))?;
         self.streams.create(&stream_id.to_string(), &owner, self.settings.stream_ttl).await?;
         self.chats.insert_stream(&StreamRecord { id: stream_id, chat_id: chat.id, created_at: now() }).await?;
 
         let history = self.chats.messages(chat.id).await?;
         let prompt = self.prompt(&history);
-        let title = created.then(|| self.spawn_title(chat.clone(), text.clone()));
+        let title = created.then(|| self.spawn_title(chat.id, text.clone()));
         let assistant_message_id = MessageId::new();
         let job = Job {
             service: self.clone(),
@@ -272,21 +273,50 @@ impl GenerationService {
         Ok(Started { chat, stream_id, user_message, assistant_message_id })
     }
 
-    async fn check_entitlement(&self, who: &Principal, regenerating: Option<&StoredMessage>) -> Result<()> {
+    /// Checks a new message's parts and returns its text. Every part counts towards the size
+    /// limit (a reasoning or data part is no way around it), and a file part may only point
+    /// at something a client can safely load.
+    fn check_parts(&self, parts: &[MessagePart]) -> Result<String> {
+        if parts.is_empty() {
+            return Err(Error::bad_request(Surface::Chat, "The message has no parts."));
+        }
+        let limit = self.settings.max_message_chars;
+        let chars: usize = parts.iter().map(incoming::counted_chars).sum();
+        if chars > limit {
+            return Err(Error::bad_request(
+                Surface::Chat,
+                format!("The message is {chars} characters long; the limit is {limit} characters."),
+            ));
+        }
+        for part in parts.iter().filter(|p| p.kind() == PartKind::File) {
+            incoming::check_file_part(part)?;
+        }
+        let text = text_of(parts);
+        if text.trim().is_empty() && !parts.iter().any(|p| p.kind() == PartKind::File) {
+            return Err(Error::bad_request(Surface::Chat, "The message has no text."));
+        }
+        Ok(text)
+    }
+
+    /// Counts this generation against the user's daily quota, atomically and where deleting
+    /// chats or messages cannot give it back; refuses with 429 when it is used up.
+    async fn take_quota(&self, who: &Principal, generation: StreamId) -> Result<()> {
         let limit = match who.user.kind {
             UserKind::Guest => self.settings.guest_messages_per_day,
             UserKind::Regular => self.settings.regular_messages_per_day,
         };
-        let since = now() - chrono::Duration::hours(24);
-        let (mut count, oldest) = self.chats.user_messages_since(who.user_id(), since).await?;
-        if regenerating.is_some_and(|m| m.created_at >= since) {
-            // The re-sent message replaces one already counted.
-            count = count.saturating_sub(1);
-        }
-        if count < u64::from(limit) {
+        let at = now();
+        let window = chrono::Duration::hours(24);
+        let start =
+            GenerationStart { id: generation, user: who.user_id(), at, since: at - window, limit: limit.into() };
+        let quota = self.chats.take_generation_quota(&start).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::unauthorized(Surface::Auth, "The account no longer exists."),
+            other => other,
+        })?;
+        if quota.allowed {
             return Ok(());
         }
-        let resets_at = oldest.unwrap_or_else(now) + chrono::Duration::hours(24);
+        let resets_at = quota.oldest.unwrap_or(at) + window;
         let retry_after_secs = (resets_at - now()).num_seconds().max(1) as u64;
         Err(Error::RateLimited {
             surface: Surface::Chat,
@@ -327,22 +357,25 @@ impl GenerationService {
         prompt
     }
 
-    fn spawn_title(&self, chat: Chat, text: String) -> oneshot::Receiver<String> {
+    /// Names a new chat in the background. The title is set only while the chat still has
+    /// its default title: the owner may rename it, or change anything else, meanwhile.
+    fn spawn_title(&self, chat: ChatId, text: String) -> oneshot::Receiver<String> {
         let (tx, rx) = oneshot::channel();
         let service = self.clone();
         tokio::spawn(async move {
-            match service.generate_title(&text).await {
-                Ok(title) => {
-                    let mut renamed = chat;
-                    renamed.title = title.clone();
-                    renamed.updated_at = now();
-                    if let Err(err) = service.chats.update_chat(&renamed).await {
-                        tracing::warn!(chat = %renamed.id, error = %err, "could not store the chat title");
-                        return;
-                    }
+            let title = match service.generate_title(&text).await {
+                Ok(title) => title,
+                Err(err) => {
+                    tracing::warn!(error = %err, "title generation failed; the chat keeps its default title");
+                    return;
+                }
+            };
+            match service.chats.set_title_if(chat, Chat::DEFAULT_TITLE, &title, now()).await {
+                Ok(true) => {
                     let _ = tx.send(title);
                 }
-                Err(err) => tracing::warn!(error = %err, "title generation failed; the chat keeps its default title"),
+                Ok(false) => tracing::debug!(%chat, "the chat was renamed or deleted first; keeping that"),
+                Err(err) => tracing::warn!(%chat, error = %err, "could not store the chat title"),
             }
         });
         rx
@@ -576,7 +609,7 @@ impl Job {
         self.emit(&ui::finish()).await;
         self.emit_raw(DONE.as_bytes()).await;
         let id = self.stream.to_string();
-        if let Err(err) = self.service.streams.finish(&id).await {
+        if let Err(err) = self.service.streams.finish(&id, self.service.settings.finished_stream_ttl).await {
             tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
         }
         self.service.active.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.chat.id);
@@ -656,9 +689,11 @@ mod tests {
     #[test]
     fn client_ids_map_to_stable_uuids() {
         let uuid = "0190e0a0-0000-7000-8000-000000000001";
-        assert_eq!(message_id_from_client(uuid).to_string(), uuid);
-        assert_eq!(message_id_from_client("msg_abc123"), message_id_from_client("msg_abc123"));
-        assert_ne!(message_id_from_client("msg_abc123"), message_id_from_client("msg_abc124"));
+        let (chat, other) = (ChatId::new(), ChatId::new());
+        assert_eq!(message_id_from_client(chat, uuid).to_string(), uuid);
+        assert_eq!(message_id_from_client(chat, "msg_abc123"), message_id_from_client(chat, "msg_abc123"));
+        assert_ne!(message_id_from_client(chat, "msg_abc123"), message_id_from_client(chat, "msg_abc124"));
+        assert_ne!(message_id_from_client(chat, "msg-1"), message_id_from_client(other, "msg-1"), "ids are per chat");
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod documents;
 mod files;
 mod follow;
 mod generation;
+mod incoming;
+mod password;
 mod rate_limit;
 mod streams;
 pub mod ui_stream;
@@ -24,7 +26,7 @@ pub use generation::{
     GenerationService, GenerationSettings, IncomingMessage, SendMessage, Started, message_id_from_client,
 };
 pub use rate_limit::{RateDecision, RateLimiter};
-pub use streams::{StreamContents, StreamService};
+pub use streams::{StreamPages, StreamService};
 pub use users::{UserService, UserUpdate};
 
 use crate::ports::{
@@ -125,7 +127,7 @@ impl Services {
                 ports.kv.clone(),
                 generation,
             ),
-            streams: StreamService::new(ports.streams.clone()),
+            streams: StreamService::new(ports.streams.clone(), ports.kv.clone()),
             auth,
             chats,
             files,

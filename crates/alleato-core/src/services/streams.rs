@@ -11,8 +11,8 @@ use super::auth::Principal;
 use super::follow::follow;
 use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, StreamId, UserId};
-use crate::ports::StreamStore;
-use crate::time::Timestamp;
+use crate::ports::{KeyValueStore, StreamStore};
+use crate::time::{Timestamp, now};
 
 /// Who a stream belongs to, kept as its metadata: a generation's stream also names its chat.
 #[derive(Debug, Serialize, Deserialize)]
@@ -29,31 +29,77 @@ impl StreamOwner {
     }
 }
 
-/// A stream as the original SDK reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamContents {
+/// A stream's values, read a page at a time, so a reader holds one page, never the whole
+/// stream, however many read it at once.
+pub struct StreamPages {
+    store: Arc<dyn StreamStore>,
     pub id: StreamId,
-    pub data: Vec<Value>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    cursor: u64,
+    /// The length when reading began: values appended meanwhile are not part of this read.
+    end: u64,
+}
+
+impl StreamPages {
+    /// Values per page. With values of at most [`StreamService::MAX_ENTRY_BYTES`] and streams
+    /// of at most [`StreamService::MAX_STREAM_BYTES`], a page is at most that big.
+    pub const PAGE: usize = 64;
+
+    /// The next page of values, each the JSON text appended; `None` at the end.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Vec<u8>>>> {
+        if self.cursor >= self.end {
+            return Ok(None);
+        }
+        let max = Self::PAGE.min((self.end - self.cursor) as usize);
+        let Some(slice) = self.store.read(&self.id.to_string(), self.cursor, max).await? else {
+            return Ok(None); // deleted or expired while being read
+        };
+        let Some((last, _)) = slice.entries.last() else { return Ok(None) };
+        self.cursor = *last;
+        Ok(Some(slice.entries.into_iter().map(|(_, bytes)| bytes).collect()))
+    }
 }
 
 #[derive(Clone)]
 pub struct StreamService {
     store: Arc<dyn StreamStore>,
+    kv: Arc<dyn KeyValueStore>,
 }
 
 impl StreamService {
+    /// A stream lives this long from its creation; appends do not extend it.
     pub const TTL: Duration = Duration::from_secs(24 * 3600);
     /// Largest single appended value, serialised.
     pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
     pub const MAX_ENTRIES: u64 = 10_000;
+    /// Most bytes of values one stream holds.
+    pub const MAX_STREAM_BYTES: u64 = 1024 * 1024;
+    /// Most streams one user may create per 24 hours. With [`Self::TTL`] counted from creation,
+    /// a user holds at most twice this many at once, so at most
+    /// `2 * MAX_STREAMS_PER_DAY * MAX_STREAM_BYTES` (128 MiB) of values.
+    pub const MAX_STREAMS_PER_DAY: u32 = 64;
 
-    pub fn new(store: Arc<dyn StreamStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn StreamStore>, kv: Arc<dyn KeyValueStore>) -> Self {
+        Self { store, kv }
     }
 
+    /// A new stream of the caller's; at most [`Self::MAX_STREAMS_PER_DAY`] a day.
     pub async fn create(&self, who: &Principal) -> Result<StreamId> {
+        let created = self.kv.increment(&format!("streams-created:{}", who.user_id()), Self::TTL).await?;
+        if created.count > u64::from(Self::MAX_STREAMS_PER_DAY) {
+            let retry_after_secs = created.resets_in.as_secs().max(1);
+            return Err(Error::RateLimited {
+                surface: Surface::Stream,
+                message: format!(
+                    "You have created {} streams in the last 24 hours, the most one account may; try again in {} minutes.",
+                    Self::MAX_STREAMS_PER_DAY,
+                    retry_after_secs.div_ceil(60)
+                )
+                .into(),
+                retry_after_secs,
+            });
+        }
         let id = StreamId::new();
         let owner = StreamOwner::encode(who.user_id(), None)?;
         self.store.create(&id.to_string(), &owner, Self::TTL).await?;
@@ -71,34 +117,42 @@ impl StreamService {
         }
     }
 
-    pub async fn get(&self, who: &Principal, id: StreamId) -> Result<StreamContents> {
+    /// The stream's values, to be read page by page.
+    pub async fn pages(&self, who: &Principal, id: StreamId) -> Result<StreamPages> {
         let info = self.owned(who, id).await?;
-        let slice = self
-            .store
-            .read(&id.to_string(), 0, Self::MAX_ENTRIES as usize)
-            .await?
-            .ok_or_else(|| Error::not_found(Surface::Stream))?;
-        let data =
-            slice.entries.into_iter().map(|(_, bytes)| serde_json::from_slice(&bytes).unwrap_or(Value::Null)).collect();
-        Ok(StreamContents { id, data, created_at: info.created_at, updated_at: info.updated_at })
+        Ok(StreamPages {
+            store: self.store.clone(),
+            id,
+            created_at: info.created_at,
+            updated_at: info.updated_at,
+            cursor: 0,
+            end: info.len,
+        })
     }
 
     pub async fn append(&self, who: &Principal, id: StreamId, value: &Value) -> Result<u64> {
         let info = self.owned(who, id).await?;
+        let full = |message: String| Error::PayloadTooLarge { surface: Surface::Stream, message: message.into() };
         if info.len >= Self::MAX_ENTRIES {
-            return Err(Error::PayloadTooLarge {
-                surface: Surface::Stream,
-                message: format!("A stream holds at most {} entries.", Self::MAX_ENTRIES).into(),
-            });
+            return Err(full(format!("A stream holds at most {} values.", Self::MAX_ENTRIES)));
         }
         let bytes = serde_json::to_vec(value).map_err(|e| Error::backend(Surface::Stream, e))?;
         if bytes.len() > Self::MAX_ENTRY_BYTES {
-            return Err(Error::PayloadTooLarge {
-                surface: Surface::Stream,
-                message: format!("Each appended value must be at most {} bytes of JSON.", Self::MAX_ENTRY_BYTES).into(),
-            });
+            return Err(full(format!("Each appended value must be at most {} bytes of JSON.", Self::MAX_ENTRY_BYTES)));
         }
-        self.store.append(&id.to_string(), &bytes, Self::TTL).await.map_err(|e| e.on(Surface::Stream))
+        if info.bytes + bytes.len() as u64 > Self::MAX_STREAM_BYTES {
+            return Err(full(format!(
+                "A stream holds at most {} bytes of values; this one has {}.",
+                Self::MAX_STREAM_BYTES,
+                info.bytes
+            )));
+        }
+        // The stream's end stays where its creation put it.
+        let left = (info.created_at + chrono::Duration::from_std(Self::TTL).unwrap_or_default() - now())
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_secs(1));
+        self.store.append(&id.to_string(), &bytes, left).await.map_err(|e| e.on(Surface::Stream))
     }
 
     pub async fn delete(&self, who: &Principal, id: StreamId) -> Result<()> {

@@ -1,15 +1,19 @@
 use std::sync::Arc;
 
-use super::auth::{AuthService, Principal, hash_password};
+use super::auth::{AuthService, Principal};
+use super::password::{hash_password, verify_password};
 use crate::error::{Error, Result, Surface};
 use crate::model::{Email, Password, User, UserKind};
 use crate::ports::{FileStore, ObjectStorage, UserStore};
+use crate::time::now;
 
 /// A change to one's own account. A guest that sets both email and password becomes regular.
 #[derive(Debug, Default)]
 pub struct UserUpdate {
     pub email: Option<String>,
     pub password: Option<String>,
+    /// Required to change the password of an account that has one.
+    pub current_password: Option<String>,
 }
 
 #[derive(Clone)]
@@ -50,14 +54,31 @@ impl UserService {
             }
             user.email = email.into_inner();
         }
+        let changes_password = update.password.is_some();
         if let Some(password) = update.password {
+            // Whoever holds a session must also know the password to replace it: a stolen
+            // token alone cannot lock the owner out.
+            if let Some(stored) = user.password_hash.clone() {
+                let current = update.current_password.ok_or_else(|| {
+                    Error::bad_request(Surface::User, "Send `currentPassword` to change the password.")
+                })?;
+                let current = Password::parse(current).ok();
+                if !verify_password(current, Some(stored)).await? {
+                    return Err(Error::forbidden(Surface::User, "The current password is not correct."));
+                }
+            }
             user.password_hash = Some(hash_password(Password::parse(password)?).await?);
             user.kind = UserKind::Regular;
+            // Every other session ends; this one is renewed below.
+            user.sessions_valid_from = Some(now());
         }
         self.users.update_user(&user).await.map_err(|e| match e {
             Error::Conflict { .. } => Error::conflict(Surface::User, "An account with this email already exists."),
             other => other.on(Surface::User),
         })?;
+        if changes_password && let Some(at) = user.sessions_valid_from {
+            self.auth.renew(who, at).await?;
+        }
         Ok(user)
     }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::Error;
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, UserStore};
+use crate::ports::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore};
 use crate::time::{Timestamp, now};
 
 /// Anything that implements every database port.
@@ -23,6 +23,7 @@ fn user_at(created_at: Timestamp) -> User {
         kind: UserKind::Regular,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
         created_at,
+        sessions_valid_from: None,
     }
 }
 
@@ -108,6 +109,7 @@ pub async fn users_round_trip(db: Arc<impl Database>) {
     changed.email = format!("new-{}", user.email);
     changed.kind = UserKind::Guest;
     changed.password_hash = None;
+    changed.sessions_valid_from = Some(user.created_at + Duration::minutes(5));
     db.update_user(&changed).await.unwrap();
     assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(changed));
     assert_eq!(db.user_by_email(&user.email).await.unwrap(), None);
@@ -277,28 +279,68 @@ pub async fn deleting_messages_from_a_time_removes_their_votes(db: Arc<impl Data
     assert!(voted.contains(&msgs[0].id) && voted.contains(&msgs[1].id));
 }
 
-pub async fn user_messages_are_counted_per_user_and_since(db: Arc<impl Database>) {
+pub async fn generation_quota_counts_starts_per_user_in_the_window(db: Arc<impl Database>) {
     let user = new_user(&*db).await;
     let other = new_user(&*db).await;
-    let chat = new_chat(&*db, user.id).await;
-    let other_chat = new_chat(&*db, other.id).await;
     let t = now();
-    db.insert_messages(&[
-        message_at(chat.id, Role::User, "old", t - Duration::hours(30)),
-        message_at(chat.id, Role::User, "new", t - Duration::hours(1)),
-        message_at(chat.id, Role::User, "newer", t),
-        message_at(chat.id, Role::Assistant, "reply", t),
-        message_at(other_chat.id, Role::User, "theirs", t),
-    ])
-    .await
-    .unwrap();
+    let start = |user: UserId, at: Timestamp| GenerationStart {
+        id: StreamId::new(),
+        user,
+        at,
+        since: at - Duration::hours(24),
+        limit: 2,
+    };
+    // One outside the window does not count, and may be forgotten.
+    let old = db.take_generation_quota(&start(user.id, t - Duration::hours(30))).await.unwrap();
+    assert_eq!(old, QuotaUse { allowed: true, used: 1, oldest: Some(t - Duration::hours(30)) });
+    let first = db.take_generation_quota(&start(user.id, t - Duration::hours(1))).await.unwrap();
+    assert_eq!(first, QuotaUse { allowed: true, used: 1, oldest: Some(t - Duration::hours(1)) });
+    let second = db.take_generation_quota(&start(user.id, t)).await.unwrap();
+    assert_eq!(second, QuotaUse { allowed: true, used: 2, oldest: Some(t - Duration::hours(1)) });
+    let refused = db.take_generation_quota(&start(user.id, t)).await.unwrap();
+    assert_eq!(refused, QuotaUse { allowed: false, used: 2, oldest: Some(t - Duration::hours(1)) });
+    // Deleting chats and messages gives nothing back.
+    assert_eq!(db.delete_chats_of(user.id).await.unwrap(), 0);
+    assert!(!db.take_generation_quota(&start(user.id, t)).await.unwrap().allowed);
+    // Another user's quota is their own.
+    assert!(db.take_generation_quota(&start(other.id, t)).await.unwrap().allowed);
+    // A user who is gone has no quota to take.
+    let missing = start(UserId::new(), t);
+    assert!(matches!(db.take_generation_quota(&missing).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn generation_quota_holds_under_concurrent_starts(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let t = now();
+    let calls: Vec<_> = (0..24)
+        .map(|_| {
+            let db = db.clone();
+            let start =
+                GenerationStart { id: StreamId::new(), user: user.id, at: t, since: t - Duration::hours(24), limit: 5 };
+            tokio::spawn(async move { db.take_generation_quota(&start).await.unwrap() })
+        })
+        .collect();
+    let mut allowed = 0;
+    for call in calls {
+        allowed += u32::from(call.await.unwrap().allowed);
+    }
+    assert_eq!(allowed, 5, "exactly the limit gets through");
+}
+
+pub async fn titles_are_set_only_over_the_expected_title(db: Arc<impl Database>) {
+    let user = new_user(&*db).await;
+    let chat = new_chat(&*db, user.id).await;
+    let later = chat.updated_at + Duration::seconds(5);
+    assert!(db.set_title_if(chat.id, &chat.title, "Trip to Lisbon", later).await.unwrap());
+    let stored = db.chat(chat.id).await.unwrap().unwrap();
     assert_eq!(
-        db.user_messages_since(user.id, t - Duration::hours(24)).await.unwrap(),
-        (2, Some(t - Duration::hours(1))),
-        "two in the window, the oldest an hour ago"
+        (stored.title.as_str(), stored.visibility, stored.updated_at),
+        ("Trip to Lisbon", chat.visibility, later)
     );
-    assert_eq!(db.user_messages_since(other.id, t - Duration::hours(24)).await.unwrap(), (1, Some(t)));
-    assert_eq!(db.user_messages_since(other.id, t + Duration::hours(1)).await.unwrap(), (0, None));
+    // Renamed since: the background title does not win.
+    assert!(!db.set_title_if(chat.id, &chat.title, "Something else", later).await.unwrap());
+    assert_eq!(db.chat(chat.id).await.unwrap().unwrap().title, "Trip to Lisbon");
+    assert!(!db.set_title_if(ChatId::new(), "New chat", "Nowhere", later).await.unwrap());
 }
 
 pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<impl Database>) {

@@ -23,7 +23,7 @@ pub async fn create_append_read(store: Arc<impl StreamStore>) {
         assert_eq!(store.append(&id, chunk.as_bytes(), TTL).await.unwrap(), i as u64 + 1);
     }
     let info = store.info(&id).await.unwrap().unwrap();
-    assert_eq!((info.metadata.as_slice(), info.len, info.done), (&b"owner"[..], 3, false));
+    assert_eq!((info.metadata.as_slice(), info.len, info.bytes, info.done), (&b"owner"[..], 3, 3, false));
     let all = store.read(&id, 0, 100).await.unwrap().unwrap();
     assert_eq!(all.entries, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
     let tail = store.read(&id, 1, 1).await.unwrap().unwrap();
@@ -35,8 +35,8 @@ pub async fn finished_streams_take_no_more(store: Arc<impl StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();
     store.append(&id, b"x", TTL).await.unwrap();
-    store.finish(&id).await.unwrap();
-    store.finish(&id).await.expect("finishing twice is fine");
+    store.finish(&id, TTL).await.unwrap();
+    store.finish(&id, TTL).await.expect("finishing twice is fine");
     assert!(matches!(store.append(&id, b"y", TTL).await, Err(Error::Conflict { .. })));
     let slice = store.read(&id, 0, 10).await.unwrap().unwrap();
     assert!(slice.done);
@@ -48,7 +48,7 @@ pub async fn missing_streams(store: Arc<impl StreamStore>) {
     assert!(store.info(&id).await.unwrap().is_none());
     assert!(store.read(&id, 0, 10).await.unwrap().is_none());
     assert!(matches!(store.append(&id, b"x", TTL).await, Err(Error::NotFound { .. })));
-    assert!(matches!(store.finish(&id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.finish(&id, TTL).await, Err(Error::NotFound { .. })));
     store.delete(&id).await.expect("deleting a missing stream is fine");
     let started = Instant::now();
     store.wait(&id, 0, Duration::from_secs(5)).await.unwrap();
@@ -62,6 +62,19 @@ pub async fn streams_expire(store: Arc<impl StreamStore>) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(store.info(&id).await.unwrap().is_none(), "gone after its TTL");
     store.create(&id, b"", TTL).await.expect("an expired id can be reused");
+}
+
+pub async fn finished_streams_are_kept_only_as_long_as_asked(store: Arc<impl StreamStore>) {
+    let id = id();
+    store.create(&id, b"", TTL).await.unwrap();
+    store.append(&id, b"12345", TTL).await.unwrap();
+    store.append(&id, b"678", TTL).await.unwrap();
+    assert_eq!(store.info(&id).await.unwrap().unwrap().bytes, 8, "bytes add up");
+    store.finish(&id, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(store.read(&id, 0, 10).await.unwrap().unwrap().entries.len(), 2, "still readable at first");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(store.info(&id).await.unwrap().is_none(), "gone a second after finishing, not an hour");
+    assert!(store.read(&id, 0, 10).await.unwrap().is_none());
 }
 
 pub async fn waiting_wakes_on_append_and_finish(store: Arc<impl StreamStore>) {
@@ -98,7 +111,7 @@ pub async fn followers_get_every_entry_once_in_order(store: Arc<impl StreamStore
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
-        s.finish(&i).await.unwrap();
+        s.finish(&i, TTL).await.unwrap();
     });
     let early: Vec<_> = early.map(Result::unwrap).collect().await;
     let from_cursor: Vec<_> = from_cursor.map(Result::unwrap).collect().await;

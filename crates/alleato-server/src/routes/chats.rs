@@ -5,14 +5,14 @@ use alleato_api::{
 use alleato_core::ids::{ChatId, MessageId};
 use alleato_core::model::{ChatCursorDirection, ChatPage};
 use alleato_core::services::{ChatUpdate, NewChat};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiJsonOrDefault, ApiQuery, Auth, parse_id};
+use crate::extract::{ApiJson, ApiJsonOrDefault, ApiQuery, Auth, Path, parse_id};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {

@@ -4,14 +4,14 @@ use alleato_api::{
 };
 use alleato_core::ids::{DocumentId, SuggestionId};
 use alleato_core::services::{NewDocument, NewSuggestion};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth, parse_id};
+use crate::extract::{ApiJson, ApiQuery, Auth, Path, parse_id};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {

@@ -5,19 +5,19 @@ use alleato_core::services::Upload;
 use alleato_core::{Error, Surface};
 use axum::body::Body;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, parse_id};
+use crate::extract::{Auth, Path, parse_id};
 use crate::state::AppState;
 
 pub fn routes(max_upload_bytes: u64) -> Router<AppState> {
     // Room for the multipart framing and the small text fields around the file.
-    let limit = usize::try_from(max_upload_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
+    let limit = super::upload_body_limit(max_upload_bytes);
     Router::new()
         .route("/upload", post(upload).layer(DefaultBodyLimit::max(limit)))
         .route("/{id}", get(show).delete(delete))

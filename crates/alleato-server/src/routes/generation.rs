@@ -6,7 +6,7 @@ use alleato_core::ids::{ChatId, MessageId};
 use alleato_core::services::{IncomingMessage, SendMessage};
 use alleato_core::{Error, Surface};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::sse::{self, ResumeCursor};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth, parse_id};
+use crate::extract::{ApiJson, ApiQuery, Auth, Path, parse_id};
 use crate::state::AppState;
 
 /// The three body shapes clients send: `{message}` (the Next.js app), `{messages: UIMessage[]}`
@@ -148,7 +148,7 @@ pub(crate) async fn delete_after(
     let chat: ChatId = parse_id(&id, "chat")?;
     let raw =
         query.after.ok_or_else(|| ApiError::bad_request("Query parameter `after` (a message id) is required."))?;
-    let message: MessageId = alleato_core::services::message_id_from_client(raw.trim());
+    let message: MessageId = alleato_core::services::message_id_from_client(chat, raw.trim());
     let deleted_count = state.services.generation.delete_after(&who, chat, message).await?;
     Ok(Json(DeletedCount { deleted_count }))
 }

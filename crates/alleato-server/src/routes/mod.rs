@@ -26,3 +26,8 @@ pub fn api_v1(max_upload_bytes: u64) -> Router<AppState> {
         .nest("/streams", streams::routes())
         .route("/openapi.json", axum::routing::get(openapi::spec))
 }
+
+/// The largest upload request body: the file plus room for the multipart framing and fields.
+pub fn upload_body_limit(max_upload_bytes: u64) -> usize {
+    usize::try_from(max_upload_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024)
+}

@@ -3,15 +3,17 @@
 
 use alleato_api::{StreamContentsView, StreamCreated, Success};
 use alleato_core::ids::StreamId;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use alleato_core::services::StreamPages;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::sse::{self, ResumeCursor};
 use crate::error::ApiResult;
-use crate::extract::{AnyJson, Auth, parse_id};
+use crate::extract::{AnyJson, Auth, Path, parse_id};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -43,14 +45,54 @@ pub(crate) async fn show(
     if sse::wants_events(&headers) {
         return Ok(sse::events(state.services.streams.follow(&who, id, cursor.unwrap_or(0)).await?));
     }
-    let contents = state.services.streams.get(&who, id).await?;
-    Ok(Json(StreamContentsView {
-        id: contents.id,
-        data: contents.data,
-        created_at: contents.created_at,
-        updated_at: contents.updated_at,
-    })
-    .into_response())
+    let pages = state.services.streams.pages(&who, id).await?;
+    Ok(json_body(pages))
+}
+
+/// The stream as one JSON object (the `StreamContentsView` shape), written page by page: a
+/// reader costs the server one page of memory, not the whole stream.
+fn json_body(pages: StreamPages) -> Response {
+    let head =
+        StreamContentsView { id: pages.id, data: vec![], created_at: pages.created_at, updated_at: pages.updated_at };
+    // `{"id":..,"data":[],"createdAt":..}` becomes `{"id":..,"createdAt":..,"data":[` + values + `]}`.
+    let mut head = serde_json::to_value(&head).unwrap_or_default();
+    if let Some(map) = head.as_object_mut() {
+        map.remove("data");
+    }
+    let mut opening = head.to_string();
+    opening.pop();
+    opening.push_str(",\"data\":[");
+    let body = futures::stream::unfold((Some(pages), Some(opening), true), |(pages, opening, first)| async move {
+        if let Some(opening) = opening {
+            return Some((Ok(Bytes::from(opening)), (pages, None, first)));
+        }
+        let mut pages = pages?;
+        match pages.next_page().await {
+            Ok(Some(values)) => {
+                let mut chunk = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
+                let mut first = first;
+                for value in values {
+                    if !first {
+                        chunk.push(b',');
+                    }
+                    first = false;
+                    // Values were stored as the JSON text that was appended.
+                    if serde_json::from_slice::<serde::de::IgnoredAny>(&value).is_ok() {
+                        chunk.extend_from_slice(&value);
+                    } else {
+                        chunk.extend_from_slice(b"null");
+                    }
+                }
+                Some((Ok(Bytes::from(chunk)), (Some(pages), None, first)))
+            }
+            Ok(None) => Some((Ok(Bytes::from_static(b"]}")), (None, None, first))),
+            Err(err) => {
+                tracing::warn!(stream = %pages.id, error = %err, "reading a stream failed part-way; the body is cut");
+                Some((Err(std::io::Error::other(err.public_message())), (None, None, first)))
+            }
+        }
+    });
+    ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response()
 }
 
 #[utoipa::path(post, operation_id = "appendToStream", path = "/api/v1/streams/{id}/append", tag = "streams", security(("bearer" = [])),

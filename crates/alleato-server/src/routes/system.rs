@@ -24,13 +24,32 @@ pub(crate) async fn ping() -> &'static str {
     "pong"
 }
 
-#[utoipa::path(get, operation_id = "getHealth", path = "/health", tag = "system", responses((status = 200, description = "Alive; the adapter serving each port", body = alleato_api::Health)))]
-pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        adapters: state.info.adapters.clone(),
-    })
+#[utoipa::path(get, operation_id = "getHealth", path = "/health", tag = "system", responses((status = 200, description = "Alive; the adapter serving each port (with file paths only for a caller with the admin key)", body = alleato_api::Health)))]
+pub(crate) async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Health> {
+    let mut adapters = state.info.adapters.clone();
+    if !is_admin(&state, &headers) {
+        // Where the data lives on disk is the operator's business, not every caller's.
+        for adapter in &mut adapters {
+            adapter.backend = without_path(&adapter.backend);
+        }
+    }
+    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), adapters })
+}
+
+/// `sqlite (/srv/alleato/data/alleato.sqlite3)` becomes `sqlite`; details without a path stay.
+fn without_path(backend: &str) -> String {
+    match backend.split_once(" (") {
+        Some((name, detail)) if detail.contains(['/', '\\']) => name.to_owned(),
+        _ => backend.to_owned(),
+    }
+}
+
+fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    let given = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    match (&state.info.admin_key, given) {
+        (Some(expected), Some(given)) => constant_time_eq(given.as_bytes(), expected.expose().as_bytes()),
+        _ => false,
+    }
 }
 
 /// Pings every adapter; 503 when any is down, naming it.

@@ -25,7 +25,14 @@ pub(crate) async fn update(
     Auth(who): Auth,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Json<UserResponse>> {
-    let user = state.services.users.update(&who, UserUpdate { email: body.email, password: body.password }).await?;
+    let user = state
+        .services
+        .users
+        .update(
+            &who,
+            UserUpdate { email: body.email, password: body.password, current_password: body.current_password },
+        )
+        .await?;
     Ok(Json(UserResponse { user }))
 }
 
