@@ -45,10 +45,9 @@ pub struct UserResponse {
     pub user: User,
 }
 
-/// At least one field; a field that is sent must be a string (`null` is refused, not read as
-/// "unchanged").
+/// `email`, `password` or both (the document says so with an `anyOf` the server adds); a field
+/// that is sent must be a string (`null` is refused, not read as "unchanged").
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(min_properties = 1))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateUserRequest {
@@ -58,13 +57,16 @@ pub struct UpdateUserRequest {
     #[cfg_attr(feature = "openapi", schema(nullable = false, min_length = 8, max_length = 128))]
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Required with `password` when the account already has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Required with `password` when the account already has one (a guest setting its first
+    /// password needs none); a wrong one is 403.
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub current_password: Option<String>,
 }
 
 /// An optional field that, when present, must hold a value: `null` is an error, not "absent".
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+/// For `#[serde(default, deserialize_with = "alleato_api::present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
     T::deserialize(deserializer).map(Some)
 }
 
@@ -173,13 +175,14 @@ pub struct DocumentList {
 pub struct SaveDocumentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<DocumentId>,
-    /// Not blank. The pattern (at least one character `char::is_whitespace`, which `trim` uses,
-    /// does not count) spells the white space out: regex flavours disagree on `\s`.
+    /// Not blank, one line: no control characters (`char::is_control`), and at least one
+    /// character that `char::is_whitespace` (which `trim` uses) does not count. The pattern spells
+    /// the white space out: regex flavours disagree on `\s`.
     #[cfg_attr(
         feature = "openapi",
         schema(
             max_length = 200,
-            pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
         )
     )]
     pub title: String,

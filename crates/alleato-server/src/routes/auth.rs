@@ -22,7 +22,7 @@ fn issued(session: IssuedSession) -> AuthResponse {
     AuthResponse { user: session.user, token: session.token }
 }
 
-#[utoipa::path(post, operation_id = "register", path = "/api/v1/auth/register", tag = "auth", request_body = alleato_api::Credentials, responses((status = 201, description = "Registered and signed in", body = alleato_api::AuthResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "register", path = "/api/v1/auth/register", tag = "auth", request_body = alleato_api::Credentials, responses((status = 201, description = "Registered and signed in", body = alleato_api::AuthResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody), (status = 503, description = "Too many password checks are waiting (`unavailable:auth`), or a backend is unavailable; retry after `Retry-After`", body = alleato_api::ErrorBody)))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Credentials>,
@@ -31,7 +31,7 @@ pub(crate) async fn register(
     Ok((StatusCode::CREATED, Json(issued(session))))
 }
 
-#[utoipa::path(post, operation_id = "login", path = "/api/v1/auth/login", tag = "auth", request_body = alleato_api::Credentials, responses((status = 200, description = "Signed in", body = alleato_api::AuthResponse), (status = 401, description = "Wrong email or password", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "login", path = "/api/v1/auth/login", tag = "auth", request_body = alleato_api::Credentials, responses((status = 200, description = "Signed in", body = alleato_api::AuthResponse), (status = 401, description = "Wrong email or password", body = alleato_api::ErrorBody), (status = 503, description = "Too many password checks are waiting (`unavailable:auth`), or a backend is unavailable; retry after `Retry-After`", body = alleato_api::ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Credentials>,

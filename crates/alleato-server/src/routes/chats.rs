@@ -34,7 +34,7 @@ pub(crate) struct ListQuery {
     ending_before: Option<String>,
 }
 
-#[utoipa::path(get, operation_id = "listChats", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("starting_after" = Option<String>, Query, format = Uuid, description = "Chats newer than this chat id (not with `ending_before`)"), ("ending_before" = Option<String>, Query, format = Uuid, description = "Chats older than this chat id (not with `starting_after`)")), responses((status = 200, description = "The caller's chats, newest first", body = alleato_api::ChatList), (status = 404, description = "The cursor names none of the caller's chats", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "listChats", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("starting_after" = Option<String>, Query, format = Uuid, description = "Chats newer than this chat id (not with `ending_before`)"), ("ending_before" = Option<String>, Query, format = Uuid, description = "Chats older than this chat id (not with `starting_after`)")), responses((status = 200, description = "The caller's chats, newest first", body = alleato_api::ChatList), (status = 400, description = "Invalid input, or both `starting_after` and `ending_before`: one cursor at a time", body = alleato_api::ErrorBody), (status = 404, description = "The cursor names none of the caller's chats", body = alleato_api::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Auth(who): Auth,

@@ -59,7 +59,7 @@ pub(crate) struct UploadForm {
     chat_id: Option<alleato_api::ChatId>,
 }
 
-#[utoipa::path(post, operation_id = "uploadFile", path = "/api/v1/files/upload", tag = "files", security(("bearer" = [])), request_body(content((UploadForm = "multipart/form-data", encoding(("file" = (content_type = "image/jpeg, image/png, image/gif, image/webp, application/pdf")))))), responses((status = 201, description = "Stored", body = alleato_api::FileView), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody), (status = 415, description = "Not a JPEG, PNG, GIF, WebP or PDF", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "uploadFile", path = "/api/v1/files/upload", tag = "files", security(("bearer" = [])), request_body(content((UploadForm = "multipart/form-data", encoding(("file" = (content_type = "image/jpeg, image/png, image/gif, image/webp, application/pdf")))))), responses((status = 201, description = "Stored", body = alleato_api::FileView), (status = 403, description = "`chatId` names someone else's public chat: read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "`chatId` names no chat the caller can see", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody), (status = 415, description = "Not a JPEG, PNG, GIF, WebP or PDF by its content, or the part's declared type is not the content's (`application/octet-stream` or none: recognised from the content)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     Auth(who): Auth,

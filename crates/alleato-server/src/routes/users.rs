@@ -19,7 +19,7 @@ pub(crate) async fn me(Auth(who): Auth) -> Json<UserResponse> {
     Json(UserResponse { user: who.user })
 }
 
-#[utoipa::path(patch, operation_id = "updateCurrentUser", path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = alleato_api::UpdateUserRequest, responses((status = 200, description = "Updated (PUT is accepted too)", body = alleato_api::UserResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
+#[utoipa::path(patch, operation_id = "updateCurrentUser", path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = alleato_api::UpdateUserRequest, responses((status = 200, description = "Updated (PUT is accepted too)", body = alleato_api::UserResponse), (status = 400, description = "Invalid input, or `password` without `currentPassword` on an account that has a password", body = alleato_api::ErrorBody), (status = 401, description = "Missing or invalid credentials; a password change ends every other session of the account", body = alleato_api::ErrorBody), (status = 403, description = "`currentPassword` is not the account's password", body = alleato_api::ErrorBody), (status = 409, description = "Conflict", body = alleato_api::ErrorBody), (status = 503, description = "Too many password checks are waiting (`unavailable:auth`), or a backend is unavailable; retry after `Retry-After`", body = alleato_api::ErrorBody)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -37,7 +37,7 @@ pub(crate) async fn update(
 }
 
 /// The original backend's method for the same change; documented apart so each operation keeps one id.
-#[utoipa::path(put, operation_id = "updateCurrentUserWithPut", path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = alleato_api::UpdateUserRequest, responses((status = 200, description = "Updated; the same as PATCH", body = alleato_api::UserResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
+#[utoipa::path(put, operation_id = "updateCurrentUserWithPut", path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = alleato_api::UpdateUserRequest, responses((status = 200, description = "Updated; the same as PATCH", body = alleato_api::UserResponse), (status = 400, description = "Invalid input, or `password` without `currentPassword` on an account that has a password", body = alleato_api::ErrorBody), (status = 401, description = "Missing or invalid credentials; a password change ends every other session of the account", body = alleato_api::ErrorBody), (status = 403, description = "`currentPassword` is not the account's password", body = alleato_api::ErrorBody), (status = 409, description = "Conflict", body = alleato_api::ErrorBody), (status = 503, description = "Too many password checks are waiting (`unavailable:auth`), or a backend is unavailable; retry after `Retry-After`", body = alleato_api::ErrorBody)))]
 #[deprecated = "use PATCH /api/v1/users/me"]
 pub(crate) async fn update_with_put(
     state: State<AppState>,
