@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, chats, documents, files, generation, streams, system, users};
+use super::{auth, chats, documents, files, generation, message_schema, streams, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,14 +54,38 @@ static SPEC: LazyLock<String> = LazyLock::new(|| document().to_string());
 /// The whole document as JSON.
 fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    add_send_message_schema(&mut doc);
+    add_update_user_rule(&mut doc);
     add_common_responses(&mut doc);
     doc
 }
 
+/// `POST /chats/{id}/messages` reads its body by hand; its schema is written out apart.
+fn add_send_message_schema(doc: &mut Value) {
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        for (name, schema) in message_schema::components() {
+            schemas.insert(name.to_owned(), schema);
+        }
+    }
+    let body = "/paths/~1api~1v1~1chats~1{id}~1messages/post/requestBody/content/application~1json/schema";
+    if let Some(schema) = doc.pointer_mut(body) {
+        *schema = json!({ "$ref": "#/components/schemas/SendMessageRequest" });
+    }
+}
+
+/// `PATCH /users/me` changes the email, the password or both: `currentPassword` alone changes
+/// nothing (400). utoipa derives no `anyOf` of `required` lists.
+fn add_update_user_rule(doc: &mut Value) {
+    if let Some(schema) = doc.pointer_mut("/components/schemas/UpdateUserRequest") {
+        schema["anyOf"] = json!([{ "required": ["email"] }, { "required": ["password"] }]);
+    }
+}
+
 /// The `{code, message}` answers that follow from what an operation is, not from what it does:
-/// 400 for any input (path, query or body), 401 behind a credential, 413 and 415 for a JSON
-/// body, 429 under `/api/v1` (the rate limiter), 503 wherever a backend is reached. An
-/// operation's own description of a status, when it has one, is kept.
+/// 400 for any input (path, query or body), 401 behind a credential, 413 anywhere (a declared
+/// `Content-Length` past the route's limit is refused before routing), 415 for a JSON body, 429
+/// under `/api/v1` (the rate limiter), 503 wherever a backend is reached. An operation's own
+/// description of a status, when it has one, is kept.
 fn add_common_responses(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths {
@@ -79,8 +103,8 @@ fn add_common_responses(doc: &mut Value) {
             if secured {
                 common.push(("401", "Missing or invalid credentials"));
             }
+            common.push(("413", "The body (or its declared `Content-Length`) is larger than this route accepts"));
             if json_body {
-                common.push(("413", "The body is larger than the server accepts"));
                 common.push(("415", "The body is not `application/json`"));
             }
             if api {
