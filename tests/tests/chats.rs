@@ -122,9 +122,10 @@ async fn listing_rejects_bad_pages() {
     }
     let both = ListChats { limit: None, starting_after: Some(random_chat_id()), ending_before: Some(random_chat_id()) };
     assert_api_error(ada.list_chats(&both).await, 400, "bad_request:api");
+    // A well-formed cursor that names no chat of the caller's is a missing chat, not bad input.
     for cursor in [random_chat_id(), bobs.id] {
         let page = ListChats { ending_before: Some(cursor), ..Default::default() };
-        assert_api_error(ada.list_chats(&page).await, 400, "bad_request:api");
+        assert_api_error(ada.list_chats(&page).await, 404, "not_found:chat");
     }
 }
 

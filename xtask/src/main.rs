@@ -1,10 +1,13 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
-//! - `test`: the whole test suite (what the README and CI run).
+//! - `test`: the whole test suite (what the README and CI run), schemathesis over the OpenAPI
+//!   document included.
+//! - `schemathesis`: only the schemathesis runs of `test`, on a freshly built server.
 //! - `ci`: formatting and lint checks, then `test`.
 //! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench.rs`
 //!   against it, printing figures (never a pass/fail).
 
+mod schemathesis;
 mod services;
 
 use std::process::{Command, ExitCode};
@@ -15,11 +18,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("schemathesis") => schemathesis_only(),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [cargo test args...] | ci | bench [--traditional] [--seconds N] [--connections N]>"
+                "usage: cargo xtask <test [cargo test args...] | schemathesis | ci | bench [--traditional] [--seconds N] [--connections N]>"
             );
             return ExitCode::from(2);
         }
@@ -47,7 +51,8 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 /// (`tests: N passed, N failed`) over all the test binaries.
 ///
 /// The adapter suites talk to real PostgreSQL, Redis and S3 (s3s-fs), started here if they are
-/// down; the end-to-end suite runs once per stack: embedded, traditional, mixed.
+/// down; the end-to-end suite runs once per stack: embedded, traditional, mixed. Schemathesis
+/// checks the OpenAPI document against the server (two runs, two tests).
 fn test(extra: &[String]) -> anyhow::Result<()> {
     services::postgres()?;
     services::redis()?;
@@ -65,6 +70,14 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     args.extend(extra.iter().map(String::as_str));
     if outcome.is_ok() {
         outcome = add(cargo_test(&args, &[]));
+    }
+    if outcome.is_ok() {
+        let runs = schemathesis::run(&target_dir());
+        let failed = runs.as_ref().map_or(0, |&(_, failed)| failed);
+        outcome = add(runs).and_then(|()| match failed {
+            0 => Ok(()),
+            n => bail!("schemathesis: {n} of its runs found failures (reports in target/schemathesis)"),
+        });
     }
     // The same end-to-end tests on the traditional stack, and on a mixed one (the flags switch
     // each service on its own).
@@ -147,6 +160,16 @@ const STACK_SUITES: &[&str] = &[
     "users",
 ];
 
+fn schemathesis_only() -> anyhow::Result<()> {
+    cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;
+    let (passed, failed) = schemathesis::run(&target_dir())?;
+    println!("tests: {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("schemathesis: {failed} of its runs found failures (reports in target/schemathesis)");
+    }
+    Ok(())
+}
+
 fn ci() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
@@ -161,12 +184,16 @@ fn bench(extra: &[String]) -> anyhow::Result<()> {
         services::s3()?;
     }
     cargo(&["build", "--release", "--bin", "alleato"])?;
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("release/alleato");
+    let binary = target_dir().join("release/alleato");
     let binary = binary.to_str().context("target path is not UTF-8")?;
     let mut args = vec!["run", "--release", "--quiet", "-p", "alleato-e2e", "--bin", "bench", "--", binary];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR`, else the workspace's `target`.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }

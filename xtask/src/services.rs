@@ -41,7 +41,7 @@ fn installed(binary: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn apt_install(packages: &str) -> anyhow::Result<()> {
+pub fn apt_install(packages: &str) -> anyhow::Result<()> {
     sh(&format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {packages}"))
 }
 

@@ -25,7 +25,10 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Credentials {
+    /// Trimmed and lower-cased by the server.
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 128))]
     pub password: String,
 }
 
@@ -42,17 +45,29 @@ pub struct UserResponse {
     pub user: User,
 }
 
+/// `email`, `password` or both (the document says so with an `anyOf` the server adds); a field
+/// that is sent must be a string (`null` is refused, not read as "unchanged").
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false, format = Email, max_length = 254))]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false, min_length = 8, max_length = 128))]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Required with `password` when the account already has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Required with `password` when the account already has one (a guest setting its first
+    /// password needs none); a wrong one is 403.
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub current_password: Option<String>,
+}
+
+/// An optional field that, when present, must hold a value: `null` is an error, not "absent".
+/// For `#[serde(default, deserialize_with = "alleato_api::present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -80,6 +95,8 @@ pub struct CreateChatRequest {
     /// Optional client-chosen id (the Next.js app makes its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<ChatId>,
+    /// Blank: "New chat".
+    #[cfg_attr(feature = "openapi", schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +107,8 @@ pub struct CreateChatRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateChatRequest {
+    /// Blank: "New chat".
+    #[cfg_attr(feature = "openapi", schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,9 +175,20 @@ pub struct DocumentList {
 pub struct SaveDocumentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<DocumentId>,
+    /// Not blank, one line: no control characters (`char::is_control`), and at least one
+    /// character that `char::is_whitespace` (which `trim` uses) does not count. The pattern spells
+    /// the white space out: regex flavours disagree on `\s`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 200,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub title: String,
     #[serde(default)]
     pub kind: DocumentKind,
+    /// At most 1 MiB of UTF-8.
     pub content: String,
 }
 
@@ -184,19 +214,51 @@ pub struct DeletedVersions {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SuggestionInput {
+    /// 1 byte to 64 KiB of UTF-8.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536))]
     pub original_text: String,
+    /// 1 byte to 64 KiB of UTF-8.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 65536))]
     pub suggested_text: String,
+    /// At most 64 KiB of UTF-8.
+    #[cfg_attr(feature = "openapi", schema(max_length = 65536))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
 /// One suggestion, or several under `suggestions`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum CreateSuggestionsRequest {
-    Many { suggestions: Vec<SuggestionInput> },
+    Many {
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
+        suggestions: Vec<SuggestionInput>,
+    },
     One(SuggestionInput),
+}
+
+/// Read by hand: serde's untagged enums (and its structs) would also take arrays of fields,
+/// where the API takes objects only.
+impl<'de> Deserialize<'de> for CreateSuggestionsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        use serde_json::Value;
+        let input = |value: Value| match value {
+            Value::Object(_) => serde_json::from_value::<SuggestionInput>(value).map_err(D::Error::custom),
+            _ => Err(D::Error::custom("each suggestion must be an object")),
+        };
+        let Value::Object(mut fields) = Value::deserialize(deserializer)? else {
+            return Err(D::Error::custom("expected an object"));
+        };
+        match fields.remove("suggestions") {
+            Some(Value::Array(items)) => {
+                Ok(Self::Many { suggestions: items.into_iter().map(input).collect::<Result<_, _>>()? })
+            }
+            Some(_) => Err(D::Error::custom("`suggestions` must be an array")),
+            None => input(Value::Object(fields)).map(Self::One),
+        }
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

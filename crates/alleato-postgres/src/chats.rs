@@ -97,7 +97,11 @@ impl ChatStore for PostgresDatabase {
                     .await
                     .map_err(db(S))?;
                 let Some(anchor) = anchor else {
-                    return Err(Error::bad_request(Surface::Api, "the cursor does not name one of your chats"));
+                    // Like any other id of a chat that is not yours: 404.
+                    return Err(Error::NotFound {
+                        surface: Surface::Chat,
+                        message: "The cursor does not name one of your chats.".into(),
+                    });
                 };
                 let at: Timestamp = anchor.try_get(0).map_err(db(S))?;
                 let sql = match direction {

@@ -14,19 +14,44 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A JSON body; rejections become `bad_request:api` (400), `unsupported_media_type:api` (415) or
-/// `payload_too_large:api` (413).
+/// A JSON object body; rejections become `bad_request:api` (400), `unsupported_media_type:api`
+/// (415) or `payload_too_large:api` (413).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let AnyJson(value) = AnyJson::from_request(req, state).await?;
+        from_object(value).map(Self)
+    }
+}
+
+/// Any JSON value as the body (`POST /streams/{id}/append`).
+pub struct AnyJson(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for AnyJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// Every request body the API documents is an object, but serde also reads a struct from an
+/// array of its fields (`[null, null]`): only an object gets that far.
+fn from_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request("The JSON body must be an object."));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        let mut text = e.to_string();
+        text.truncate(300);
+        ApiError::bad_request(format!("The JSON body has the wrong shape: {text}"))
+    })
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -99,10 +124,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
-/// Parses a path segment as an id, naming what was expected.
+/// Parses a path segment as an id, naming what was expected. Only the hyphenated form the API
+/// documents (`format: uuid`) is taken, not the other spellings the uuid crate reads.
 pub fn parse_id<T: FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::bad_request(format!("Invalid {what} id `{}`: expected a UUID.", truncate(raw, 64))))
+    const HYPHENATED_LEN: usize = 36;
+    let invalid = || ApiError::bad_request(format!("Invalid {what} id `{}`: expected a UUID.", truncate(raw, 64)));
+    if raw.len() != HYPHENATED_LEN {
+        return Err(invalid());
+    }
+    raw.parse().map_err(|_| invalid())
 }
 
 fn truncate(text: &str, max: usize) -> &str {
@@ -136,7 +166,8 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// Like [`ApiJson`], but an empty body means `T::default()` (e.g. `POST /chats` with no body).
+/// Like [`ApiJson`], but an empty body (or JSON `null`, as the document's optional body allows)
+/// means `T::default()` (e.g. `POST /chats` with no body).
 pub struct ApiJsonOrDefault<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOrDefault<T> {
@@ -168,7 +199,9 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOr
         if !is_json {
             return Err(not_json());
         }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
-        Ok(Self(value))
+        match axum::Json::from_bytes(&bytes).map_err(json_rejection)? {
+            axum::Json(serde_json::Value::Null) => Ok(Self(T::default())),
+            axum::Json(value) => from_object(value).map(Self),
+        }
     }
 }

@@ -96,7 +96,11 @@ impl ChatStore for SqliteDatabase {
                     })
                     .map_err(db(S))?;
                 let Some((at, id)) = anchor else {
-                    return Err(Error::bad_request(Surface::Api, "the cursor does not name one of your chats"));
+                    // Like any other id of a chat that is not yours: 404.
+                    return Err(Error::NotFound {
+                        surface: Surface::Chat,
+                        message: "The cursor does not name one of your chats.".into(),
+                    });
                 };
                 let sql = match direction {
                     // Older than the cursor: the next page down.

@@ -52,18 +52,19 @@ impl Chat {
     pub const MAX_TITLE_CHARS: usize = 200;
     pub const DEFAULT_TITLE: &'static str = "New chat";
 
-    /// Trims a title and checks its length; an empty title becomes the default.
+    /// Checks a title as sent (its length, no control characters: the rule the API documents),
+    /// then trims it; an empty title becomes the default.
     pub fn normalise_title(raw: &str) -> Result<String> {
-        let title = raw.trim();
-        if title.chars().count() > Self::MAX_TITLE_CHARS {
+        if raw.chars().count() > Self::MAX_TITLE_CHARS {
             return Err(Error::bad_request(
                 Surface::Chat,
                 format!("title must be at most {} characters", Self::MAX_TITLE_CHARS),
             ));
         }
-        if title.chars().any(|c| c.is_control()) {
+        if raw.chars().any(char::is_control) {
             return Err(Error::bad_request(Surface::Chat, "title must not contain control characters"));
         }
+        let title = raw.trim();
         Ok(if title.is_empty() { Self::DEFAULT_TITLE.to_owned() } else { title.to_owned() })
     }
 }

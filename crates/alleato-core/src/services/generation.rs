@@ -153,7 +153,9 @@ impl GenerationService {
         self.model.describe()
     }
 
-    fn model_id(&self, requested: Option<&str>) -> Result<String> {
+    /// The model id a requested name (`chat-model`, `chat-model-reasoning` or a configured id)
+    /// stands for; unknown names are a `bad_request:chat`.
+    pub fn model_id(&self, requested: Option<&str>) -> Result<String> {
         let s = &self.settings;
         Ok(match requested {
             None | Some("chat-model") => s.chat_model.clone(),

@@ -38,8 +38,8 @@ pub(crate) fn check_file_part(part: &MessagePart) -> Result<()> {
     let url = part.get("url").and_then(Value::as_str).unwrap_or_default();
     let lower = url.trim_start().chars().take(64).collect::<String>().to_ascii_lowercase();
     let allowed = if let Some(rest) = lower.strip_prefix("data:") {
-        let media = rest.split([';', ',']).next().unwrap_or_default();
-        ALLOWED_CONTENT_TYPES.contains(&media)
+        // A data: URL always has a `,` before its data (RFC 2397), so the type ends at `;` or `,`.
+        rest.split_once([';', ',']).is_some_and(|(media, _)| ALLOWED_CONTENT_TYPES.contains(&media))
     } else {
         lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("/api/v1/files/")
     };
@@ -94,6 +94,7 @@ mod tests {
             "javascript:alert(1)",
             " JavaScript:alert(1)",
             "data:text/html;base64,PHNjcmlwdD4=",
+            "data:image/png",
             "file:///etc/passwd",
             "//evil.example/a.png",
             "",

@@ -22,7 +22,7 @@ fn issued(session: IssuedSession) -> AuthResponse {
     AuthResponse { user: session.user, token: session.token }
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = alleato_api::Credentials, responses((status = 201, description = "Registered and signed in", body = alleato_api::AuthResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 409, description = "Conflict", body = alleato_api::ErrorBody), (status = 415, description = "Unsupported type", body = alleato_api::ErrorBody), (status = 429, description = "Rate limited", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "register", path = "/api/v1/auth/register", tag = "auth", request_body = alleato_api::Credentials, responses((status = 201, description = "Registered and signed in", body = alleato_api::AuthResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody), (status = 503, description = "Too many password checks are waiting (`unavailable:auth`), or a backend is unavailable; retry after `Retry-After`", body = alleato_api::ErrorBody)))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Credentials>,
@@ -31,7 +31,7 @@ pub(crate) async fn register(
     Ok((StatusCode::CREATED, Json(issued(session))))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = alleato_api::Credentials, responses((status = 200, description = "Signed in", body = alleato_api::AuthResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 429, description = "Rate limited", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "login", path = "/api/v1/auth/login", tag = "auth", request_body = alleato_api::Credentials, responses((status = 200, description = "Signed in", body = alleato_api::AuthResponse), (status = 401, description = "Wrong email or password", body = alleato_api::ErrorBody), (status = 503, description = "Too many password checks are waiting (`unavailable:auth`), or a backend is unavailable; retry after `Retry-After`", body = alleato_api::ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Credentials>,
@@ -39,18 +39,18 @@ pub(crate) async fn login(
     Ok(Json(issued(state.services.auth.login(&body.email, body.password).await?)))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/guest", tag = "auth", responses((status = 201, description = "A new guest session", body = alleato_api::AuthResponse), (status = 429, description = "Rate limited", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "createGuestSession", path = "/api/v1/auth/guest", tag = "auth", responses((status = 201, description = "A new guest session", body = alleato_api::AuthResponse)))]
 pub(crate) async fn guest(State(state): State<AppState>) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
     Ok((StatusCode::CREATED, Json(issued(state.services.auth.guest().await?))))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses((status = 200, description = "The token is revoked", body = alleato_api::Success), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "logout", path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses((status = 200, description = "The token is revoked", body = alleato_api::Success)))]
 pub(crate) async fn logout(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<Success>> {
     state.services.auth.logout(&who).await?;
     Ok(Json(Success::YES))
 }
 
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])), responses((status = 200, description = "The caller", body = alleato_api::UserResponse), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "getSessionUser", path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])), responses((status = 200, description = "The caller", body = alleato_api::UserResponse)))]
 pub(crate) async fn me(Auth(who): Auth) -> Json<UserResponse> {
     Json(UserResponse { user: who.user })
 }

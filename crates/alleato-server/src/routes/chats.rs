@@ -34,7 +34,7 @@ pub(crate) struct ListQuery {
     ending_before: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), params(("limit" = Option<u32>, Query, description = "1 to 100, default 20"), ("starting_after" = Option<String>, Query, description = "Chats newer than this chat id"), ("ending_before" = Option<String>, Query, description = "Chats older than this chat id")), responses((status = 200, description = "The caller's chats, newest first", body = alleato_api::ChatList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "listChats", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("starting_after" = Option<String>, Query, format = Uuid, description = "Chats newer than this chat id (not with `ending_before`)"), ("ending_before" = Option<String>, Query, format = Uuid, description = "Chats older than this chat id (not with `starting_after`)")), responses((status = 200, description = "The caller's chats, newest first", body = alleato_api::ChatList), (status = 400, description = "Invalid input, or both `starting_after` and `ending_before`: one cursor at a time", body = alleato_api::ErrorBody), (status = 404, description = "The cursor names none of the caller's chats", body = alleato_api::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -53,7 +53,7 @@ pub(crate) async fn list(
     Ok(Json(ChatList { chats, has_more }))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), request_body(content = alleato_api::CreateChatRequest, description = "Optional"), responses((status = 201, description = "Created", body = alleato_api::ChatResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "createChat", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), request_body(content = Option<alleato_api::CreateChatRequest>, description = "Optional: no body creates a private \"New chat\""), responses((status = 201, description = "Created", body = alleato_api::ChatResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -67,7 +67,7 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(ChatResponse { chat })))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), responses((status = 200, description = "The chat and its messages", body = alleato_api::ChatWithMessages), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "getChat", path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Chat id")), responses((status = 200, description = "The chat and its messages", body = alleato_api::ChatWithMessages), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -77,7 +77,7 @@ pub(crate) async fn show(
     Ok(Json(ChatWithMessages { chat, messages }))
 }
 
-#[utoipa::path(patch, path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), request_body = alleato_api::UpdateChatRequest, responses((status = 200, description = "Updated", body = alleato_api::ChatResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(patch, operation_id = "updateChat", path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Chat id")), request_body = alleato_api::UpdateChatRequest, responses((status = 200, description = "Updated", body = alleato_api::ChatResponse), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -89,7 +89,7 @@ pub(crate) async fn update(
     Ok(Json(ChatResponse { chat }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), responses((status = 200, description = "Deleted with its messages and votes", body = alleato_api::Success), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(delete, operation_id = "deleteChat", path = "/api/v1/chats/{id}", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Chat id")), responses((status = 200, description = "Deleted with its messages and votes", body = alleato_api::Success), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -99,13 +99,13 @@ pub(crate) async fn delete(
     Ok(Json(Success::YES))
 }
 
-#[utoipa::path(delete, path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), responses((status = 200, description = "All the caller's chats are deleted", body = alleato_api::DeletedCount), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+#[utoipa::path(delete, operation_id = "deleteAllChats", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), responses((status = 200, description = "All the caller's chats are deleted", body = alleato_api::DeletedCount)))]
 pub(crate) async fn delete_all(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<DeletedCount>> {
     let deleted_count = state.services.chats.delete_all(&who).await?;
     Ok(Json(DeletedCount { deleted_count }))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}/votes", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id")), responses((status = 200, description = "Votes on the chat's messages", body = alleato_api::VoteList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "listChatVotes", path = "/api/v1/chats/{id}/votes", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Chat id")), responses((status = 200, description = "Votes on the chat's messages", body = alleato_api::VoteList), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn votes(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -115,7 +115,7 @@ pub(crate) async fn votes(
     Ok(Json(VoteList { votes }))
 }
 
-#[utoipa::path(put, path = "/api/v1/chats/{id}/messages/{message_id}/vote", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, description = "Chat id"), ("message_id" = String, Path, description = "Message id")), request_body = alleato_api::VoteRequest, responses((status = 200, description = "The vote, created or replaced", body = alleato_api::VoteResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(put, operation_id = "voteOnMessage", path = "/api/v1/chats/{id}/messages/{message_id}/vote", tag = "chats", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Chat id"), ("message_id" = String, Path, format = Uuid, description = "Message id")), request_body = alleato_api::VoteRequest, responses((status = 200, description = "The vote, created or replaced", body = alleato_api::VoteResponse), (status = 403, description = "Read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn vote(
     State(state): State<AppState>,
     Auth(who): Auth,

@@ -22,12 +22,12 @@ pub fn routes() -> Router<AppState> {
         .route("/{id}/suggestions/{sid}/resolve", post(resolve))
 }
 
-#[utoipa::path(get, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), responses((status = 200, description = "The latest version of each of the caller's documents", body = alleato_api::DocumentList), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "listDocuments", path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), responses((status = 200, description = "The latest version of each of the caller's documents", body = alleato_api::DocumentList)))]
 pub(crate) async fn list(State(state): State<AppState>, Auth(who): Auth) -> ApiResult<Json<DocumentList>> {
     Ok(Json(DocumentList { documents: state.services.documents.list(&who).await? }))
 }
 
-#[utoipa::path(post, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), request_body = alleato_api::SaveDocumentRequest, responses((status = 201, description = "A new version", body = alleato_api::DocumentResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "saveDocument", path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), request_body = alleato_api::SaveDocumentRequest, responses((status = 201, description = "A new version", body = alleato_api::DocumentResponse), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody)))]
 pub(crate) async fn save(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -38,7 +38,7 @@ pub(crate) async fn save(
     Ok((StatusCode::CREATED, Json(DocumentResponse { document })))
 }
 
-#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id")), responses((status = 200, description = "All versions, oldest first", body = alleato_api::DocumentVersions), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "listDocumentVersions", path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id")), responses((status = 200, description = "All versions, oldest first", body = alleato_api::DocumentVersions), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn versions(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -56,7 +56,7 @@ pub(crate) struct AfterQuery {
     after: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id"), ("after" = String, Query, description = "RFC 3339 timestamp; later versions are deleted")), responses((status = 200, description = "The deleted versions", body = alleato_api::DeletedVersions), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(delete, operation_id = "deleteDocumentVersionsAfter", path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id"), ("after" = String, Query, format = DateTime, description = "RFC 3339 timestamp; later versions are deleted")), responses((status = 200, description = "The deleted versions", body = alleato_api::DeletedVersions), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete_after(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -72,7 +72,7 @@ pub(crate) async fn delete_after(
     Ok(Json(DeletedVersions { deleted }))
 }
 
-#[utoipa::path(get, path = "/api/v1/documents/{id}/suggestions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id")), responses((status = 200, description = "Suggestions, oldest first", body = alleato_api::SuggestionList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "listSuggestions", path = "/api/v1/documents/{id}/suggestions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id")), responses((status = 200, description = "Suggestions, oldest first", body = alleato_api::SuggestionList), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn suggestions(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -82,7 +82,7 @@ pub(crate) async fn suggestions(
     Ok(Json(SuggestionList { suggestions }))
 }
 
-#[utoipa::path(post, path = "/api/v1/documents/{id}/suggestions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id")), request_body = alleato_api::CreateSuggestionsRequest, responses((status = 201, description = "Added to the latest version", body = alleato_api::SuggestionList), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "createSuggestions", path = "/api/v1/documents/{id}/suggestions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id")), request_body = alleato_api::CreateSuggestionsRequest, responses((status = 201, description = "Added to the latest version", body = alleato_api::SuggestionList), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn suggest(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -105,7 +105,7 @@ pub(crate) async fn suggest(
     Ok((StatusCode::CREATED, Json(SuggestionList { suggestions })))
 }
 
-#[utoipa::path(post, path = "/api/v1/documents/{id}/suggestions/{sid}/resolve", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, description = "Document id"), ("sid" = String, Path, description = "Suggestion id")), responses((status = 200, description = "Resolved", body = alleato_api::SuggestionResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "resolveSuggestion", path = "/api/v1/documents/{id}/suggestions/{sid}/resolve", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id"), ("sid" = String, Path, format = Uuid, description = "Suggestion id")), responses((status = 200, description = "Resolved", body = alleato_api::SuggestionResponse), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn resolve(
     State(state): State<AppState>,
     Auth(who): Auth,

@@ -45,7 +45,21 @@ fn multipart_error(err: MultipartError) -> ApiError {
     ApiError(Error::bad_request(Surface::File, format!("The multipart body could not be read: {}", err.body_text())))
 }
 
-#[utoipa::path(post, path = "/api/v1/files/upload", tag = "files", security(("bearer" = [])), request_body(content_type = "multipart/form-data", description = "Field `file` (JPEG, PNG, GIF, WebP or PDF) and optional `chatId`"), responses((status = 201, description = "Stored", body = alleato_api::FileView), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody), (status = 415, description = "Unsupported type", body = alleato_api::ErrorBody), (status = 429, description = "Rate limited", body = alleato_api::ErrorBody)))]
+/// The form `upload` reads by hand (to bound it and check the type by content); described here
+/// for the document only.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct UploadForm {
+    /// JPEG, PNG, GIF, WebP or PDF, recognised by its content; at most `max_upload_bytes` (10 MB by default).
+    #[schema(value_type = String, format = Binary, min_length = 1)]
+    file: Vec<u8>,
+    /// The chat the file belongs to.
+    #[schema(nullable = false)]
+    chat_id: Option<alleato_api::ChatId>,
+}
+
+#[utoipa::path(post, operation_id = "uploadFile", path = "/api/v1/files/upload", tag = "files", security(("bearer" = [])), request_body(content((UploadForm = "multipart/form-data", encoding(("file" = (content_type = "image/jpeg, image/png, image/gif, image/webp, application/pdf")))))), responses((status = 201, description = "Stored", body = alleato_api::FileView), (status = 403, description = "`chatId` names someone else's public chat: read-only for the caller", body = alleato_api::ErrorBody), (status = 404, description = "`chatId` names no chat the caller can see", body = alleato_api::ErrorBody), (status = 413, description = "Too large", body = alleato_api::ErrorBody), (status = 415, description = "Not a JPEG, PNG, GIF, WebP or PDF by its content, or the part's declared type is not the content's (`application/octet-stream` or none: recognised from the content)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -74,9 +88,9 @@ pub(crate) async fn upload(
                 let text = field.text().await.map_err(multipart_error)?;
                 chat_id = Some(parse_id(text.trim(), "chat")?);
             }
-            // Other fields (the original clients send none) are read and ignored.
+            // The original clients send no other field; the document allows none.
             _ => {
-                field.bytes().await.map_err(multipart_error)?;
+                return Err(ApiError(Error::bad_request(Surface::File, "Send only the fields `file` and `chatId`.")));
             }
         }
     }
@@ -87,7 +101,7 @@ pub(crate) async fn upload(
     Ok((StatusCode::CREATED, Json(view(&state, meta).await)))
 }
 
-#[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "Metadata", body = alleato_api::FileResponse), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "getFile", path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "File id")), responses((status = 200, description = "Metadata", body = alleato_api::FileResponse), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -97,7 +111,7 @@ pub(crate) async fn show(
     Ok(Json(FileResponse { file: view(&state, meta).await }))
 }
 
-#[utoipa::path(get, path = "/api/v1/files/{id}/content", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "The bytes, with their content type"), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "getFileContent", path = "/api/v1/files/{id}/content", tag = "files", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "File id")), responses((status = 200, description = "The bytes, with their content type"), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn content(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -127,7 +141,7 @@ fn content_disposition(name: &str) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("inline"))
 }
 
-#[utoipa::path(delete, path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])), params(("id" = String, Path, description = "File id")), responses((status = 200, description = "Deleted, metadata and bytes", body = alleato_api::Success), (status = 400, description = "Invalid input", body = alleato_api::ErrorBody), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(delete, operation_id = "deleteFile", path = "/api/v1/files/{id}", tag = "files", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "File id")), responses((status = 200, description = "Deleted, metadata and bytes", body = alleato_api::Success), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Auth(who): Auth,

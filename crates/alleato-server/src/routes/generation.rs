@@ -1,7 +1,7 @@
 //! Sending a message and watching the answer: `POST /chats/{id}/messages` (SSE, AI SDK UI
 //! message stream v1), resuming (`GET /chats/{id}/stream`), stopping, and trimming for edits.
 
-use alleato_api::{DeletedCount, MessagePart, StopResponse, Visibility};
+use alleato_api::{DeletedCount, MessagePart, Role, StopResponse, Visibility};
 use alleato_core::ids::{ChatId, MessageId};
 use alleato_core::services::{IncomingMessage, SendMessage};
 use alleato_core::{Error, Surface};
@@ -19,59 +19,94 @@ use crate::state::AppState;
 
 /// The three body shapes clients send: `{message}` (the Next.js app), `{messages: UIMessage[]}`
 /// (the AI SDK's default transport; only the last, a user message, is new: the stored history is
-/// the truth), and `{messages: [{role, content}]}` (the original TypeScript SDK).
+/// the truth), and `{messages: [{role, content}]}` (the original TypeScript SDK). Other fields
+/// (the AI SDK's `id`, `trigger`...) are ignored; a field this names may not be `null`. The
+/// document describes the same rules (`message_schema.rs`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SendBody {
+    #[serde(default, deserialize_with = "alleato_api::present")]
     message: Option<Value>,
+    #[serde(default, deserialize_with = "alleato_api::present")]
     messages: Option<Vec<Value>>,
+    #[serde(default, deserialize_with = "alleato_api::present")]
     model: Option<String>,
+    #[serde(default, deserialize_with = "alleato_api::present")]
     selected_chat_model: Option<String>,
+    #[serde(default, deserialize_with = "alleato_api::present")]
     visibility: Option<Visibility>,
+    #[serde(default, deserialize_with = "alleato_api::present")]
     selected_visibility_type: Option<Visibility>,
 }
 
 #[derive(Debug, Deserialize)]
 struct UiMessage {
+    #[serde(default, deserialize_with = "alleato_api::present")]
     id: Option<String>,
-    role: String,
+    role: Role,
     parts: Vec<MessagePart>,
 }
+
+/// The longest client message id, in characters.
+pub(crate) const MAX_MESSAGE_ID_CHARS: usize = 200;
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError(Error::bad_request(Surface::Chat, message.into()))
 }
 
-/// The new user message, whatever shape it came in.
+/// The new user message, whatever shape it came in. Every item of `messages` must be a
+/// well-formed message, though only the last is read: a client that sends a broken history is
+/// told so rather than half-understood.
 fn incoming(body: &SendBody) -> Result<IncomingMessage, ApiError> {
-    let value = match (&body.message, &body.messages) {
-        (Some(message), _) => message.clone(),
-        (None, Some(messages)) => messages.last().cloned().ok_or_else(|| bad("`messages` is empty."))?,
+    let (role, message) = match (&body.message, &body.messages) {
+        (Some(_), Some(_)) => {
+            return Err(bad("Send the new message as `message` or as the last of `messages`, not both."));
+        }
+        (Some(message), None) => parse_message(message)?,
+        (None, Some(messages)) => {
+            let mut last = None;
+            for (i, item) in messages.iter().enumerate() {
+                last = Some(
+                    parse_message(item)
+                        .map_err(|ApiError(e)| bad(format!("`messages[{i}]`: {}", e.public_message())))?,
+                );
+            }
+            last.ok_or_else(|| bad("`messages` is empty."))?
+        }
         (None, None) => return Err(bad("Send the new message as `message`, or as the last of `messages`.")),
     };
-    if value.get("parts").is_some() {
-        let message: UiMessage =
-            serde_json::from_value(value).map_err(|e| bad(format!("The message is not a valid UIMessage: {e}")))?;
-        if message.role != "user" {
-            return Err(bad("The new message must have the role `user`."));
-        }
-        if message.id.as_ref().is_some_and(|id| id.is_empty() || id.len() > 200) {
-            return Err(bad("A message id must be 1 to 200 characters."));
-        }
-        return Ok(IncomingMessage { id: message.id, parts: message.parts });
+    if role != Role::User {
+        return Err(bad("The new message must have the role `user`."));
     }
-    match (value.get("role").and_then(Value::as_str), value.get("content")) {
-        (Some("user"), Some(Value::String(content))) => {
-            Ok(IncomingMessage { id: None, parts: vec![MessagePart::text(content.clone())] })
+    Ok(message)
+}
+
+/// One message in either shape: a UIMessage (it has `parts`) or `{role, content}`.
+fn parse_message(value: &Value) -> Result<(Role, IncomingMessage), ApiError> {
+    if !value.is_object() {
+        return Err(bad("A message must be a JSON object."));
+    }
+    if value.get("parts").is_some() {
+        let message: UiMessage = serde_json::from_value(value.clone())
+            .map_err(|e| bad(format!("The message is not a valid UIMessage: {e}")))?;
+        if message.id.as_ref().is_some_and(|id| id.is_empty() || id.chars().count() > MAX_MESSAGE_ID_CHARS) {
+            return Err(bad(format!("A message id must be 1 to {MAX_MESSAGE_ID_CHARS} characters.")));
         }
-        (Some(_), Some(Value::String(_))) => Err(bad("The new message must have the role `user`.")),
-        _ => Err(bad("A message needs `parts` (UIMessage) or `role` and a string `content`.")),
+        return Ok((message.role, IncomingMessage { id: message.id, parts: message.parts }));
+    }
+    match (value.get("role").and_then(Value::as_str).and_then(Role::parse), value.get("content")) {
+        (Some(role), Some(Value::String(content))) => {
+            Ok((role, IncomingMessage { id: None, parts: vec![MessagePart::text(content.clone())] }))
+        }
+        _ => Err(bad(
+            "A message needs `parts` (UIMessage), or a `role` (user, assistant or system) and a string `content`.",
+        )),
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id; a new id creates the chat")),
-    request_body(content = Object, description = "`{message: UIMessage}`, `{messages: UIMessage[]}` or `{messages: [{role, content}]}`, with optional `model`/`selectedChatModel` and `visibility`/`selectedVisibilityType`"),
+#[utoipa::path(post, operation_id = "sendMessage", path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id; a new id creates the chat")),
+    request_body(content = Object, description = "`{message: UIMessage}`, `{messages: UIMessage[]}` or `{messages: [{role, content}]}`, with optional `model`/`selectedChatModel` and `visibility`/`selectedVisibilityType` (schema: `SendMessageRequest`)"),
     responses(
         (status = 200, description = "The answer as an AI SDK UI message stream (SSE; each event has an `id:` to resume from)", content_type = "text/event-stream"),
         (status = 400, description = "Invalid message or over the length limit", body = alleato_api::ErrorBody),
@@ -85,8 +120,13 @@ pub(crate) async fn send(
     ApiJson(body): ApiJson<SendBody>,
 ) -> ApiResult<Response> {
     let chat: ChatId = parse_id(&id, "chat")?;
+    let message = incoming(&body)?;
+    if let (Some(model), Some(_)) = (&body.model, &body.selected_chat_model) {
+        // `selectedChatModel` wins, but what `model` says must still make sense.
+        state.services.generation.model_id(Some(model))?;
+    }
     let request = SendMessage {
-        message: incoming(&body)?,
+        message,
         model: body.selected_chat_model.clone().or(body.model.clone()),
         visibility: body.selected_visibility_type.or(body.visibility),
     };
@@ -94,12 +134,13 @@ pub(crate) async fn send(
     Ok(sse::ui_message_stream(state.services.generation.follow(started.stream_id, 0)))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}/stream", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id"),
+#[utoipa::path(get, operation_id = "resumeChatStream", path = "/api/v1/chats/{id}/stream", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id"),
            ("cursor" = Option<u64>, Query, description = "Resume after this chunk (or send Last-Event-ID)")),
     responses(
         (status = 200, description = "The chat's generation replayed from the cursor, then live", content_type = "text/event-stream"),
         (status = 204, description = "Nothing to resume"),
+        (status = 400, description = "Invalid input, or a cursor past the end of the chat's stream", body = alleato_api::ErrorBody),
         (status = 404, description = "No such chat, or the stream expired", body = alleato_api::ErrorBody)))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
@@ -114,9 +155,10 @@ pub(crate) async fn resume(
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/stop", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id")),
+#[utoipa::path(post, operation_id = "stopGeneration", path = "/api/v1/chats/{id}/stop", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id")),
     responses((status = 200, description = "Whether a generation was running (it is now stopped)", body = alleato_api::StopResponse),
+              (status = 403, description = "Someone else's public chat: read-only for the caller", body = alleato_api::ErrorBody),
               (status = 404, description = "No such chat", body = alleato_api::ErrorBody)))]
 pub(crate) async fn stop(
     State(state): State<AppState>,
@@ -133,9 +175,10 @@ pub(crate) struct AfterMessage {
     after: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Chat id"), ("after" = String, Query, description = "Message id; later messages go")),
+#[utoipa::path(delete, operation_id = "deleteMessagesAfter", path = "/api/v1/chats/{id}/messages", tag = "generation", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Chat id"), ("after" = String, Query, description = "Message id; later messages go")),
     responses((status = 200, description = "How many messages were deleted (with their votes)", body = alleato_api::DeletedCount),
+              (status = 403, description = "Someone else's public chat: read-only for the caller", body = alleato_api::ErrorBody),
               (status = 404, description = "No such chat or message", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete_after(
     State(state): State<AppState>,

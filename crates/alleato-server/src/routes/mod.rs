@@ -5,6 +5,7 @@ mod chats;
 mod documents;
 mod files;
 pub(crate) mod generation;
+mod message_schema;
 pub mod openapi;
 mod sse;
 mod streams;

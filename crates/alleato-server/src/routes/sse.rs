@@ -60,16 +60,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ResumeCursor {
     }
 }
 
+/// A blank `Last-Event-ID` means "from the start"; `?cursor=` must be a number when given, as
+/// the API documents it.
 fn cursor(headers: &HeaderMap, query: Option<&str>) -> std::result::Result<Option<u64>, ApiError> {
-    let raw =
-        headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned).or(query.map(str::to_owned));
-    match raw {
-        None => Ok(None),
-        Some(raw) if raw.trim().is_empty() => Ok(None),
-        Some(raw) => raw.trim().parse::<u64>().map(Some).map_err(|_| {
-            ApiError::bad_request("The resume cursor (Last-Event-ID or ?cursor=) must be a chunk number.")
-        }),
+    let invalid = || ApiError::bad_request("The resume cursor (Last-Event-ID or ?cursor=) must be a chunk number.");
+    if let Some(header) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        return match header.trim() {
+            "" => Ok(None),
+            raw => raw.parse::<u64>().map(Some).map_err(|_| invalid()),
+        };
     }
+    query.map(|raw| raw.parse::<u64>().map_err(|_| invalid())).transpose()
 }
 
 /// Whether the client asked for an event stream.

@@ -10,19 +10,19 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
 
 use super::sse::{self, ResumeCursor};
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Auth, Path, parse_id};
+use crate::extract::{AnyJson, Auth, Path, parse_id};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/", post(create)).route("/{id}", get(show).delete(delete)).route("/{id}/append", post(append))
 }
 
-#[utoipa::path(post, path = "/api/v1/streams", tag = "streams", security(("bearer" = [])),
-    responses((status = 201, description = "A new stream, kept 24 h after its last append", body = alleato_api::StreamCreated)))]
+#[utoipa::path(post, operation_id = "createStream", path = "/api/v1/streams", tag = "streams", security(("bearer" = [])),
+    responses((status = 201, description = "A new stream, kept 24 h after its last append", body = alleato_api::StreamCreated),
+              (status = 429, description = "The account created 64 streams in the last 24 hours (`rate_limit:stream`), or rate limited; see `Retry-After`", body = alleato_api::ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -31,8 +31,8 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(StreamCreated { stream_id })))
 }
 
-#[utoipa::path(get, path = "/api/v1/streams/{id}", tag = "streams", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Stream id"), ("cursor" = Option<u64>, Query, description = "With SSE: resume after this entry")),
+#[utoipa::path(get, operation_id = "getStream", path = "/api/v1/streams/{id}", tag = "streams", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Stream id"), ("cursor" = Option<u64>, Query, description = "With SSE: resume after this entry")),
     responses((status = 200, description = "The stream as JSON, or as SSE (replay, then live) when the request accepts text/event-stream", body = alleato_api::StreamContentsView),
               (status = 404, description = "No such stream (or not yours, or expired)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn show(
@@ -96,9 +96,9 @@ fn json_body(pages: StreamPages) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response()
 }
 
-#[utoipa::path(post, path = "/api/v1/streams/{id}/append", tag = "streams", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Stream id")),
-    request_body(content = Object, description = "Any JSON value, at most 64 KiB"),
+#[utoipa::path(post, operation_id = "appendToStream", path = "/api/v1/streams/{id}/append", tag = "streams", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Stream id")),
+    request_body(content = serde_json::Value, description = "Any JSON value, at most 64 KiB"),
     responses((status = 200, description = "Appended", body = alleato_api::Success),
               (status = 404, description = "No such stream", body = alleato_api::ErrorBody),
               (status = 413, description = "Too large, or the stream is full", body = alleato_api::ErrorBody)))]
@@ -106,14 +106,14 @@ pub(crate) async fn append(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
-    ApiJson(value): ApiJson<Value>,
+    AnyJson(value): AnyJson,
 ) -> ApiResult<Json<Success>> {
     state.services.streams.append(&who, parse_id(&id, "stream")?, &value).await?;
     Ok(Json(Success::YES))
 }
 
-#[utoipa::path(delete, path = "/api/v1/streams/{id}", tag = "streams", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Stream id")),
+#[utoipa::path(delete, operation_id = "deleteStream", path = "/api/v1/streams/{id}", tag = "streams", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Stream id")),
     responses((status = 200, description = "Deleted", body = alleato_api::Success),
               (status = 404, description = "No such stream", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete(

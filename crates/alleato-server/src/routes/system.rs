@@ -19,12 +19,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The cheapest route through the full stack: liveness probes and the benchmark's ceiling.
-#[utoipa::path(get, path = "/ping", tag = "system", responses((status = 200, description = "pong", body = String)))]
+#[utoipa::path(get, operation_id = "ping", path = "/ping", tag = "system", responses((status = 200, description = "pong", body = String)))]
 pub(crate) async fn ping() -> &'static str {
     "pong"
 }
 
-#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, description = "Alive; the adapter serving each port (with file paths only for a caller with the admin key)", body = alleato_api::Health)))]
+#[utoipa::path(get, operation_id = "getHealth", path = "/health", tag = "system", responses((status = 200, description = "Alive; the adapter serving each port (with file paths only for a caller with the admin key)", body = alleato_api::Health)))]
 pub(crate) async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Health> {
     let mut adapters = state.info.adapters.clone();
     if !is_admin(&state, &headers) {
@@ -53,7 +53,7 @@ fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// Pings every adapter; 503 when any is down, naming it.
-#[utoipa::path(get, path = "/ready", tag = "system", responses((status = 200, description = "Every adapter answers", body = alleato_api::Readiness), (status = 503, description = "An adapter is down; the checks say which", body = alleato_api::Readiness)))]
+#[utoipa::path(get, operation_id = "getReadiness", path = "/ready", tag = "system", responses((status = 200, description = "Every adapter answers", body = alleato_api::Readiness), (status = 503, description = "An adapter is down; the checks say which", body = alleato_api::Readiness)))]
 pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let ports = &state.services.ports;
     let (database, storage, kv, streams) = tokio::join!(
@@ -90,7 +90,7 @@ async fn with_timeout(ping: impl Future<Output = alleato_core::Result<()>>) -> R
     }
 }
 
-#[utoipa::path(get, path = "/admin/stats", tag = "system", security(("api_key" = [])), responses((status = 200, description = "Real counts", body = alleato_api::Stats), (status = 401, description = "Not signed in", body = alleato_api::ErrorBody), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "getAdminStats", path = "/admin/stats", tag = "system", security(("api_key" = [])), responses((status = 200, description = "Real counts", body = alleato_api::Stats), (status = 404, description = "No admin key is configured: the admin routes do not exist", body = alleato_api::ErrorBody)))]
 pub(crate) async fn stats(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Stats>> {
     let Some(expected) = &state.info.admin_key else {
         // No key configured: the admin surface does not exist.
