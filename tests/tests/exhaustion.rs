@@ -126,3 +126,49 @@ async fn half_open_connections_neither_starve_others_nor_stay_open() {
     }
     assert_eq!(closed, 20, "every sampled half-open connection was closed by the server");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filling_the_stream_caps_does_not_fill_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = ServerProcess::start(&server_binary(), dir.path(), LOOSE_LIMITS).await;
+    let client = alleato_sdk::Client::new(server.base_url());
+    let value = serde_json::json!("v".repeat(60_000));
+    let mut full = Vec::new();
+    // Two guests, each at the cap: 64 streams of ~1 MiB, 128 MiB of values in all.
+    for _ in 0..2 {
+        let guest = client.with_token(&client.guest().await.unwrap().token);
+        let writers: Vec<_> = (0..64)
+            .map(|_| {
+                let (guest, value) = (guest.clone(), value.clone());
+                tokio::spawn(async move {
+                    let stream = guest.create_stream().await.unwrap();
+                    for _ in 0..17 {
+                        guest.append_stream(stream, &value).await.unwrap();
+                    }
+                    (guest, stream)
+                })
+            })
+            .collect();
+        for writer in writers {
+            full.push(writer.await.unwrap());
+        }
+    }
+    let filled = server.peak_rss_kib();
+    // Sixteen readers of full streams at once.
+    let readers: Vec<_> = full
+        .iter()
+        .take(16)
+        .cloned()
+        .map(|(guest, stream)| tokio::spawn(async move { guest.get_stream(stream).await.unwrap().data.len() }))
+        .collect();
+    for reader in readers {
+        assert_eq!(reader.await.unwrap(), 17);
+    }
+    let peak = server.peak_rss_kib();
+    eprintln!(
+        "128 MiB of stream values from two users: peak RSS {} MiB while writing, {} MiB with 16 readers",
+        filled / 1024,
+        peak / 1024
+    );
+    assert!(peak < 150 * 1024, "peak RSS {} MiB, the bound is 150 MiB", peak / 1024);
+}

@@ -284,7 +284,8 @@ async fn one_generation_at_a_time_per_chat() {
     assert_api_error(ada.send_text(chat, "second").await.map(drop), 409, "conflict:chat");
     ada.stop(chat).await.unwrap();
     collect(running).await;
-    wait_for_messages(&ada, chat, 2).await;
+    let messages = wait_for_messages(&ada, chat, 2).await;
+    assert_eq!(messages.len(), 2, "the refused message was not stored");
     collect(ada.send_text(chat, "second").await.unwrap()).await;
 }
 

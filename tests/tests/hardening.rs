@@ -80,22 +80,6 @@ async fn concurrent_sends_never_pass_the_quota() {
 }
 
 #[tokio::test]
-async fn a_refused_send_to_a_busy_new_chat_creates_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().to_path_buf());
-    config.ai.mock_chunk_delay_ms = 20;
-    let app = TestApp::spawn_with(config, Some(dir)).await;
-    let (ada, _) = app.user().await;
-    let chat = ChatId::new();
-    let running = ada.send_text(chat, "first").await.unwrap();
-    assert_api_error(ada.send_text(chat, "second").await.map(drop), 409, "conflict:chat");
-    ada.stop(chat).await.unwrap();
-    collect(running).await;
-    let messages = wait_for_messages(&ada, chat, 2).await;
-    assert_eq!(messages.len(), 2, "the refused message was not stored");
-}
-
-#[tokio::test]
 async fn the_background_title_never_reverts_the_owners_changes() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().to_path_buf());

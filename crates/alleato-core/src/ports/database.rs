@@ -26,7 +26,7 @@ pub trait UserStore: Send + Sync + 'static {
 ///
 /// # Contract
 /// - `list_chats` orders newest first (by `created_at`, then id) and returns at most
-///   `page.limit` chats. A cursor that names no chat of this user is a `BadRequest`.
+///   `page.limit` chats. A cursor that names no chat of this user is a `NotFound`.
 /// - Deleting a chat deletes its messages, votes and stream records; files attached to it stay
 ///   (they belong to the user) but are detached.
 /// - `insert_messages` stores all the messages or none; an existing id is a `Conflict`.

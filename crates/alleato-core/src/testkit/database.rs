@@ -222,7 +222,8 @@ pub async fn chat_cursors_must_name_own_chat(db: Arc<impl Database>) {
     let foreign = new_chat(&*db, other.id).await;
     for cursor in [foreign.id, ChatId::new()] {
         let page = ChatPage { limit: 10, cursor: Some((ChatCursorDirection::EndingBefore, cursor)) };
-        assert!(matches!(db.list_chats(user.id, &page).await, Err(Error::BadRequest { .. })));
+        // As the original app: an unknown cursor is a chat that is not found.
+        assert!(matches!(db.list_chats(user.id, &page).await, Err(Error::NotFound { .. })));
     }
 }
 
