@@ -26,34 +26,12 @@ const ENV: [(&str, &str); 3] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generation_killed_mid_answer_is_kept_and_ended_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let slow = ENV.into_iter().chain([("AI_MOCK_CHUNK_DELAY_MS", "40")]);
-    let (mut server, _) = ServerProcess::start(&server_binary(), dir.path(), slow).await;
-    let client = Client::new(server.base_url());
-    let (ada, session) = alleato_e2e::register_user(&client).await;
-    let chat = ChatId::new();
-    let mut answer = ada.send_text(chat, "Tell me a long story about a lighthouse keeper").await.unwrap();
-    let mut seen = Vec::new();
-    while deltas(&seen, "text").split_whitespace().count() < 6 {
-        seen.push(answer.next().await.unwrap().unwrap());
-    }
-    // Time for the group commit to write what was seen (it writes every few milliseconds).
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
-    drop(answer);
+    let env: Vec<(String, String)> = ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let (chat, seen, session) = kill_mid_answer(dir.path(), &env).await;
 
-    let (server, _) = ServerProcess::start(&server_binary(), dir.path(), ENV).await;
+    let (server, _) = ServerProcess::start(&server_binary(), dir.path(), env).await;
     let ada = Client::new(server.base_url()).with_token(&session.token);
-    let messages = ada.get_chat(chat).await.unwrap().messages;
-    assert_eq!(messages.len(), 2, "the question and what there was of the answer");
-    let stored = &messages[1];
-    let partial = stored.parts[0].text_content().unwrap();
-    let said = deltas(&seen, "text");
-    assert!(partial.starts_with(&said), "stored {partial:?}, seen {said:?}");
-    assert!(partial.split_whitespace().count() < 40, "cut short: {partial}");
-    let mark = stored.parts.last().unwrap();
-    assert_eq!(mark.type_name(), "data-error");
-    assert_eq!(mark.get("data").unwrap()["code"], "interrupted:chat");
+    assert_interrupted(&ada.get_chat(chat).await.unwrap().messages, &seen);
 
     // The stream was kept on disk: a client that was following picks it up and sees it end.
     let cursor = seen.last().unwrap().id;
@@ -62,6 +40,66 @@ async fn a_generation_killed_mid_answer_is_kept_and_ended_after_the_restart() {
     let types: Vec<_> = rest.iter().filter_map(|c| c.chunk_type()).collect();
     assert!(types.contains(&"error".to_owned()) && types.ends_with(&["finish".to_owned()]), "{types:?}");
     assert!(ada.resume(chat, None).await.unwrap().is_none(), "nothing is running any more");
+}
+
+/// Starts a server on `dir` with `env`, sends a slow message, reads the answer until it has said
+/// a few words, and kills the process (SIGKILL): what was seen, and the session.
+async fn kill_mid_answer(
+    dir: &std::path::Path,
+    env: &[(String, String)],
+) -> (ChatId, Vec<alleato_sdk::SseChunk>, alleato_sdk::api::AuthResponse) {
+    let slow = env.iter().cloned().chain([("AI_MOCK_CHUNK_DELAY_MS".to_owned(), "40".to_owned())]);
+    let (mut server, _) = ServerProcess::start(&server_binary(), dir, slow).await;
+    let client = Client::new(server.base_url());
+    let (ada, session) = alleato_e2e::register_user(&client).await;
+    let chat = ChatId::new();
+    let mut answer = ada.send_text(chat, "Tell me a long story about a lighthouse keeper").await.unwrap();
+    let mut seen = Vec::new();
+    while deltas(&seen, "text").split_whitespace().count() < 6 {
+        seen.push(answer.next().await.unwrap().unwrap());
+    }
+    // Time for what was seen to be written (the embedded store commits every few milliseconds).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    (chat, seen, session)
+}
+
+/// The answer as stored after the kill: what was said, then the interrupted mark.
+fn assert_interrupted(messages: &[alleato_sdk::api::StoredMessage], seen: &[alleato_sdk::SseChunk]) {
+    assert_eq!(messages.len(), 2, "the question and what there was of the answer");
+    let stored = &messages[1];
+    let partial = stored.parts[0].text_content().unwrap();
+    let said = deltas(seen, "text");
+    assert!(partial.starts_with(&said), "stored {partial:?}, seen {said:?}");
+    assert!(partial.split_whitespace().count() < 40, "cut short: {partial}");
+    let mark = stored.parts.last().unwrap();
+    assert_eq!(mark.type_name(), "data-error");
+    assert_eq!(mark.get("data").unwrap()["code"], "interrupted:chat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_stack_the_next_resume_ends_a_generation_whose_process_died() {
+    let run = alleato_e2e::uuid_like();
+    let mut env: Vec<(String, String)> = alleato_e2e::process::traditional_env("e2e", &run);
+    env.extend(ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    env.push(("ALLEATO_CHAT__ABANDONED_GENERATION_SECS".into(), "5".into()));
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (chat, seen, session) = kill_mid_answer(first.path(), &env).await;
+
+    // Another instance: nothing runs the generation any more, and its stream (in Redis) is
+    // silent. Within the abandon time it is left alone; after it, a resume ends it.
+    let (server, _) = ServerProcess::start(&server_binary(), second.path(), env.clone()).await;
+    let ada = Client::new(server.base_url()).with_token(&session.token);
+    assert!(ada.resume(chat, None).await.unwrap().is_some(), "not yet taken as dead");
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let cursor = seen.last().unwrap().id;
+    let rest = collect(ada.resume(chat, cursor).await.unwrap().expect("replayable")).await;
+    assert!(rest.last().unwrap().is_done());
+    let types: Vec<_> = rest.iter().filter_map(|c| c.chunk_type()).collect();
+    assert!(types.contains(&"error".to_owned()) && types.ends_with(&["finish".to_owned()]), "{types:?}");
+    assert_interrupted(&ada.get_chat(chat).await.unwrap().messages, &seen);
+    assert!(!ada.stop(chat).await.unwrap(), "nothing left to stop");
 }
 
 #[tokio::test]

@@ -245,6 +245,10 @@ pub struct ChatConfig {
     /// How long a finished answer's stream can still be resumed: long enough for a client that
     /// lost its connection to catch up; after that, the stored message is the answer.
     pub finished_stream_ttl_secs: u64,
+    /// An unfinished answer whose stream has not moved for this long, on no instance that is
+    /// running it, is taken as dead (its process was killed): the next resume or stop stores
+    /// what it said and ends it. Must be longer than the model's longest silence.
+    pub abandoned_generation_secs: u64,
 }
 
 impl Default for ChatConfig {
@@ -254,6 +258,7 @@ impl Default for ChatConfig {
             guest_messages_per_day: 20,
             regular_messages_per_day: 100,
             finished_stream_ttl_secs: 600,
+            abandoned_generation_secs: 600,
         }
     }
 }

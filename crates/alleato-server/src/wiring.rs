@@ -300,6 +300,7 @@ fn language_model(config: &Config) -> anyhow::Result<(Arc<dyn LanguageModel>, Ge
         guest_messages_per_day: chat.guest_messages_per_day,
         regular_messages_per_day: chat.regular_messages_per_day,
         finished_stream_ttl: Duration::from_secs(chat.finished_stream_ttl_secs),
+        abandoned_after: Duration::from_secs(chat.abandoned_generation_secs.max(1)),
         ..GenerationSettings::default()
     };
     match provider.as_str() {

@@ -21,7 +21,8 @@ use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, MessageId, StreamId};
 use crate::model::{Chat, MessagePart, PartKind, Role, StoredMessage, StreamRecord, UserKind, Visibility};
 use crate::ports::{
-    ChatStore, GenerationStart, KeyValueStore, LanguageModel, ModelEvent, ModelRequest, PromptMessage, StreamStore,
+    ChatStore, GenerationStart, KeyValueStore, LanguageModel, ModelEvent, ModelRequest, PromptMessage, StreamInfo,
+    StreamStore,
 };
 use crate::time::{Timestamp, now};
 
@@ -41,6 +42,10 @@ pub struct GenerationSettings {
     /// How long a finished generation's stream can still be replayed (resume after a dropped
     /// connection); the stored message is the answer after that.
     pub finished_stream_ttl: Duration,
+    /// An unfinished generation whose stream has not moved for this long, and that does not run
+    /// in this process, is taken as dead (its process was killed): a resume or a stop ends it.
+    /// Longer than any silence the model adapters allow (retried first bytes, idle streams).
+    pub abandoned_after: Duration,
 }
 
 impl Default for GenerationSettings {
@@ -55,6 +60,7 @@ impl Default for GenerationSettings {
             system_prompt: "You are a friendly assistant! Keep your responses concise and helpful.".into(),
             stream_ttl: Duration::from_secs(24 * 3600),
             finished_stream_ttl: Duration::from_secs(600),
+            abandoned_after: Duration::from_secs(600),
         }
     }
 }
@@ -423,11 +429,7 @@ impl GenerationService {
     /// replayed from there while its stream lives.
     pub async fn resume(&self, who: &Principal, chat: ChatId, cursor: Option<u64>) -> Result<Option<StreamId>> {
         access::readable(self.chats.chat(chat).await?, who.user_id())?;
-        let latest = self.chats.streams(chat).await?.pop();
-        let info = match latest {
-            Some(record) => self.streams.info(&record.id.to_string()).await?.map(|info| (record.id, info)),
-            None => None,
-        };
+        let info = self.latest_stream(chat).await?;
         match (info, cursor) {
             (Some((id, info)), Some(cursor)) => {
                 if cursor > info.len {
@@ -455,15 +457,32 @@ impl GenerationService {
             let _ = cancel.send(true);
             return Ok(true);
         }
-        // Not running here: it may run on another instance, which watches this key.
-        let Some(latest) = self.chats.streams(chat).await?.pop() else { return Ok(false) };
-        match self.streams.info(&latest.id.to_string()).await? {
-            Some(info) if !info.done => {
-                self.kv.set(&stop_key(latest.id), b"1", Some(Duration::from_secs(3600))).await?;
+        // Not running here: it may run on another instance, which watches this key. (One
+        // that was abandoned was ended just now, and there is nothing left to stop.)
+        match self.latest_stream(chat).await? {
+            Some((id, info)) if !info.done => {
+                self.kv.set(&stop_key(id), b"1", Some(Duration::from_secs(3600))).await?;
                 Ok(true)
             }
             _ => Ok(false),
         }
+    }
+
+    /// The chat's latest generation stream and its state; a generation that was abandoned
+    /// (its process died: unfinished, not running here, silent for
+    /// [`GenerationSettings::abandoned_after`]) is ended first, keeping what it had said.
+    async fn latest_stream(&self, chat: ChatId) -> Result<Option<(StreamId, StreamInfo)>> {
+        let Some(latest) = self.chats.streams(chat).await?.pop() else { return Ok(None) };
+        let id = latest.id.to_string();
+        let Some(info) = self.streams.info(&id).await? else { return Ok(None) };
+        let silent = (now() - info.updated_at).to_std().unwrap_or_default();
+        let running_here = self.active.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&chat);
+        if info.done || running_here || silent < self.settings.abandoned_after {
+            return Ok(Some((latest.id, info)));
+        }
+        tracing::warn!(%chat, stream = %id, silent_secs = silent.as_secs(), "ending an abandoned generation");
+        self.recover_interrupted(std::slice::from_ref(&id)).await?;
+        Ok(self.streams.info(&id).await?.map(|info| (latest.id, info)))
     }
 
     /// Ends the generations that a crash or kill cut short, given the unfinished streams a
@@ -496,7 +515,11 @@ impl GenerationService {
                 }
             }
             for chunk in replayed.closing_chunks() {
-                self.streams.append(id, chunk.as_bytes(), self.settings.stream_ttl).await?;
+                match self.streams.append(id, chunk.as_bytes(), self.settings.stream_ttl).await {
+                    // Another instance ended it a moment ago.
+                    Err(Error::Conflict { .. }) => break,
+                    other => drop(other?),
+                }
             }
             self.streams.finish(id, self.settings.finished_stream_ttl).await?;
             tracing::info!(%chat, stream = %id, "ended a generation the last run left unfinished");
