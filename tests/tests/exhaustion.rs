@@ -172,3 +172,20 @@ async fn filling_the_stream_caps_does_not_fill_memory() {
     );
     assert!(peak < 150 * 1024, "peak RSS {} MiB, the bound is 150 MiB", peak / 1024);
 }
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = alleato_e2e::test_config(dir.path().to_path_buf());
+    config.header_read_timeout_secs = 1;
+    let app = alleato_e2e::TestApp::spawn_with(config, Some(dir)).await;
+    let mut tcp = TcpStream::connect(app.server.addr).await.unwrap();
+    tcp.write_all(b"GET /ping HTTP/1.1\r\nHost: alleato\r\n\r\n").await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tcp.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "a normal answer first");
+    // Kept alive, then silent: the server closes it rather than hold it for ever.
+    // (Reading to the end returns once the server has closed it, whatever it said before.)
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await.expect("closed in time").ok();
+}
