@@ -10,9 +10,11 @@ mod follow;
 mod generation;
 mod incoming;
 mod password;
+mod quota;
 mod rate_limit;
 mod recovery;
 mod streams;
+mod ui_message;
 pub mod ui_stream;
 mod users;
 

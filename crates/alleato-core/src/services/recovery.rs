@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::ui_message::answer_parts;
 use super::ui_stream::{self as ui, DONE};
 use crate::error::Result;
 use crate::ids::MessageId;
@@ -33,13 +34,7 @@ pub(crate) struct Replayed {
 impl Replayed {
     /// The parts to store: what was generated, then the mark.
     pub fn parts(&self) -> Vec<MessagePart> {
-        let mut parts = Vec::new();
-        for (kind, text) in [("reasoning", &self.reasoning), ("text", &self.text)] {
-            if !text.is_empty() {
-                let part = json!({"type": kind, "text": text, "state": "done"});
-                parts.push(MessagePart::from_value(part).expect("a valid part"));
-            }
-        }
+        let mut parts = answer_parts(&self.reasoning, &self.text);
         let mark = json!({"type": "data-error", "data": {"code": INTERRUPTED_CODE, "message": INTERRUPTED_MESSAGE}});
         parts.push(MessagePart::from_value(mark).expect("a valid data part"));
         parts

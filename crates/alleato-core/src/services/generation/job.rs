@@ -1,0 +1,176 @@
+//! One generation, detached from any HTTP connection: model events become UI message chunks
+//! appended to the generation's stream; the answer is stored when the model finishes, fails or
+//! is stopped; then the stream ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+
+use super::registry::Running;
+use super::{GenerationSettings, stop_key};
+use crate::error::Error;
+use crate::ids::{MessageId, StreamId};
+use crate::model::{Chat, MessagePart, Role, StoredMessage};
+use crate::ports::{ChatStore, KeyValueStore, LanguageModel, ModelEvent, ModelRequest, StreamStore};
+use crate::services::ui_message::Blocks;
+use crate::services::ui_stream::{self as ui, DONE};
+use crate::time::{Timestamp, now};
+
+/// One generation, run detached: it holds the ports and settings it needs, and its chat's
+/// slot in the running registry, which it gives back when it ends.
+pub(super) struct Job {
+    pub chats: Arc<dyn ChatStore>,
+    pub model: Arc<dyn LanguageModel>,
+    pub streams: Arc<dyn StreamStore>,
+    pub kv: Arc<dyn KeyValueStore>,
+    pub settings: Arc<GenerationSettings>,
+    pub running: Running,
+    pub chat: Chat,
+    pub stream: StreamId,
+    pub message_id: MessageId,
+    pub request: ModelRequest,
+    pub cancelled: watch::Receiver<bool>,
+    pub title: Option<oneshot::Receiver<String>>,
+}
+
+/// How the model's part of a generation ended.
+enum Outcome {
+    Completed,
+    Stopped,
+    Failed(Error),
+}
+
+impl Job {
+    async fn emit(&self, chunk: &Value) {
+        self.emit_raw(chunk.to_string().as_bytes()).await;
+    }
+
+    async fn emit_raw(&self, bytes: &[u8]) {
+        if let Err(err) = self.streams.append(&self.stream.to_string(), bytes, self.settings.stream_ttl).await {
+            tracing::warn!(stream = %self.stream, error = %err, "could not append to the generation stream");
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut blocks = Blocks::new(self.message_id);
+        self.emit(&ui::start(&self.message_id.to_string())).await;
+        self.emit(&ui::start_step()).await;
+        let outcome = self.generate(&mut blocks).await;
+        if let Some(end) = blocks.close() {
+            self.emit(&end).await;
+        }
+        let mut parts = blocks.parts();
+        if let Outcome::Failed(err) = &outcome {
+            tracing::warn!(chat = %self.chat.id, error = %err, "generation failed");
+            // Kept with the partial answer, so a reload shows the reply was cut short and why.
+            parts.push(
+                MessagePart::from_value(
+                    json!({"type": "data-error", "data": {"code": err.code(), "message": err.public_message()}}),
+                )
+                .expect("a valid data part"),
+            );
+        }
+        // Stored before the stream says it is finished: a client that reloads on `finish`
+        // finds the answer.
+        let message = StoredMessage {
+            id: self.message_id,
+            chat_id: self.chat.id,
+            role: Role::Assistant,
+            parts,
+            attachments: vec![],
+            created_at: now(),
+        };
+        if !message.parts.is_empty()
+            && let Err(err) = self.chats.insert_messages(std::slice::from_ref(&message)).await
+        {
+            tracing::error!(chat = %self.chat.id, error = %err, "could not store the assistant message");
+        }
+        if let Some(title) = self.title.take() {
+            // A new chat's title, if it arrives in reasonable time.
+            if let Ok(Ok(title)) = tokio::time::timeout(Duration::from_secs(10), title).await {
+                self.emit(&ui::data("chat-title", Value::String(title))).await;
+            }
+        }
+        match outcome {
+            Outcome::Failed(err) => self.emit(&ui::error(&err.public_message())).await,
+            Outcome::Completed | Outcome::Stopped => {}
+        }
+        self.emit(&ui::finish_step()).await;
+        self.emit(&ui::finish()).await;
+        self.emit_raw(DONE.as_bytes()).await;
+        let id = self.stream.to_string();
+        if let Err(err) = self.streams.finish(&id, self.settings.finished_stream_ttl).await {
+            tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
+        }
+        self.running.release(self.chat.id);
+        if self.kv.is_shared() {
+            let _ = self.kv.delete(&stop_key(self.stream)).await;
+        }
+    }
+
+    async fn generate(&mut self, blocks: &mut Blocks) -> Outcome {
+        // One stop watcher for the whole generation: building it per chunk would register a
+        // timer per chunk.
+        let stop = self.stop_requested();
+        tokio::pin!(stop);
+        let stream = tokio::select! {
+            result = self.model.stream(self.request.clone()) => result,
+            _ = &mut stop => return Outcome::Stopped,
+        };
+        let mut stream = match stream {
+            Ok(stream) => stream,
+            Err(err) => return Outcome::Failed(err),
+        };
+        loop {
+            let event = tokio::select! {
+                event = stream.next() => event,
+                _ = &mut stop => return Outcome::Stopped,
+            };
+            let chunks = match event {
+                None => return Outcome::Completed,
+                Some(Err(err)) => return Outcome::Failed(err),
+                Some(Ok(ModelEvent::TextDelta(delta))) if !delta.is_empty() => blocks.delta("text", &delta),
+                Some(Ok(ModelEvent::ReasoningDelta(delta))) if !delta.is_empty() => blocks.delta("reasoning", &delta),
+                Some(Ok(ModelEvent::Usage { input_tokens, output_tokens })) => {
+                    tracing::info!(chat = %self.chat.id, input_tokens, output_tokens, "model usage");
+                    continue;
+                }
+                Some(Ok(_)) => continue,
+            };
+            for chunk in &chunks {
+                self.emit(chunk).await;
+            }
+        }
+    }
+
+    /// Resolves when a stop is requested here or, through the key-value store, on another
+    /// instance. A store that belongs to this process alone is never polled: no other
+    /// instance can set the key there.
+    fn stop_requested(&self) -> impl Future<Output = Timestamp> + use<> {
+        let mut local = self.cancelled.clone();
+        let key = stop_key(self.stream);
+        let kv = self.kv.clone();
+        let remote = async move {
+            if !kv.is_shared() {
+                return std::future::pending().await;
+            }
+            let mut every = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                every.tick().await;
+                if matches!(kv.get(&key).await, Ok(Some(_))) {
+                    return;
+                }
+            }
+        };
+        async move {
+            tokio::select! {
+                _ = local.wait_for(|stop| *stop) => {},
+                () = remote => {},
+            }
+            now()
+        }
+    }
+}
