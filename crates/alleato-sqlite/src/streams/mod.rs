@@ -28,9 +28,12 @@ use bytes::Bytes;
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::{Notify, watch};
 
+mod writer;
+
+use self::writer::{Write, writer};
 use crate::errors::db;
 use crate::pool::Pool;
-use crate::rows::{timestamp, ts};
+use crate::rows::timestamp;
 
 const S: Surface = Surface::Stream;
 
@@ -66,7 +69,7 @@ fn deadline(ttl: Duration) -> i64 {
 }
 
 /// A stream this process is using: its header, and its entries not yet on disk.
-struct Live {
+pub(super) struct Live {
     metadata: Arc<[u8]>,
     len: u64,
     bytes: u64,
@@ -100,23 +103,15 @@ impl Live {
     }
 }
 
-/// A change waiting for the writer, in the order it was made.
-enum Write {
-    Create { id: Arc<str>, metadata: Arc<[u8]>, at: Timestamp, expires_at: i64 },
-    Append { id: Arc<str>, seq: u64, data: Bytes, at: Timestamp, expires_at: i64 },
-    Finish { id: Arc<str>, expires_at: i64 },
-    Delete { id: Arc<str> },
-}
-
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     live: HashMap<Arc<str>, Live>,
     queue: Vec<Write>,
     /// Bytes of entries in `queue`.
     pending_bytes: u64,
 }
 
-struct Inner {
+pub(super) struct Inner {
     pool: Pool,
     state: Mutex<State>,
     /// The writer has taken a batch and not yet applied it.
@@ -287,143 +282,6 @@ impl SqliteStreams {
             })
             .await
     }
-}
-
-/// Writes queued changes in groups until the store is dropped.
-async fn writer(inner: std::sync::Weak<Inner>) {
-    loop {
-        let Some(store) = inner.upgrade() else { return };
-        let _ = tokio::time::timeout(Duration::from_secs(1), store.wake_writer.notified()).await;
-        // Every handle is gone: write what is left, then stop.
-        let last = Arc::strong_count(&store) == 1;
-        if !last {
-            tokio::time::sleep(GATHER).await;
-        }
-        let batch = {
-            let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.pending_bytes = 0;
-            store.busy.store(true, std::sync::atomic::Ordering::Release);
-            std::mem::take(&mut state.queue)
-        };
-        if batch.is_empty() {
-            store.busy.store(false, std::sync::atomic::Ordering::Release);
-            if last {
-                return;
-            }
-            continue;
-        }
-        let marks = write_marks(&batch);
-        let (result, batch) = {
-            let pool = store.pool.clone();
-            let handle = tokio::task::spawn_blocking(move || {
-                let result = pool.write_now(|tx| apply(tx, &batch));
-                (result, batch)
-            });
-            match handle.await {
-                Ok(done) => done,
-                Err(err) => {
-                    tracing::error!(error = %err, "the streams writer panicked");
-                    store.busy.store(false, std::sync::atomic::Ordering::Release);
-                    continue;
-                }
-            }
-        };
-        let failed = {
-            let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
-            let failed = match result {
-                Ok(()) => {
-                    for (id, upto) in marks {
-                        let Some(live) = state.live.get_mut(&id) else { continue };
-                        while live.written < upto && !live.tail.is_empty() {
-                            live.tail.pop_front();
-                            live.written += 1;
-                        }
-                        if live.deleted || (live.done && live.written == live.len) {
-                            // Finished and on disk (or deleted): the file is the truth from here.
-                            state.live.remove(&id);
-                        }
-                    }
-                    false
-                }
-                Err(err) => {
-                    // Keep the writes, ahead of anything queued since, and try again shortly.
-                    tracing::warn!(error = %err, "could not write streams; retrying");
-                    let mut retry = batch;
-                    state.pending_bytes += retry
-                        .iter()
-                        .map(|w| if let Write::Append { data, .. } = w { data.len() as u64 } else { 0 })
-                        .sum::<u64>();
-                    retry.append(&mut state.queue);
-                    state.queue = retry;
-                    true
-                }
-            };
-            store.busy.store(false, std::sync::atomic::Ordering::Release);
-            failed
-        };
-        if failed {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            store.wake_writer.notify_one();
-            continue;
-        }
-        store.written.notify_waiters();
-    }
-}
-
-/// For each stream the batch touches, the entry number written up to (and deletions).
-fn write_marks(batch: &[Write]) -> HashMap<Arc<str>, u64> {
-    let mut marks = HashMap::new();
-    for write in batch {
-        match write {
-            Write::Append { id, seq, .. } => {
-                marks.insert(id.clone(), *seq);
-            }
-            Write::Create { id, .. } | Write::Finish { id, .. } | Write::Delete { id } => {
-                marks.entry(id.clone()).or_insert(0);
-            }
-        }
-    }
-    marks
-}
-
-fn apply(tx: &rusqlite::Transaction<'_>, batch: &[Write]) -> Result<()> {
-    for write in batch {
-        match write {
-            Write::Create { id, metadata, at, expires_at } => {
-                tx.prepare_cached(r#"DELETE FROM "streams" WHERE "id" = ?1"#)
-                    .and_then(|mut s| s.execute([id.as_ref()]))
-                    .map_err(db(S))?;
-                tx.prepare_cached(
-                    r#"INSERT INTO "streams" ("id", "metadata", "len", "bytes", "done", "createdAt", "updatedAt", "expiresAt")
-                       VALUES (?1, ?2, 0, 0, 0, ?3, ?3, ?4)"#,
-                )
-                .and_then(|mut s| s.execute(params![id.as_ref(), metadata.as_ref(), ts(at), expires_at]))
-                .map_err(db(S))?;
-            }
-            Write::Append { id, seq, data, at, expires_at } => {
-                tx.prepare_cached(r#"INSERT INTO "stream_entries" ("streamId", "seq", "data") VALUES (?1, ?2, ?3)"#)
-                    .and_then(|mut s| s.execute(params![id.as_ref(), *seq as i64, data.as_ref()]))
-                    .map_err(db(S))?;
-                tx.prepare_cached(
-                    r#"UPDATE "streams" SET "len" = ?2, "bytes" = "bytes" + ?3, "updatedAt" = ?4, "expiresAt" = ?5
-                       WHERE "id" = ?1"#,
-                )
-                .and_then(|mut s| s.execute(params![id.as_ref(), *seq as i64, data.len() as i64, ts(at), expires_at]))
-                .map_err(db(S))?;
-            }
-            Write::Finish { id, expires_at } => {
-                tx.prepare_cached(r#"UPDATE "streams" SET "done" = 1, "expiresAt" = ?2 WHERE "id" = ?1"#)
-                    .and_then(|mut s| s.execute(params![id.as_ref(), expires_at]))
-                    .map_err(db(S))?;
-            }
-            Write::Delete { id } => {
-                tx.prepare_cached(r#"DELETE FROM "streams" WHERE "id" = ?1"#)
-                    .and_then(|mut s| s.execute([id.as_ref()]))
-                    .map_err(db(S))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -617,58 +475,4 @@ mod conformance {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn temp_path() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("alleato-streams-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("streams.sqlite3")
-    }
-
-    const TTL: Duration = Duration::from_secs(3600);
-
-    #[tokio::test]
-    async fn a_restart_replays_what_was_written_and_lists_what_was_cut_short() {
-        let path = temp_path();
-        {
-            let store = SqliteStreams::open(&path).await.unwrap();
-            store.create("cut", b"owner", TTL).await.unwrap();
-            store.create("whole", b"owner", TTL).await.unwrap();
-            for chunk in [&b"one"[..], b"two", b"three"] {
-                store.append("cut", chunk, TTL).await.unwrap();
-                store.append("whole", chunk, TTL).await.unwrap();
-            }
-            store.finish("whole", TTL).await.unwrap();
-            store.flush().await;
-        }
-        let store = SqliteStreams::open(&path).await.unwrap();
-        let info = store.info("cut").await.unwrap().expect("kept on disk");
-        assert_eq!((info.len, info.bytes, info.done, info.metadata.as_slice()), (3, 11, false, &b"owner"[..]));
-        let read = store.read("cut", 1, 10).await.unwrap().unwrap();
-        assert_eq!(read.entries, vec![(2, b"two".to_vec()), (3, b"three".to_vec())]);
-        assert_eq!(store.unfinished().await.unwrap(), vec!["cut".to_owned()]);
-        // It can go on where it stopped.
-        assert_eq!(store.append("cut", b"four", TTL).await.unwrap(), 4);
-        assert!(store.read("whole", 0, 10).await.unwrap().unwrap().done);
-    }
-
-    #[tokio::test]
-    async fn a_finished_stream_leaves_memory_once_written() {
-        let store = SqliteStreams::memory().await.unwrap();
-        store.create("s", b"", TTL).await.unwrap();
-        for _ in 0..100 {
-            store.append("s", &[7; 1000], TTL).await.unwrap();
-        }
-        store.finish("s", TTL).await.unwrap();
-        store.flush().await;
-        assert!(store.state().live.is_empty(), "nothing of it stays in memory");
-        assert_eq!(store.state().pending_bytes, 0);
-        let all = store.read("s", 0, 1000).await.unwrap().unwrap();
-        assert_eq!((all.entries.len(), all.done), (100, true), "read back from the file");
-        store.delete("s").await.unwrap();
-        assert!(store.info("s").await.unwrap().is_none());
-        store.flush().await;
-        assert!(store.info("s").await.unwrap().is_none());
-    }
-}
+mod tests;
