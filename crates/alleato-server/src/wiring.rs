@@ -22,7 +22,7 @@ use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
 use alleato_api::AdapterInfo;
 use alleato_core::ports::{KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
 use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, GenerationSettings, Ports, Services};
-use alleato_kv::{MemoryKv, MemoryStreams};
+use alleato_memory::{MemoryKv, MemoryStreams};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alleato_core::Result;
 use alleato_core::ports::{StreamInfo, StreamSlice, StreamStore};
-use alleato_kv::MemoryStreams;
+use alleato_memory::MemoryStreams;
 use async_trait::async_trait;
 use futures::StreamExt;
 
