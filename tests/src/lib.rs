@@ -121,10 +121,6 @@ pub async fn register_user(client: &Client) -> (Client, AuthResponse) {
     (client.with_token(&session.token), session)
 }
 
-/// The database ports the tests reach into.
-pub trait Database: alleato_core::ports::ChatStore + alleato_core::ports::DocumentStore {}
-impl<T: alleato_core::ports::ChatStore + alleato_core::ports::DocumentStore> Database for T {}
-
 /// A unique-enough suffix without pulling in a UUID crate.
 pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,23 +158,12 @@ pub const PNG: &[u8] = &[
 pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 impl TestApp {
-    /// Opens the server's own database beside it, to seed and inspect rows directly.
-    pub async fn database(&self) -> std::sync::Arc<dyn Database> {
-        match (&self.config.database.url, &self.config.database.schema) {
-            (Some(url), schema) => {
-                let mut settings = alleato_postgres::PostgresSettings::new(url.expose());
-                settings.schema = schema.clone();
-                settings.max_connections = 2;
-                std::sync::Arc::new(
-                    alleato_postgres::PostgresDatabase::connect(&settings).await.expect("open database"),
-                )
-            }
-            (None, _) => std::sync::Arc::new(
-                alleato_sqlite::SqliteDatabase::open(&self.config.data_dir.join("alleato.sqlite3"))
-                    .await
-                    .expect("open database"),
-            ),
-        }
+    /// Opens the server's own database beside it, to seed and inspect rows directly, through
+    /// the server's own opener.
+    pub async fn database(&self) -> alleato_core::services::DatabasePorts {
+        let mut config = self.config.clone();
+        config.database.max_connections = 2;
+        alleato_server::wiring::open_database(&config).await.expect("open database")
     }
 
     /// The keys in the server's object storage (local directory or S3 prefix).
@@ -225,7 +210,7 @@ impl TestApp {
                 created_at: start + std::time::Duration::from_millis(i as u64),
             })
             .collect();
-        self.database().await.insert_messages(&messages).await.expect("seed messages");
+        self.database().await.chats.insert_messages(&messages).await.expect("seed messages");
         messages
     }
 }

@@ -102,7 +102,7 @@ async fn deleting_the_account_deletes_its_data_and_stored_bytes() {
     assert_eq!(after.messages, before.messages - 2);
     assert_eq!(after.documents, before.documents - 1);
     assert_eq!(after.files, before.files - 1);
-    assert!(app.database().await.document_versions(doc.id).await.unwrap().is_empty());
+    assert!(app.database().await.documents.document_versions(doc.id).await.unwrap().is_empty());
     assert_eq!(bob.get_chat(bob_chat.id).await.unwrap().chat.id, bob_chat.id, "others are untouched");
     assert_api_error(app.client.login(&session.user.email, "correct horse battery").await, 401, "unauthorized:auth");
 }

@@ -140,19 +140,15 @@ pub struct Wired {
     pub local_objects: Option<Arc<ObjectStoreAdapter>>,
 }
 
-fn not_compiled(port: &str, backend: &str, setting: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{port}: backend `{backend}` is not compiled into this binary yet (selected by {setting}); \
-         unset that setting to use the embedded default"
-    )
+/// Opens the database the configuration chooses, the same way the server does: for any other
+/// program that must reach the server's data (tests, tools), so nothing outside the wiring
+/// decides a backend.
+pub async fn open_database(config: &Config) -> anyhow::Result<DatabasePorts> {
+    open_database_as(config, &plan(config).database).await
 }
 
-/// Opens every chosen adapter and builds the services.
-pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
-    let plan = plan(config);
-    let mut adapters = Vec::new();
-
-    let database = match &plan.database.0 {
+async fn open_database_as(config: &Config, choice: &(DatabaseBackend, String)) -> anyhow::Result<DatabasePorts> {
+    Ok(match &choice.0 {
         DatabaseBackend::Memory => {
             DatabasePorts::new(Arc::new(SqliteDatabase::memory().await.context("opening the in-memory database")?))
         }
@@ -163,10 +159,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         )),
         DatabaseBackend::Postgres => {
             let Some(url) = &config.database.url else {
-                bail!(
-                    "database: PostgreSQL was selected ({}) but DATABASE_URL (or POSTGRES_URL) is not set",
-                    plan.database.1
-                );
+                bail!("database: PostgreSQL was selected ({}) but DATABASE_URL (or POSTGRES_URL) is not set", choice.1);
             };
             let settings = PostgresSettings {
                 max_connections: config.database.max_connections.max(1),
@@ -179,8 +172,23 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
                 PostgresDatabase::connect(&settings).await.context("connecting to PostgreSQL (DATABASE_URL)")?,
             ))
         }
-        DatabaseBackend::D1 => return Err(not_compiled("database", "d1", &plan.database.1)),
-    };
+        DatabaseBackend::D1 => return Err(not_compiled("database", "d1", &choice.1)),
+    })
+}
+
+fn not_compiled(port: &str, backend: &str, setting: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{port}: backend `{backend}` is not compiled into this binary yet (selected by {setting}); \
+         unset that setting to use the embedded default"
+    )
+}
+
+/// Opens every chosen adapter and builds the services.
+pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
+    let plan = plan(config);
+    let mut adapters = Vec::new();
+
+    let database = open_database_as(config, &plan.database).await?;
     adapters.push(row("database", describe_database(&plan.database.0), &plan.database.1));
 
     let mut local_objects = None;

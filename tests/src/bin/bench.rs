@@ -396,18 +396,14 @@ fn ms(d: Duration) -> f64 {
 
 async fn seed_messages(data_dir: &Path, chat: alleato_core::ids::ChatId, n: usize) {
     use alleato_core::model::{MessagePart, Role, StoredMessage};
-    use alleato_core::ports::ChatStore;
     let env: std::collections::HashMap<_, _> = STACK_ENV.get().into_iter().flatten().cloned().collect();
-    let db: std::sync::Arc<dyn ChatStore> = match env.get("DATABASE_URL") {
-        Some(url) => {
-            let mut settings = alleato_postgres::PostgresSettings::new(url.clone());
-            settings.schema = env.get("ALLEATO_DATABASE__SCHEMA").cloned();
-            std::sync::Arc::new(alleato_postgres::PostgresDatabase::connect(&settings).await.unwrap())
-        }
-        None => {
-            std::sync::Arc::new(alleato_sqlite::SqliteDatabase::open(&data_dir.join("alleato.sqlite3")).await.unwrap())
-        }
-    };
+    // The server's own opener, over the same settings the server process was given.
+    let mut config = alleato_server::Config { data_dir: data_dir.to_path_buf(), ..Default::default() };
+    if let Some(url) = env.get("DATABASE_URL") {
+        config.database.url = Some(alleato_server::config::Secret::new(url.clone()));
+        config.database.schema = env.get("ALLEATO_DATABASE__SCHEMA").cloned();
+    }
+    let db = alleato_server::wiring::open_database(&config).await.unwrap().chats;
     let start = alleato_core::time::now();
     let text =
         "A reasonably long message of the kind people send to a chat assistant, with a few sentences in it. ".repeat(3);
