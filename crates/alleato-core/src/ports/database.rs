@@ -125,6 +125,11 @@ pub trait FileStore: Send + Sync + 'static {
     async fn files_of(&self, user: UserId) -> Result<Vec<FileMeta>>;
 }
 
+/// Every database port at once: what one database adapter implements, and what the
+/// composition root and the conformance suite take.
+pub trait Database: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin {}
+impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin> Database for T {}
+
 /// Health and counts of the database as a whole.
 #[async_trait]
 pub trait DatabaseAdmin: Send + Sync + 'static {

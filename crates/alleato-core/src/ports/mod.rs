@@ -16,7 +16,9 @@ mod model;
 mod objects;
 mod streams;
 
-pub use database::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore};
+pub use database::{
+    ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore,
+};
 pub use kv::{Counter, KeyValueStore, MAX_KEY_BYTES};
 pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
 pub use objects::{ObjectEntry, ObjectStorage, SignedDownload};

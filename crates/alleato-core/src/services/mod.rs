@@ -33,8 +33,8 @@ pub use streams::{StreamPages, StreamService};
 pub use users::{UserService, UserUpdate};
 
 use crate::ports::{
-    ChatStore, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel, ObjectStorage, StreamStore,
-    UserStore,
+    ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel, ObjectStorage,
+    StreamStore, UserStore,
 };
 
 /// Every port the services need, as chosen by the composition root.
@@ -65,7 +65,7 @@ pub struct DatabasePorts {
 impl DatabasePorts {
     pub fn new<D>(database: Arc<D>) -> Self
     where
-        D: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin,
+        D: Database,
     {
         Self {
             users: database.clone(),

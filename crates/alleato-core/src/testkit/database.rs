@@ -8,12 +8,9 @@ use serde_json::json;
 use crate::Error;
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::{ChatStore, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore};
+pub use crate::ports::Database;
+use crate::ports::{GenerationStart, QuotaUse};
 use crate::time::{Timestamp, now};
-
-/// Anything that implements every database port.
-pub trait Database: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin {}
-impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin> Database for T {}
 
 fn user_at(created_at: Timestamp) -> User {
     let id = UserId::new();
