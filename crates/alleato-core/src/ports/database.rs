@@ -131,6 +131,12 @@ pub trait Database: UserStore + ChatStore + DocumentStore + FileStore + Database
 impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin> Database for T {}
 
 /// Health and counts of the database as a whole.
+///
+/// # Contract
+/// - `ping` is one cheap round trip and fails when the database cannot answer.
+/// - `stats` counts what is stored now (regular users and guests apart, chats, messages,
+///   distinct documents, files and their bytes); it may scan, so it is for operators, not for
+///   request paths.
 #[async_trait]
 pub trait DatabaseAdmin: Send + Sync + 'static {
     /// A cheap round trip proving the database answers.
