@@ -150,3 +150,11 @@ mod tests {
         assert_eq!(title, "plan a trip to Lisbon in");
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    alleato_core::model_conformance!(alleato_core::testkit::model::ModelUnderTest::new(
+        super::MockModel::new(std::time::Duration::from_millis(1)),
+        "chat-model"
+    ));
+}

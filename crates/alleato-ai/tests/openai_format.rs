@@ -212,3 +212,14 @@ async fn a_slow_first_byte_times_out() {
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2), "gave up at the timeout, not the server's pace");
 }
+
+/// The port's contract, against the same local server speaking the documented format.
+mod conformance {
+    alleato_core::model_conformance!({
+        let (url, _) = super::server().await;
+        alleato_core::testkit::model::ModelUnderTest::new(
+            super::provider(url, std::time::Duration::from_secs(5)),
+            "normal",
+        )
+    });
+}

@@ -12,6 +12,7 @@
 
 pub mod database;
 pub mod kv;
+pub mod model;
 pub mod objects;
 pub mod streams;
 
@@ -142,6 +143,23 @@ macro_rules! streams_conformance {
                 waiting_wakes_on_append_and_finish,
                 followers_get_every_entry_once_in_order,
                 ping_answers,
+            ]
+        );
+    };
+}
+
+/// The language-model suite, over a factory of `ModelUnderTest<T>` where `T: LanguageModel`.
+#[macro_export]
+macro_rules! model_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!(
+            model,
+            $make,
+            [
+                a_reply_streams_text_and_ends,
+                a_stream_dropped_early_leaves_the_model_usable,
+                concurrent_requests_each_get_a_whole_answer,
+                it_describes_itself,
             ]
         );
     };
