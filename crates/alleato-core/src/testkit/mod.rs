@@ -164,3 +164,41 @@ macro_rules! model_conformance {
         );
     };
 }
+
+/// Every `pub async fn` case of a suite module is listed in its macro: a case written but not
+/// wired in would otherwise never run.
+#[cfg(test)]
+mod guard {
+    fn cases(module_source: &str) -> Vec<&str> {
+        module_source
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split('(').next())
+            .collect()
+    }
+
+    #[test]
+    fn every_case_is_wired_into_its_suite() {
+        let macros = include_str!("mod.rs");
+        let suites = [
+            ("database", include_str!("database.rs"), "macro_rules! database_conformance"),
+            ("kv", include_str!("kv.rs"), "macro_rules! kv_conformance"),
+            ("objects", include_str!("objects.rs"), "macro_rules! objects_conformance"),
+            ("streams", include_str!("streams.rs"), "macro_rules! streams_conformance"),
+            ("model", include_str!("model.rs"), "macro_rules! model_conformance"),
+        ];
+        for (name, source, macro_start) in suites {
+            let start = macros.find(macro_start).unwrap_or_else(|| panic!("{name}: no macro"));
+            let end = macros[start..].find("\n}\n").map_or(macros.len(), |e| start + e);
+            let listed = &macros[start..end];
+            let cases = cases(source);
+            assert!(!cases.is_empty(), "{name}: no cases found");
+            for case in cases {
+                assert!(
+                    listed.lines().any(|l| l.trim().trim_end_matches(',') == case),
+                    "{name}: case `{case}` is not in {macro_start}"
+                );
+            }
+        }
+    }
+}
