@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod migrations;
 pub mod model;
 pub mod ports;
 pub mod services;

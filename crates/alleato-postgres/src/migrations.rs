@@ -1,13 +1,14 @@
 //! The PostgreSQL migrations, embedded and applied at connect. Each has the same number and
 //! name as its SQLite twin (a test fails if the two folders drift).
 
-use alleato_core::{Error, Result, Surface};
+use alleato_core::Result;
+use alleato_core::migrations::Migration;
 use sqlx::{Executor, PgPool, Row};
 
 use crate::errors::map_sqlx;
 
 /// `(version, name, sql)`, in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub const MIGRATIONS: &[Migration] = &[
     (1, "0001_init", include_str!("../../../migrations/postgres/0001_init.sql")),
     (2, "0002_generation_quota", include_str!("../../../migrations/postgres/0002_generation_quota.sql")),
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/postgres/0003_sessions_valid_from.sql")),
@@ -36,17 +37,8 @@ async fn apply(conn: &mut sqlx::PgConnection) -> Result<Vec<&'static str>> {
         .map_err(map_sqlx)?
         .try_get(0)
         .map_err(map_sqlx)?;
-    let newest = newest.unwrap_or(0);
-    if let Some((known, _, _)) = MIGRATIONS.last()
-        && newest > *known
-    {
-        return Err(Error::backend(
-            Surface::Database,
-            format!("the database is at migration {newest}, newer than this binary knows ({known}); upgrade alleato"),
-        ));
-    }
     let mut applied = Vec::new();
-    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > newest) {
+    for (version, name, sql) in alleato_core::migrations::pending(MIGRATIONS, newest.unwrap_or(0))? {
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map_sqlx)?;
         tx.execute(*sql).await.map_err(map_sqlx)?;
         sqlx::query(r#"INSERT INTO "_alleato_migrations" ("version", "name") VALUES ($1, $2)"#)

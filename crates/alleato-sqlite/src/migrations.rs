@@ -3,14 +3,15 @@
 //! Files live in `migrations/sqlite/` at the workspace root: numbered, append-only. Each applied
 //! one is recorded in `_alleato_migrations`, so a restart applies only what is new.
 
-use alleato_core::{Error, Result};
+use alleato_core::Result;
+use alleato_core::migrations::Migration;
 use rusqlite::OptionalExtension;
 
 use crate::errors::db;
 use crate::pool::Pool;
 
 /// `(version, name, sql)`, in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub const MIGRATIONS: &[Migration] = &[
     (1, "0001_init", include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, "0002_generation_quota", include_str!("../../../migrations/sqlite/0002_generation_quota.sql")),
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/sqlite/0003_sessions_valid_from.sql")),
@@ -30,19 +31,8 @@ pub async fn migrate(pool: &Pool) -> Result<Vec<&'static str>> {
             .optional()
             .map_err(db(surface))?
             .flatten();
-        let newest = newest.unwrap_or(0);
-        if let Some((known, _, _)) = MIGRATIONS.last()
-            && newest > *known
-        {
-            return Err(Error::backend(
-                surface,
-                format!(
-                    "the database is at migration {newest}, newer than this binary knows ({known}); upgrade alleato"
-                ),
-            ));
-        }
         let mut applied = Vec::new();
-        for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > newest) {
+        for (version, name, sql) in alleato_core::migrations::pending(MIGRATIONS, newest.unwrap_or(0))? {
             tx.execute_batch(sql).map_err(db(surface))?;
             tx.execute(
                 "INSERT INTO \"_alleato_migrations\" (\"version\", \"name\", \"appliedAt\") VALUES (?1, ?2, ?3)",
