@@ -183,8 +183,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         let mut every = tokio::time::interval(Duration::from_secs(60));
         for minute in 0u64.. {
             every.tick().await;
-            if minute % 60 == 0 {
-                // At start and hourly: what a killed upload left behind.
+            if minute % 60 == 59 {
+                // Hourly, not at start (a listing of the whole bucket on every start of every
+                // instance): what a killed upload left behind, once an hour old.
                 sweep_uploads(&files, local_objects.as_deref()).await;
             }
             if let Some(kv) = &embedded_kv

@@ -98,6 +98,23 @@ impl Live {
         }
     }
 
+    /// A new, empty stream.
+    fn new(metadata: Arc<[u8]>, at: Timestamp, expires_at: i64) -> Self {
+        Self {
+            metadata,
+            len: 0,
+            bytes: 0,
+            done: false,
+            created_at: at,
+            updated_at: at,
+            expires_at,
+            written: 0,
+            tail: VecDeque::new(),
+            deleted: false,
+            version: watch::Sender::new(0),
+        }
+    }
+
     fn gone(&self, now: i64) -> bool {
         self.deleted || self.expires_at <= now
     }
@@ -107,7 +124,7 @@ impl Live {
 pub(super) struct State {
     live: HashMap<Arc<str>, Live>,
     queue: Vec<Write>,
-    /// Bytes of entries in `queue`.
+    /// Bytes of entries appended and not yet written (queued, or in the batch being written).
     pending_bytes: u64,
 }
 
@@ -152,9 +169,8 @@ impl SqliteStreams {
             written: Notify::new(),
         });
         tokio::spawn(writer(Arc::downgrade(&inner)));
-        let store = Self { inner };
-        store.purge_expired().await?;
-        Ok(store)
+        // Expired streams read as absent; the server's sweeper removes them (at start too).
+        Ok(Self { inner })
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -298,22 +314,7 @@ impl StreamStore for SqliteStreams {
         let at = time::now();
         let (id, metadata): (Arc<str>, Arc<[u8]>) = (Arc::from(id), Arc::from(metadata));
         let expires_at = deadline(ttl);
-        state.live.insert(
-            id.clone(),
-            Live {
-                metadata: metadata.clone(),
-                len: 0,
-                bytes: 0,
-                done: false,
-                created_at: at,
-                updated_at: at,
-                expires_at,
-                written: 0,
-                tail: VecDeque::new(),
-                deleted: false,
-                version: watch::Sender::new(0),
-            },
-        );
+        state.live.insert(id.clone(), Live::new(metadata.clone(), at, expires_at));
         self.queue(&mut state, Write::Create { id, metadata, at, expires_at });
         Ok(())
     }
@@ -426,19 +427,7 @@ impl StreamStore for SqliteStreams {
             }
             None => {
                 // On disk only: a tombstone until the delete is written.
-                let gone = Live {
-                    metadata: Arc::from(&[][..]),
-                    len: 0,
-                    bytes: 0,
-                    done: true,
-                    created_at: time::now(),
-                    updated_at: time::now(),
-                    expires_at: 0,
-                    written: 0,
-                    tail: VecDeque::new(),
-                    deleted: true,
-                    version: watch::Sender::new(0),
-                };
+                let gone = Live { deleted: true, done: true, ..Live::new(Arc::from(&[][..]), time::now(), 0) };
                 state.live.insert(key.clone(), gone);
             }
         }

@@ -34,7 +34,6 @@ pub(super) async fn writer(inner: std::sync::Weak<Inner>) {
         }
         let batch = {
             let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.pending_bytes = 0;
             store.busy.store(true, std::sync::atomic::Ordering::Release);
             std::mem::take(&mut state.queue)
         };
@@ -65,6 +64,7 @@ pub(super) async fn writer(inner: std::sync::Weak<Inner>) {
             let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
             let failed = match result {
                 Ok(()) => {
+                    state.pending_bytes -= appended_bytes(&batch);
                     for (id, upto) in marks {
                         let Some(live) = state.live.get_mut(&id) else { continue };
                         while live.written < upto && !live.tail.is_empty() {
@@ -82,10 +82,6 @@ pub(super) async fn writer(inner: std::sync::Weak<Inner>) {
                     // Keep the writes, ahead of anything queued since, and try again shortly.
                     tracing::warn!(error = %err, "could not write streams; retrying");
                     let mut retry = batch;
-                    state.pending_bytes += retry
-                        .iter()
-                        .map(|w| if let Write::Append { data, .. } = w { data.len() as u64 } else { 0 })
-                        .sum::<u64>();
                     retry.append(&mut state.queue);
                     state.queue = retry;
                     true
@@ -101,6 +97,10 @@ pub(super) async fn writer(inner: std::sync::Weak<Inner>) {
         }
         store.written.notify_waiters();
     }
+}
+
+fn appended_bytes(batch: &[Write]) -> u64 {
+    batch.iter().map(|w| if let Write::Append { data, .. } = w { data.len() as u64 } else { 0 }).sum()
 }
 
 /// For each stream the batch touches, the entry number written up to (and deletions).
