@@ -318,3 +318,17 @@ async fn generic_streams_are_capped_per_user_and_per_stream_and_read_in_pages() 
     let empty = ada.get_stream(ids[1]).await.unwrap();
     assert!(empty.data.is_empty());
 }
+
+#[tokio::test]
+async fn an_error_that_quotes_a_long_non_ascii_field_is_a_400_not_a_panic() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.user().await;
+    // serde quotes the unknown field in its message; cut at 300 bytes, that lands mid-character.
+    let body = json!({ "é".repeat(200): 1 });
+    for path in ["/api/v1/chats", "/api/v1/documents"] {
+        let response = ada.request(Method::POST, path).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "bad_request:api", "{path}");
+    }
+}

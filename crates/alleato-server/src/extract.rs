@@ -22,8 +22,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let AnyJson(value) = AnyJson::from_request(req, state).await?;
-        from_object(value).map(Self)
+        let is_json = is_json(&req);
+        let bytes = body(req, state).await?;
+        if !is_json {
+            return Err(not_json());
+        }
+        parse_object(&bytes).map(Self)
     }
 }
 
@@ -41,16 +45,59 @@ impl<S: Send + Sync> FromRequest<S> for AnyJson {
     }
 }
 
-/// Every request body the API documents is an object, but serde also reads a struct from an
-/// array of its fields (`[null, null]`): only an object gets that far.
-fn from_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    if !value.is_object() {
-        return Err(ApiError::bad_request("The JSON body must be an object."));
+/// `T` read from a JSON object, in one pass over the bytes. Every request body the API
+/// documents is an object, but serde also reads a struct from an array of its fields
+/// (`[null, null]`): this takes an object only.
+struct Object<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(Fields(std::marker::PhantomData)).map(Object)
     }
-    serde_json::from_value(value).map_err(|e| {
-        let mut text = e.to_string();
-        text.truncate(300);
-        ApiError::bad_request(format!("The JSON body has the wrong shape: {text}"))
+}
+
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice::<Object<T>>(bytes).map(|Object(value)| value).map_err(|e| {
+        let text = e.to_string();
+        let text = truncate(&text, 300);
+        ApiError::bad_request(match e.classify() {
+            serde_json::error::Category::Data => format!("The JSON body has the wrong shape: {text}"),
+            _ => format!("The body is not valid JSON: {text}"),
+        })
+    })
+}
+
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+fn is_json(req: &Request) -> bool {
+    req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(
+        |mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        },
+    )
+}
+
+/// The whole body, within the route's limit.
+async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<bytes::Bytes, ApiError> {
+    bytes::Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(Error::PayloadTooLarge {
+                surface: Surface::Api,
+                message: "The request body is larger than the server accepts.".into(),
+            })
+        } else {
+            ApiError::bad_request(format!("The request body could not be read: {}", e.body_text()))
+        }
     })
 }
 
@@ -86,9 +133,8 @@ trait InnerText {
 impl<E: std::error::Error> InnerText for E {
     /// serde's message without axum's "Failed to deserialize..." prefix, trimmed for the body.
     fn body_text_inner(&self) -> String {
-        let mut text = self.source().map(ToString::to_string).unwrap_or_else(|| self.to_string());
-        text.truncate(300);
-        text
+        let text = self.source().map(ToString::to_string).unwrap_or_else(|| self.to_string());
+        truncate(&text, 300).to_owned()
     }
 }
 
@@ -174,34 +220,15 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOr
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        let bytes = bytes::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError(Error::PayloadTooLarge {
-                    surface: Surface::Api,
-                    message: "The request body is larger than the server accepts.".into(),
-                })
-            } else {
-                ApiError::bad_request(format!("The request body could not be read: {}", e.body_text()))
-            }
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let is_json = is_json(&req);
+        let bytes = body(req, state).await?;
+        let text = std::str::from_utf8(&bytes).unwrap_or_default().trim();
+        if bytes.iter().all(u8::is_ascii_whitespace) || (is_json && text == "null") {
             return Ok(Self(T::default()));
         }
         if !is_json {
             return Err(not_json());
         }
-        match axum::Json::from_bytes(&bytes).map_err(json_rejection)? {
-            axum::Json(serde_json::Value::Null) => Ok(Self(T::default())),
-            axum::Json(value) => from_object(value).map(Self),
-        }
+        parse_object(&bytes).map(Self)
     }
 }

@@ -87,8 +87,9 @@ fn parse_message(value: &Value) -> Result<(Role, IncomingMessage), ApiError> {
         return Err(bad("A message must be a JSON object."));
     }
     if value.get("parts").is_some() {
-        let message: UiMessage = serde_json::from_value(value.clone())
-            .map_err(|e| bad(format!("The message is not a valid UIMessage: {e}")))?;
+        // Read from the borrowed value: the AI SDK sends the whole history with every message.
+        let message =
+            UiMessage::deserialize(value).map_err(|e| bad(format!("The message is not a valid UIMessage: {e}")))?;
         if message.id.as_ref().is_some_and(|id| id.is_empty() || id.chars().count() > MAX_MESSAGE_ID_CHARS) {
             return Err(bad(format!("A message id must be 1 to {MAX_MESSAGE_ID_CHARS} characters.")));
         }

@@ -77,12 +77,9 @@ fn json_body(pages: StreamPages) -> Response {
                         chunk.push(b',');
                     }
                     first = false;
-                    // Values were stored as the JSON text that was appended.
-                    if serde_json::from_slice::<serde::de::IgnoredAny>(&value).is_ok() {
-                        chunk.extend_from_slice(&value);
-                    } else {
-                        chunk.extend_from_slice(b"null");
-                    }
+                    // Values are stored as the JSON text `StreamService::append` serialised: written
+                    // as they are, as the SSE reader does.
+                    chunk.extend_from_slice(&value);
                 }
                 Some((Ok(Bytes::from(chunk)), (Some(pages), None, first)))
             }
