@@ -122,26 +122,14 @@ impl Server {
         std::fs::create_dir_all(&data).context("creating the server's data directory")?;
         let log = dir.join("server.log");
         let out = std::fs::File::create(&log).context("creating the server log")?;
+        // Only what is given here: whatever the calling environment selects (a database, a key
+        // prefix, any ALLEATO_* setting), this server is the embedded default.
         let mut command = Command::new(binary);
-        // Whatever the calling environment selects, this server is the embedded default.
-        for name in [
-            "ALLEATO_CONFIG",
-            "DATABASE_URL",
-            "POSTGRES_URL",
-            "REDIS_URL",
-            "S3_BUCKET",
-            "USE_CLOUDFLARE",
-            "USE_CLOUDFLARE_DATABASE",
-            "USE_CLOUDFLARE_STORAGE",
-            "USE_CLOUDFLARE_STREAMS",
-            "OPENAI_API_KEY",
-            "CORS_ORIGINS",
-        ] {
-            command.env_remove(name);
-        }
+        command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
         let child = command
             .env("ALLEATO_ADDR", addr.to_string())
             .env("ALLEATO_DATA_DIR", &data)
+            .env("ALLEATO_CONFIG", "/nonexistent/alleato-schemathesis.toml")
             .env("RATE_LIMIT_ENABLED", "false")
             .env("ADMIN_API_KEY", admin_key)
             .env("AI_PROVIDER", "mock")
@@ -150,9 +138,12 @@ impl Server {
             .stderr(out)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let server = Self { child, addr, data, log };
+        let mut server = Self { child, addr, data, log };
         let started = Instant::now();
         while !server.answers() {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("alleato exited ({status}) before answering; see {}", server.log.display());
+            }
             if started.elapsed() > Duration::from_secs(30) {
                 bail!("alleato did not answer on {addr} within 30 s; see {}", server.log.display());
             }
