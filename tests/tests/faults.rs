@@ -267,7 +267,7 @@ async fn a_redis_outage_is_a_prompt_503_and_the_server_recovers() {
 
     redis.stop();
     assert_unavailable(ada.me(), "unavailable:kv", Duration::from_secs(5)).await;
-    ready_reports_down(&app, &["key-value", "streams"]).await;
+    ready_reports_down(&app, &["key-value", "counters", "streams"]).await;
 
     redis.start();
     let me = recovers(|| ada.me()).await;

@@ -10,8 +10,8 @@ async fn health_lists_the_adapters_and_ready_pings_them() {
     let health = app.client.health().await.unwrap();
     assert_eq!(health.status, "ok");
     let ports: Vec<_> = health.adapters.iter().map(|a| a.port.as_str()).collect();
-    assert_eq!(ports, ["database", "storage", "key-value", "streams", "model"]);
-    assert!(health.adapters[4].backend.starts_with("mock"), "the mock model is named plainly");
+    assert_eq!(ports, ["database", "storage", "key-value", "counters", "streams", "model"]);
+    assert!(health.adapters[5].backend.starts_with("mock"), "the mock model is named plainly");
     assert!(health.adapters.iter().all(|a| !a.why.is_empty()));
     let database = if alleato_e2e::stack_database() == "postgres" { "postgres" } else { "sqlite" };
     assert!(health.adapters[0].backend.starts_with(database), "{:?}", health.adapters[0]);
@@ -230,7 +230,7 @@ async fn ephemeral_mode_keeps_everything_in_memory() {
     config.redis.url = None;
     let app = TestApp::spawn_with(config, Some(dir)).await;
     let backends: Vec<_> = app.client.health().await.unwrap().adapters.into_iter().map(|a| a.backend).collect();
-    assert_eq!(backends[..4], ["sqlite (in memory)", "memory", "memory", "memory (this process)"]);
+    assert_eq!(backends[..5], ["sqlite (in memory)", "memory", "memory", "memory", "memory (this process)"]);
     let (ada, _) = app.user().await;
     ada.upload_file("a.png", "image/png", alleato_e2e::PNG, None).await.unwrap();
     assert!(!app.config.data_dir.exists(), "nothing written to disk");

@@ -11,6 +11,7 @@ pub mod migrations;
 pub mod model;
 pub mod ports;
 pub mod services;
+pub mod sweep;
 pub mod time;
 
 #[cfg(feature = "testkit")]

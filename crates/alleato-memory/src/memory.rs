@@ -2,8 +2,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use alleato_core::ports::{Counter, KeyValueStore, MAX_KEY_BYTES};
-use alleato_core::{Error, Result, Surface};
+use alleato_core::ports::{Counter, Counters, KeyValueStore, KvCapabilities, check_key, counter_window};
+use alleato_core::{Result, Surface};
 use async_trait::async_trait;
 
 #[derive(Debug)]
@@ -27,13 +27,6 @@ pub struct MemoryKv {
 
 const SWEEP_EVERY: usize = 10_000;
 
-fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(Error::bad_request(Surface::KeyValue, format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
-    }
-    Ok(())
-}
-
 impl MemoryKv {
     pub fn new() -> Self {
         Self::default()
@@ -52,7 +45,7 @@ impl MemoryKv {
 #[async_trait]
 impl KeyValueStore for MemoryKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        check_key(key)?;
+        check_key(Surface::KeyValue, key)?;
         Ok(self.with(|m, now| match m.get(key) {
             Some(e) if e.live(now) => Some(e.value.clone()),
             Some(_) => {
@@ -64,23 +57,30 @@ impl KeyValueStore for MemoryKv {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        check_key(key)?;
+        check_key(Surface::KeyValue, key)?;
         self.with(|m, now| {
-            let expires_at = ttl.map(|t| now + t.max(Duration::from_secs(1)));
+            let expires_at = ttl.map(|t| now + KvCapabilities::default().ttl(t));
             m.insert(key.to_owned(), Entry { value: value.to_vec(), expires_at });
         });
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        check_key(key)?;
+        check_key(Surface::KeyValue, key)?;
         self.with(|m, _| m.remove(key));
         Ok(())
     }
 
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Counters for MemoryKv {
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
-        check_key(key)?;
-        let window = window.max(Duration::from_secs(1));
+        check_key(Surface::KeyValue, key)?;
+        let window = counter_window(window);
         self.with(|m, now| {
             let entry = m.entry(key.to_owned()).or_insert(Entry { value: b"0".to_vec(), expires_at: None });
             if !entry.live(now) {
@@ -100,5 +100,10 @@ impl KeyValueStore for MemoryKv {
 
 #[cfg(test)]
 mod conformance {
-    alleato_core::kv_conformance!(std::sync::Arc::new(super::MemoryKv::new()));
+    mod kv {
+        alleato_core::kv_conformance!(std::sync::Arc::new(super::super::MemoryKv::new()));
+    }
+    mod counters {
+        alleato_core::counters_conformance!(std::sync::Arc::new(super::super::MemoryKv::new()));
+    }
 }

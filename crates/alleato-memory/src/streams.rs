@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use alleato_core::ports::{StreamInfo, StreamSlice, StreamStore};
+use alleato_core::sweep::SweepGate;
 use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
@@ -23,9 +24,12 @@ struct Stream {
     updated_at: Timestamp,
     /// Bumped on every append and on finish; followers wait for a change.
     version: watch::Sender<u64>,
+    /// Set by a stop request; the writer waits for it.
+    stop: watch::Sender<bool>,
 }
 
-/// Streams held in this process's memory. Nothing survives a restart (a generation in flight
+/// Streams held in this process's memory; expired ones are dropped when read, and all of them
+/// from `create` at most once a minute. Nothing survives a restart (a generation in flight
 /// dies with the process anyway) and nothing is shared between instances: several instances
 /// use the Redis streams adapter.
 pub struct MemoryStreams {
@@ -33,6 +37,8 @@ pub struct MemoryStreams {
     /// Bytes of entries held, and the most it may hold.
     held: std::sync::atomic::AtomicU64,
     max_bytes: u64,
+    /// Expired streams are dropped from `create`, at most once a minute.
+    sweep: SweepGate,
 }
 
 impl Default for MemoryStreams {
@@ -53,7 +59,12 @@ impl MemoryStreams {
 
     /// Holds at most `max_bytes` of entries in all.
     pub fn with_max_bytes(max_bytes: u64) -> Self {
-        Self { streams: Mutex::default(), held: std::sync::atomic::AtomicU64::new(0), max_bytes }
+        Self {
+            streams: Mutex::default(),
+            held: std::sync::atomic::AtomicU64::new(0),
+            max_bytes,
+            sweep: SweepGate::new(Duration::from_secs(60)),
+        }
     }
 
     /// Bytes of entries held now.
@@ -101,6 +112,9 @@ impl MemoryStreams {
 #[async_trait]
 impl StreamStore for MemoryStreams {
     async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()> {
+        if self.sweep.due() {
+            self.purge_expired();
+        }
         self.with(|m, now| {
             if self.live(m, id, now).is_some() {
                 return Err(Error::conflict(S, "a stream with this id already exists"));
@@ -117,6 +131,7 @@ impl StreamStore for MemoryStreams {
                     created_at: at,
                     updated_at: at,
                     version: watch::Sender::new(0),
+                    stop: watch::Sender::new(false),
                 },
             );
             Ok(())
@@ -130,6 +145,7 @@ impl StreamStore for MemoryStreams {
                 len: s.entries.len() as u64,
                 bytes: s.bytes,
                 done: s.done,
+                stop_requested: *s.stop.borrow(),
                 created_at: s.created_at,
                 updated_at: s.updated_at,
             })
@@ -208,6 +224,20 @@ impl StreamStore for MemoryStreams {
             let _ = tokio::time::timeout(timeout, receiver.changed()).await;
         }
         Ok(())
+    }
+
+    async fn request_stop(&self, id: &str) -> Result<()> {
+        self.with(|m, now| {
+            let s = self.live(m, id, now).ok_or_else(|| Error::not_found(S))?;
+            s.stop.send_replace(true);
+            Ok(())
+        })
+    }
+
+    async fn wait_for_stop(&self, id: &str) {
+        let Some(mut stop) = self.with(|m, now| self.live(m, id, now).map(|s| s.stop.subscribe())) else { return };
+        // A closed channel (the stream deleted) ends the wait too.
+        let _ = stop.wait_for(|stop| *stop).await;
     }
 
     async fn ping(&self) -> Result<()> {

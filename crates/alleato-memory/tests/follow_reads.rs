@@ -44,6 +44,12 @@ impl StreamStore for Counting {
     async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()> {
         self.inner.wait(id, after, timeout).await
     }
+    async fn request_stop(&self, id: &str) -> Result<()> {
+        self.inner.request_stop(id).await
+    }
+    async fn wait_for_stop(&self, id: &str) {
+        self.inner.wait_for_stop(id).await
+    }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

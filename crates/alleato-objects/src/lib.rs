@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use alleato_core::model::StoredObject;
 use alleato_core::ports::{ObjectEntry, ObjectStorage, SignedDownload};
+use alleato_core::sweep::SweepGate;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -46,6 +47,23 @@ pub struct S3Settings {
     pub timeout: Duration,
 }
 
+impl S3Settings {
+    /// Cloudflare R2 through its S3 API: a preset of these settings, not another adapter.
+    /// Endpoint `https://<account_id>.r2.cloudflarestorage.com`, region `auto`, path-style
+    /// requests (Cloudflare's "S3 API compatibility" docs; see
+    /// `shared/reference/cloudflare-and-test-services.md` §3.1). Credentials are the R2 API
+    /// token's S3 access key pair.
+    pub fn r2(account_id: &str, bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            endpoint: Some(format!("https://{account_id}.r2.cloudflarestorage.com")),
+            region: "auto".into(),
+            path_style: true,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for S3Settings {
     fn default() -> Self {
         Self {
@@ -70,9 +88,14 @@ pub struct ObjectStoreAdapter {
     name: &'static str,
     /// The S3 client itself, to sign download URLs (under the same key prefix as `store`).
     signer: Option<(AmazonS3, ObjectPath)>,
-    /// The directory of a local store, swept of abandoned staging files.
+    /// The directory of a local store, swept of abandoned staging files from `put`, at most
+    /// once an hour.
     local_dir: Option<std::path::PathBuf>,
+    sweep: Arc<SweepGate>,
 }
+
+/// Staging files this old are abandoned: no write takes an hour.
+const STAGING_AGE: Duration = Duration::from_secs(3600);
 
 impl ObjectStoreAdapter {
     /// Objects as files under `dir` (created if missing).
@@ -85,11 +108,19 @@ impl ObjectStoreAdapter {
             name: "local",
             signer: None,
             local_dir: Some(dir.to_path_buf()),
+            sweep: hourly(),
         })
     }
 
     pub fn memory() -> Self {
-        Self { store: Arc::new(InMemory::new()), keeps_attributes: true, name: "memory", signer: None, local_dir: None }
+        Self {
+            store: Arc::new(InMemory::new()),
+            keeps_attributes: true,
+            name: "memory",
+            signer: None,
+            local_dir: None,
+            sweep: hourly(),
+        }
     }
 
     /// An S3-compatible bucket. Every key is stored under `settings.prefix`, so deployments (or
@@ -122,12 +153,12 @@ impl ObjectStoreAdapter {
             "" => Arc::new(store),
             _ => Arc::new(PrefixStore::new(store, prefix)),
         };
-        Ok(Self { store, keeps_attributes: true, name: "s3", signer, local_dir: None })
+        Ok(Self { store, keeps_attributes: true, name: "s3", signer, local_dir: None, sweep: hourly() })
     }
 
     /// Wraps any other `object_store` backend.
     pub fn from_store(store: Arc<dyn ObjectStore>, keeps_attributes: bool, name: &'static str) -> Self {
-        Self { store, keeps_attributes, name, signer: None, local_dir: None }
+        Self { store, keeps_attributes, name, signer: None, local_dir: None, sweep: hourly() }
     }
 
     /// Removes the staging files that writes to a local store left behind when the process
@@ -144,6 +175,10 @@ impl ObjectStoreAdapter {
     pub fn backend_name(&self) -> &'static str {
         self.name
     }
+}
+
+fn hourly() -> Arc<SweepGate> {
+    Arc::new(SweepGate::new(STAGING_AGE))
 }
 
 fn sweep_staging(dir: &Path, older_than: Duration) -> std::io::Result<usize> {
@@ -197,6 +232,16 @@ impl ObjectStorage for ObjectStoreAdapter {
             attributes.insert(Attribute::ContentType, content_type.to_owned().into());
         }
         let opts = PutOptions { mode: PutMode::Create, attributes, ..Default::default() };
+        if let Some(dir) = &self.local_dir
+            && self.sweep.due()
+        {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || match sweep_staging(&dir, STAGING_AGE) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "removed half-written upload files"),
+                Err(err) => tracing::warn!(error = %err, "could not sweep half-written upload files"),
+            });
+        }
         self.store.put_opts(&location, bytes.into(), opts).await.map(drop).map_err(map)
     }
 

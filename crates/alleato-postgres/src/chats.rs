@@ -96,13 +96,7 @@ impl ChatStore for PostgresDatabase {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db(S))?;
-                let Some(anchor) = anchor else {
-                    // Like any other id of a chat that is not yours: 404.
-                    return Err(Error::NotFound {
-                        surface: Surface::Chat,
-                        message: "The cursor does not name one of your chats.".into(),
-                    });
-                };
+                let Some(anchor) = anchor else { return Err(ChatPage::unknown_cursor()) };
                 let at: Timestamp = anchor.try_get(0).map_err(db(S))?;
                 let sql = match direction {
                     ChatCursorDirection::EndingBefore => concat!(
@@ -122,9 +116,7 @@ impl ChatStore for PostgresDatabase {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db(S))?;
-                if direction == ChatCursorDirection::StartingAfter {
-                    rows.reverse();
-                }
+                direction.to_newest_first(&mut rows);
                 rows
             }
         };

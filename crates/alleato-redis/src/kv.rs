@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use alleato_core::ports::{Counter, KeyValueStore, MAX_KEY_BYTES};
-use alleato_core::{Error, Result, Surface};
+use alleato_core::ports::{Counter, Counters, KeyValueStore, KvCapabilities, check_key, counter_window};
+use alleato_core::{Result, Surface};
 use async_trait::async_trait;
 
 use crate::{Redis, millis};
@@ -26,13 +26,6 @@ pub struct RedisKv {
     increment: redis::Script,
 }
 
-fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(Error::bad_request(S, format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
-    }
-    Ok(())
-}
-
 impl RedisKv {
     pub fn new(redis: Redis) -> Self {
         Self { redis, increment: redis::Script::new(INCREMENT) }
@@ -42,43 +35,46 @@ impl RedisKv {
 #[async_trait]
 impl KeyValueStore for RedisKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        check_key(key)?;
+        check_key(S, key)?;
         let mut conn = self.redis.manager.clone();
         let key = self.redis.key(key);
         self.redis.run(S, redis::cmd("GET").arg(&key).query_async::<Option<Vec<u8>>>(&mut conn)).await
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        check_key(key)?;
+        check_key(S, key)?;
         let mut conn = self.redis.manager.clone();
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.redis.key(key)).arg(value);
         if let Some(ttl) = ttl {
-            cmd.arg("PX").arg(millis(ttl));
+            cmd.arg("PX").arg(millis(KvCapabilities::default().ttl(ttl)));
         }
         self.redis.run(S, cmd.query_async::<()>(&mut conn)).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        check_key(key)?;
+        check_key(S, key)?;
         let mut conn = self.redis.manager.clone();
         self.redis.run(S, redis::cmd("DEL").arg(self.redis.key(key)).query_async::<()>(&mut conn)).await
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.redis.ping(S).await
+    }
+}
+
+#[async_trait]
+impl Counters for RedisKv {
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
-        check_key(key)?;
+        check_key(S, key)?;
         let mut conn = self.redis.manager.clone();
         let mut invocation = self.increment.key(self.redis.key(key));
-        invocation.arg(millis(window));
+        invocation.arg(millis(counter_window(window)));
         let (count, ttl): (i64, i64) = self.redis.run(S, invocation.invoke_async(&mut conn)).await?;
         Ok(Counter { count: count.max(0) as u64, resets_in: Duration::from_millis(ttl.max(0) as u64) })
     }
 
     async fn ping(&self) -> Result<()> {
         self.redis.ping(S).await
-    }
-
-    fn is_shared(&self) -> bool {
-        true
     }
 }

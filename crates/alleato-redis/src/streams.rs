@@ -23,7 +23,7 @@ const S: Surface = Surface::Stream;
 
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'created', ARGV[2], 'updated', ARGV[2], 'done', '0', 'len', '0', 'bytes', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -39,6 +39,17 @@ redis.call('HSET', KEYS[1], 'updated', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return len
+";
+
+/// Marks the stream and adds the one entry of its stop key, which wakes the writer's wait.
+const REQUEST_STOP: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[1], 'stop') == '1' then return 1 end
+redis.call('HSET', KEYS[1], 'stop', '1')
+redis.call('XADD', KEYS[2], '1-0', 's', '1')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
 ";
 
 const FINISH: &str = r"
@@ -60,6 +71,7 @@ pub struct RedisStreams {
     create: redis::Script,
     append: redis::Script,
     finish: redis::Script,
+    request_stop: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStreams {
@@ -76,11 +88,18 @@ impl RedisStreams {
             create: redis::Script::new(CREATE),
             append: redis::Script::new(APPEND),
             finish: redis::Script::new(FINISH),
+            request_stop: redis::Script::new(REQUEST_STOP),
         }
     }
 
     fn keys(&self, id: &str) -> (String, String) {
         (self.redis.key(&format!("stream:{id}:meta")), self.redis.key(&format!("stream:{id}")))
+    }
+
+    /// A Redis stream that gets one entry when a stop is requested: the writer's wait blocks
+    /// on it in the shared `XREAD` loop.
+    fn stop_key(&self, id: &str) -> String {
+        self.redis.key(&format!("stream:{id}:stop"))
     }
 }
 
@@ -94,7 +113,7 @@ impl StreamStore for RedisStreams {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.create.key(meta);
-        call.key(data).arg(metadata).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
+        call.key(data).key(self.stop_key(id)).arg(metadata).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
         let created: i64 = self.redis.run(S, call.invoke_async(&mut conn)).await?;
         if created == 1 { Ok(()) } else { Err(Error::conflict(S, "a stream with this id already exists")) }
     }
@@ -102,22 +121,25 @@ impl StreamStore for RedisStreams {
     async fn info(&self, id: &str) -> Result<Option<StreamInfo>> {
         let (meta, _) = self.keys(id);
         let mut conn = self.redis.manager.clone();
-        let fields: (Option<Vec<u8>>, Option<u64>, Option<u64>, Option<String>, Option<String>, Option<String>) = self
+        type Fields =
+            (Option<Vec<u8>>, Option<u64>, Option<u64>, Option<String>, Option<String>, Option<String>, Option<String>);
+        let fields: Fields = self
             .redis
             .run(
                 S,
                 redis::cmd("HMGET")
                     .arg(&meta)
-                    .arg(&["metadata", "len", "bytes", "done", "created", "updated"])
+                    .arg(&["metadata", "len", "bytes", "done", "created", "updated", "stop"])
                     .query_async(&mut conn),
             )
             .await?;
-        let (Some(metadata), len, bytes, done, created, updated) = fields else { return Ok(None) };
+        let (Some(metadata), len, bytes, done, created, updated, stop) = fields else { return Ok(None) };
         Ok(Some(StreamInfo {
             metadata,
             len: len.unwrap_or(0),
             bytes: bytes.unwrap_or(0),
             done: done.as_deref() == Some("1"),
+            stop_requested: stop.as_deref() == Some("1"),
             created_at: ts(created),
             updated_at: ts(updated),
         }))
@@ -191,8 +213,10 @@ impl StreamStore for RedisStreams {
     async fn delete(&self, id: &str) -> Result<()> {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
-        self.redis.run(S, redis::cmd("DEL").arg(&meta).arg(&data).query_async::<()>(&mut conn)).await?;
+        let stop = self.stop_key(id);
+        self.redis.run(S, redis::cmd("DEL").arg(&meta).arg(&data).arg(&stop).query_async::<()>(&mut conn)).await?;
         self.wakeups.forget(&data);
+        self.wakeups.forget(&stop);
         Ok(())
     }
 
@@ -201,7 +225,49 @@ impl StreamStore for RedisStreams {
         self.wakeups.wait(&data, &meta, after, timeout).await
     }
 
+    async fn request_stop(&self, id: &str) -> Result<()> {
+        let (meta, _) = self.keys(id);
+        let mut conn = self.redis.manager.clone();
+        let mut call = self.request_stop.key(meta);
+        call.key(self.stop_key(id));
+        match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
+            -1 => Err(Error::not_found(S)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn wait_for_stop(&self, id: &str) {
+        let (meta, _) = self.keys(id);
+        let stop = self.stop_key(id);
+        let mut backoff = STOP_BACKOFF;
+        loop {
+            // The flag first: a stop may have come before this wait, or during a failed block.
+            let mut conn = self.redis.manager.clone();
+            let checked =
+                self.redis.run(S, redis::cmd("HMGET").arg(&meta).arg(&["len", "stop"]).query_async(&mut conn)).await;
+            let waited = match checked {
+                Ok((None, _)) => return, // the stream is gone
+                Ok((Some(_), stop)) if stop.as_deref() == Some("1") => return,
+                Ok::<(Option<String>, Option<String>), _>(_) => self.wakeups.wait(&stop, &meta, 0, STOP_RECHECK).await,
+                Err(err) => Err(err),
+            };
+            match waited {
+                Ok(()) => backoff = STOP_BACKOFF,
+                Err(err) => {
+                    tracing::warn!(stream = id, error = %err, "waiting for a stop on Redis failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         self.redis.ping(S).await
     }
 }
+
+/// A stop wakes the writer through the `XREAD` loop at once; this long a wait also ends, to
+/// check the flag again (after a Redis restart, say).
+const STOP_RECHECK: Duration = Duration::from_secs(60);
+const STOP_BACKOFF: Duration = Duration::from_millis(100);

@@ -17,6 +17,10 @@ mod kv {
     alleato_core::kv_conformance!(std::sync::Arc::new(alleato_redis::RedisKv::new(super::redis().await)));
 }
 
+mod counters {
+    alleato_core::counters_conformance!(std::sync::Arc::new(alleato_redis::RedisKv::new(super::redis().await)));
+}
+
 mod streams {
     alleato_core::streams_conformance!(std::sync::Arc::new(alleato_redis::RedisStreams::new(super::redis().await)));
 }
@@ -29,7 +33,7 @@ async fn two_connections_share_counters_and_streams() {
     settings.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     let (a, b) = (Redis::connect(&settings).await.unwrap(), Redis::connect(&settings).await.unwrap());
     let (kv_a, kv_b) = (RedisKv::new(a.clone()), RedisKv::new(b.clone()));
-    use alleato_core::ports::{KeyValueStore, StreamStore};
+    use alleato_core::ports::{Counters, StreamStore};
     let window = std::time::Duration::from_secs(60);
     assert_eq!(kv_a.increment("rate", window).await.unwrap().count, 1);
     assert_eq!(kv_b.increment("rate", window).await.unwrap().count, 2);
@@ -42,6 +46,16 @@ async fn two_connections_share_counters_and_streams() {
     use futures::StreamExt;
     let seen: Vec<_> = follower.map(|e| e.unwrap().1).collect().await;
     assert_eq!(seen, vec![b"one".to_vec(), b"two".to_vec()]);
+    // A stop asked through one connection wakes the writer waiting on the other.
+    s_a.create("h", b"", window).await.unwrap();
+    let writer = {
+        let s_a = s_a.clone();
+        tokio::spawn(async move { s_a.wait_for_stop("h").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!writer.is_finished());
+    s_b.request_stop("h").await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), writer).await.expect("woken through Redis").unwrap();
 }
 
 /// A stream deleted through this process wakes its followers at once (one deleted through

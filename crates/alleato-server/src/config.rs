@@ -68,7 +68,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub admin: AdminConfig,
     pub rate_limit: RateLimitConfig,
-    pub cloudflare: CloudflareFlags,
+    pub cloudflare: CloudflareConfig,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub storage: StorageConfig,
@@ -105,14 +105,46 @@ pub struct RateLimitConfig {
     pub upload_per_minute: u32,
 }
 
-/// The design document's flags. Unset flags defer to the next rule (see `wiring`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The Cloudflare stack: the design document's flags (unset flags defer to the next rule; see
+/// `wiring`) and how to reach Cloudflare's HTTP APIs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CloudflareFlags {
+pub struct CloudflareConfig {
+    /// `USE_CLOUDFLARE`: every port on its Cloudflare backend (D1, R2, Workers KV).
     pub use_cloudflare: Option<bool>,
+    /// `USE_CLOUDFLARE_DATABASE`: the database on D1 (`true`) or PostgreSQL (`false`).
     pub use_cloudflare_database: Option<bool>,
+    /// `USE_CLOUDFLARE_STORAGE`: uploads on R2 (`true`) or S3 (`false`).
     pub use_cloudflare_storage: Option<bool>,
+    /// `USE_CLOUDFLARE_STREAMS`: generation streams on Workers KV (`true`) or Redis (`false`).
+    /// Sessions follow `USE_CLOUDFLARE` only.
     pub use_cloudflare_streams: Option<bool>,
+    /// `CLOUDFLARE_ACCOUNT_ID`: for the D1 and KV APIs and R2's endpoint.
+    pub account_id: Option<String>,
+    /// `CLOUDFLARE_API_TOKEN`: a token allowed to use D1 and Workers KV.
+    pub api_token: Option<Secret>,
+    /// `CLOUDFLARE_D1_DATABASE_ID`: the D1 database (a UUID).
+    pub d1_database_id: Option<String>,
+    /// `CLOUDFLARE_KV_NAMESPACE_ID`: the Workers KV namespace.
+    pub kv_namespace_id: Option<String>,
+    /// `CLOUDFLARE_API_BASE_URL`: where the API is; another URL for a test stand-in.
+    pub api_base_url: String,
+}
+
+impl Default for CloudflareConfig {
+    fn default() -> Self {
+        Self {
+            use_cloudflare: None,
+            use_cloudflare_database: None,
+            use_cloudflare_storage: None,
+            use_cloudflare_streams: None,
+            account_id: None,
+            api_token: None,
+            d1_database_id: None,
+            kv_namespace_id: None,
+            api_base_url: "https://api.cloudflare.com/client/v4".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,8 +203,6 @@ pub struct StorageConfig {
     pub s3_force_path_style: bool,
     /// A key prefix inside the bucket.
     pub s3_prefix: Option<String>,
-    /// `R2_PUBLIC_URL`: public base URL of the R2 bucket.
-    pub r2_public_url: Option<String>,
     /// How long the signed download URLs offered with file metadata work, where the storage
     /// signs them (S3, R2); 0 offers none. At most 7 days (S3's limit).
     pub download_url_ttl_secs: u64,
@@ -188,7 +218,6 @@ impl Default for StorageConfig {
             s3_secret_access_key: None,
             s3_force_path_style: true,
             s3_prefix: None,
-            r2_public_url: None,
             download_url_ttl_secs: 300,
         }
     }
@@ -284,7 +313,7 @@ impl Default for Config {
                 auth_per_minute: 10,
                 upload_per_minute: 30,
             },
-            cloudflare: CloudflareFlags::default(),
+            cloudflare: CloudflareConfig::default(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             storage: StorageConfig::default(),
@@ -307,6 +336,11 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("USE_CLOUDFLARE_DATABASE", "cloudflare.use_cloudflare_database"),
     ("USE_CLOUDFLARE_STORAGE", "cloudflare.use_cloudflare_storage"),
     ("USE_CLOUDFLARE_STREAMS", "cloudflare.use_cloudflare_streams"),
+    ("CLOUDFLARE_ACCOUNT_ID", "cloudflare.account_id"),
+    ("CLOUDFLARE_API_TOKEN", "cloudflare.api_token"),
+    ("CLOUDFLARE_D1_DATABASE_ID", "cloudflare.d1_database_id"),
+    ("CLOUDFLARE_KV_NAMESPACE_ID", "cloudflare.kv_namespace_id"),
+    ("CLOUDFLARE_API_BASE_URL", "cloudflare.api_base_url"),
     ("POSTGRES_URL", "database.url"),
     ("DATABASE_URL", "database.url"),
     ("REDIS_URL", "redis.url"),
@@ -316,7 +350,6 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_ID", "storage.s3_access_key_id"),
     ("AWS_SECRET_ACCESS_KEY", "storage.s3_secret_access_key"),
     ("S3_FORCE_PATH_STYLE", "storage.s3_force_path_style"),
-    ("R2_PUBLIC_URL", "storage.r2_public_url"),
     ("OPENAI_API_KEY", "ai.openai_api_key"),
     ("OPENAI_BASE_URL", "ai.openai_base_url"),
     ("AI_PROVIDER", "ai.provider"),
@@ -408,6 +441,8 @@ mod tests {
             jail.set_env("RATE_LIMIT_ENABLED", "false");
             jail.set_env("ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE", "3");
             jail.set_env("JWT_SECRET", "s3cret-s3cret-s3cret-s3cret-s3cret!");
+            jail.set_env("CLOUDFLARE_API_TOKEN", "cf-token-value");
+            jail.set_env("CLOUDFLARE_ACCOUNT_ID", "0123456789abcdef");
             let config = Config::load().map_err(|e| e.to_string())?;
             assert_eq!(config.cloudflare.use_cloudflare_storage, Some(true));
             assert_eq!(config.cloudflare.use_cloudflare, None);
@@ -418,8 +453,11 @@ mod tests {
             jail.set_env("DATABASE_URL", "postgres://main");
             let config = Config::load().map_err(|e| e.to_string())?;
             assert_eq!(config.database.url.as_ref().map(Secret::expose), Some("postgres://main"), "DATABASE_URL wins");
+            assert_eq!(config.cloudflare.account_id.as_deref(), Some("0123456789abcdef"));
+            assert_eq!(config.cloudflare.api_token.as_ref().map(Secret::expose), Some("cf-token-value"));
             let printed = config.to_redacted_toml();
             assert!(!printed.contains("s3cret") && !printed.contains("postgres://main"), "{printed}");
+            assert!(!printed.contains("cf-token-value") && printed.contains("0123456789abcdef"), "{printed}");
             Ok(())
         });
     }

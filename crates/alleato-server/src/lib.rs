@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use alleato_api::AdapterInfo;
 use alleato_core::services::AuthService;
-use alleato_objects::ObjectStoreAdapter;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -176,31 +175,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let (embedded_kv, memory_streams, embedded_streams, local_objects) =
-        (wired.embedded_kv, wired.memory_streams, wired.embedded_streams.clone(), wired.local_objects);
     let flush_on_stop = wired.embedded_streams;
+    // Adapters sweep their own expired entries; this is the service-level sweep.
     let sweeper = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        for minute in 0u64.. {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        every.tick().await; // Not at start: a listing of the whole bucket on every start of every instance.
+        loop {
             every.tick().await;
-            if minute % 60 == 59 {
-                // Hourly, not at start (a listing of the whole bucket on every start of every
-                // instance): what a killed upload left behind, once an hour old.
-                sweep_uploads(&files, local_objects.as_deref()).await;
-            }
-            if let Some(kv) = &embedded_kv
-                && let Err(err) = kv.purge_expired().await
-            {
-                tracing::warn!(error = %err, "could not purge expired key-value entries");
-            }
-            if let Some(streams) = &memory_streams {
-                streams.purge_expired();
-            }
-            if let Some(streams) = &embedded_streams
-                && let Err(err) = streams.purge_expired().await
-            {
-                tracing::warn!(error = %err, "could not purge expired streams");
-            }
+            sweep_orphaned_uploads(&files).await;
         }
     });
     let limits = serve::ConnectionLimits {
@@ -222,19 +204,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     Ok(RunningServer { addr, adapters: wired.adapters, shutdown: Some(tx), task })
 }
 
-/// Bytes with no metadata, and half-written staging files, older than an hour: what a process
-/// killed mid-upload leaves. The hour keeps uploads in flight on any instance safe.
-async fn sweep_uploads(files: &alleato_core::services::FileService, local: Option<&ObjectStoreAdapter>) {
-    const AGE: Duration = Duration::from_secs(3600);
-    if let Err(err) = files.sweep_orphans(AGE).await {
+/// Bytes with no metadata older than an hour: what a process killed mid-upload leaves. The
+/// hour keeps uploads in flight on any instance safe.
+async fn sweep_orphaned_uploads(files: &alleato_core::services::FileService) {
+    if let Err(err) = files.sweep_orphans(Duration::from_secs(3600)).await {
         tracing::warn!(error = %err, "could not sweep orphaned uploads");
-    }
-    if let Some(local) = local {
-        match local.sweep_staging_files(AGE).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(files = n, "removed half-written upload files"),
-            Err(err) => tracing::warn!(error = %err, "could not sweep half-written upload files"),
-        }
     }
 }
 

@@ -7,15 +7,16 @@
 //! state through Redis or Workers KV instead.
 //!
 //! Expiry is checked on every read, so an expired key is never returned; [`SqliteKv::purge_expired`]
-//! reclaims the space (the server runs it every minute).
+//! reclaims the space, run by the store itself from its writes at most once a minute.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alleato_core::ports::{Counter, KeyValueStore, MAX_KEY_BYTES};
-use alleato_core::{Error, Result, Surface};
+use alleato_core::ports::{Counter, Counters, KeyValueStore, KvCapabilities, check_key, counter_window};
+use alleato_core::sweep::SweepGate;
+use alleato_core::{Result, Surface};
 use async_trait::async_trait;
 use rusqlite::params;
 use rusqlite::types::ValueRef;
@@ -24,6 +25,9 @@ use crate::errors::db;
 use crate::pool::Pool;
 
 const S: Surface = Surface::KeyValue;
+
+/// How often expired entries are purged, at most.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 const SCHEMA: &str = r#"CREATE TABLE IF NOT EXISTS "kv" (
     "key" TEXT PRIMARY KEY NOT NULL,
@@ -40,15 +44,15 @@ pub struct SqliteKv {
     mirror: Arc<Mutex<HashMap<String, Entry>>>,
     /// Serialises mutations so the file and the mirror apply them in the same order.
     writes: Arc<tokio::sync::Mutex<()>>,
+    sweep: Arc<SweepGate>,
 }
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
-fn ttl_ms(ttl: Duration) -> i64 {
-    // The contract's minimum TTL is one second.
-    ttl.max(Duration::from_secs(1)).as_millis().min(i64::MAX as u128) as i64
+fn millis(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
 }
 
 /// Counters are stored as integers; everything else as blobs.
@@ -59,13 +63,6 @@ fn value_bytes(value: ValueRef<'_>) -> Vec<u8> {
         ValueRef::Real(f) => f.to_string().into_bytes(),
         ValueRef::Null => Vec::new(),
     }
-}
-
-fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(Error::bad_request(S, format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
-    }
-    Ok(())
 }
 
 impl SqliteKv {
@@ -93,11 +90,28 @@ impl SqliteKv {
                     .map_err(db(S))
             })
             .await?;
-        Ok(Self { pool, mirror: Arc::new(Mutex::new(live)), writes: Arc::default() })
+        Ok(Self {
+            pool,
+            mirror: Arc::new(Mutex::new(live)),
+            writes: Arc::default(),
+            sweep: Arc::new(SweepGate::new(SWEEP_EVERY)),
+        })
     }
 
     fn mirror(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.mirror.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Purges expired entries in the background when a sweep is due.
+    fn sweep_if_due(&self) {
+        if self.sweep.due() {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(err) = store.purge_expired().await {
+                    tracing::warn!(error = %err, "could not purge expired key-value entries");
+                }
+            });
+        }
     }
 
     /// Deletes expired entries; returns how many.
@@ -118,15 +132,15 @@ impl SqliteKv {
 #[async_trait]
 impl KeyValueStore for SqliteKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        check_key(key)?;
+        check_key(S, key)?;
         let now = now_ms();
         Ok(self.mirror().get(key).filter(|(_, expires)| expires.is_none_or(|at| at > now)).map(|(v, _)| v.clone()))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        check_key(key)?;
-        let _serial = self.writes.lock().await;
-        let expires = ttl.map(|t| now_ms().saturating_add(ttl_ms(t)));
+        check_key(S, key)?;
+        let serial = self.writes.lock().await;
+        let expires = ttl.map(|t| now_ms().saturating_add(millis(KvCapabilities::default().ttl(t))));
         let (k, v) = (key.to_owned(), value.to_vec());
         self.pool
             .write(move |tx| {
@@ -141,11 +155,13 @@ impl KeyValueStore for SqliteKv {
             })
             .await?;
         self.mirror().insert(key.to_owned(), (value.to_vec(), expires));
+        drop(serial);
+        self.sweep_if_due();
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        check_key(key)?;
+        check_key(S, key)?;
         let _serial = self.writes.lock().await;
         let k = key.to_owned();
         self.pool
@@ -155,16 +171,23 @@ impl KeyValueStore for SqliteKv {
         Ok(())
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.pool.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(db(S))).await
+    }
+}
+
+#[async_trait]
+impl Counters for SqliteKv {
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
-        check_key(key)?;
-        let _serial = self.writes.lock().await;
+        check_key(S, key)?;
+        let serial = self.writes.lock().await;
         let k = key.to_owned();
         let (count, expires) = self
             .pool
             .write(move |tx| {
                 let key = k;
                 let now = now_ms();
-                let fresh_expiry = now.saturating_add(ttl_ms(window));
+                let fresh_expiry = now.saturating_add(millis(counter_window(window)));
                 // One statement: start a new window if the key is absent or expired, else count on.
                 let (count, expires): (i64, i64) = tx
                     .prepare_cached(
@@ -182,6 +205,8 @@ impl KeyValueStore for SqliteKv {
             })
             .await?;
         self.mirror().insert(key.to_owned(), (count.to_string().into_bytes(), Some(expires)));
+        drop(serial);
+        self.sweep_if_due();
         let now = now_ms();
         Ok(Counter { count: count as u64, resets_in: Duration::from_millis(expires.saturating_sub(now).max(0) as u64) })
     }

@@ -1,14 +1,13 @@
-//! The SQLite/D1 migrations, embedded in the binary and applied at start.
+//! The SQLite/D1 migrations, embedded in the binary and applied at start through any
+//! [`Executor`].
 //!
 //! Files live in `migrations/sqlite/` at the workspace root: numbered, append-only. Each applied
 //! one is recorded in `_alleato_migrations`, so a restart applies only what is new.
 
-use alleato_core::Result;
 use alleato_core::migrations::Migration;
-use rusqlite::OptionalExtension;
+use alleato_core::{Result, Surface};
 
-use crate::errors::db;
-use crate::pool::Pool;
+use crate::sql::{Executor, Statement, split_script};
 
 /// `(version, name, sql)`, in order.
 pub const MIGRATIONS: &[Migration] = &[
@@ -21,27 +20,36 @@ pub const MIGRATIONS: &[Migration] = &[
 pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS \"_alleato_migrations\" (\
     \"version\" INTEGER PRIMARY KEY NOT NULL, \"name\" TEXT NOT NULL, \"appliedAt\" TEXT NOT NULL)";
 
-/// Applies every migration not yet recorded, each in its own transaction.
-pub async fn migrate(pool: &Pool) -> Result<Vec<&'static str>> {
-    let surface = pool.surface();
-    pool.write(move |tx| {
-        tx.execute_batch(MIGRATIONS_TABLE).map_err(db(surface))?;
-        let newest: Option<i64> = tx
-            .query_row("SELECT MAX(\"version\") FROM \"_alleato_migrations\"", [], |r| r.get(0))
-            .optional()
-            .map_err(db(surface))?
-            .flatten();
-        let mut applied = Vec::new();
-        for (version, name, sql) in alleato_core::migrations::pending(MIGRATIONS, newest.unwrap_or(0))? {
-            tx.execute_batch(sql).map_err(db(surface))?;
-            tx.execute(
+const S: Surface = Surface::Database;
+
+/// Applies every migration not yet recorded, each as one batch: its statements and its record.
+pub async fn migrate<E: Executor>(exec: &E) -> Result<Vec<&'static str>> {
+    let on = |e: crate::sql::SqlError| e.into_port(S);
+    exec.batch(vec![Statement::new(MIGRATIONS_TABLE)]).await.map_err(on)?;
+    let newest = exec
+        .query(Statement::new("SELECT COALESCE(MAX(\"version\"), 0) FROM \"_alleato_migrations\""))
+        .await
+        .map_err(on)?
+        .rows
+        .into_iter()
+        .next()
+        .map(|mut row| row.int(0))
+        .transpose()
+        .map_err(on)?
+        .unwrap_or(0);
+    let mut applied = Vec::new();
+    for (version, name, sql) in alleato_core::migrations::pending(MIGRATIONS, newest)? {
+        let mut batch: Vec<Statement> = split_script(sql).into_iter().map(Statement::new).collect();
+        batch.push(
+            Statement::new(
                 "INSERT INTO \"_alleato_migrations\" (\"version\", \"name\", \"appliedAt\") VALUES (?1, ?2, ?3)",
-                rusqlite::params![version, name, alleato_core::time::to_sortable_text(&alleato_core::time::now())],
             )
-            .map_err(db(surface))?;
-            applied.push(*name);
-        }
-        Ok(applied)
-    })
-    .await
+            .bind(*version)
+            .bind(*name)
+            .bind(alleato_core::time::to_sortable_text(&alleato_core::time::now())),
+        );
+        exec.batch(batch).await.map_err(on)?;
+        applied.push(*name);
+    }
+    Ok(applied)
 }

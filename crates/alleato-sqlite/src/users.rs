@@ -3,139 +3,106 @@ use alleato_core::model::{Stats, User, UserKind};
 use alleato_core::ports::{DatabaseAdmin, UserStore};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
 
-use crate::SqliteDatabase;
-use crate::errors::db;
-use crate::rows::{named, optional_timestamp, parsed, timestamp, ts};
+use crate::SqlDatabase;
+use crate::sql::{Executor, Row, SqlError, Statement, ts};
 
-const USER_COLUMNS: &str = r#""id", "email", "type", "password", "createdAt", "sessionsValidFrom""#;
+macro_rules! select_user {
+    () => {
+        r#"SELECT "id", "email", "type", "password", "createdAt", "sessionsValidFrom" FROM "User""#
+    };
+}
 
-fn user(row: &Row<'_>) -> rusqlite::Result<User> {
+fn user(mut row: Row) -> Result<User, SqlError> {
     Ok(User {
-        id: parsed(row, 0)?,
-        email: row.get(1)?,
-        kind: named(row, 2, UserKind::parse)?,
-        password_hash: row.get(3)?,
-        created_at: timestamp(row, 4)?,
-        sessions_valid_from: optional_timestamp(row, 5)?,
+        id: row.parsed(0)?,
+        email: row.text(1)?,
+        kind: row.named(2, UserKind::parse)?,
+        password_hash: row.text_opt(3)?,
+        created_at: row.timestamp(4)?,
+        sessions_valid_from: row.timestamp_opt(5)?,
+    })
+}
+
+fn stats(mut row: Row) -> Result<Stats, SqlError> {
+    Ok(Stats {
+        users: row.count(0)?,
+        guests: row.count(1)?,
+        chats: row.count(2)?,
+        messages: row.count(3)?,
+        documents: row.count(4)?,
+        files: row.count(5)?,
+        file_bytes: row.count(6)?,
     })
 }
 
 const S: Surface = Surface::User;
 
 #[async_trait]
-impl UserStore for SqliteDatabase {
+impl<E: Executor> UserStore for SqlDatabase<E> {
     async fn insert_user(&self, u: &User) -> Result<()> {
-        let u = u.clone();
-        self.pool
-            .write(move |tx| {
-                tx.execute(
-                    r#"INSERT INTO "User" ("id", "email", "type", "password", "createdAt", "sessionsValidFrom")
-                       VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
-                    params![
-                        u.id.to_string(),
-                        u.email,
-                        u.kind.as_str(),
-                        u.password_hash,
-                        ts(&u.created_at),
-                        u.sessions_valid_from.as_ref().map(ts)
-                    ],
-                )
-                .map_err(db(S))?;
-                Ok(())
-            })
-            .await
+        let insert = Statement::new(
+            r#"INSERT INTO "User" ("id", "email", "type", "password", "createdAt", "sessionsValidFrom")
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
+        )
+        .bind(u.id.to_string())
+        .bind(u.email.as_str())
+        .bind(u.kind.as_str())
+        .bind(u.password_hash.as_deref())
+        .bind(ts(&u.created_at))
+        .bind(u.sessions_valid_from.as_ref().map(ts));
+        self.write(S, insert).await.map(drop)
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
-        self.pool
-            .read(move |c| {
-                let sql = format!(r#"SELECT {USER_COLUMNS} FROM "User" WHERE "id" = ?1"#);
-                c.prepare_cached(&sql).and_then(|mut s| s.query_row([id.to_string()], user).optional()).map_err(db(S))
-            })
+        self.optional(S, Statement::new(concat!(select_user!(), r#" WHERE "id" = ?1"#)).bind(id.to_string()), user)
             .await
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let email = email.to_owned();
-        self.pool
-            .read(move |c| {
-                let sql = format!(r#"SELECT {USER_COLUMNS} FROM "User" WHERE "email" = ?1"#);
-                c.prepare_cached(&sql).and_then(|mut s| s.query_row([email], user).optional()).map_err(db(S))
-            })
-            .await
+        self.optional(S, Statement::new(concat!(select_user!(), r#" WHERE "email" = ?1"#)).bind(email), user).await
     }
 
     async fn update_user(&self, u: &User) -> Result<()> {
-        let u = u.clone();
-        self.pool
-            .write(move |tx| {
-                let n = tx
-                    .execute(
-                        r#"UPDATE "User" SET "email" = ?2, "type" = ?3, "password" = ?4, "sessionsValidFrom" = ?5
-                           WHERE "id" = ?1"#,
-                        params![
-                            u.id.to_string(),
-                            u.email,
-                            u.kind.as_str(),
-                            u.password_hash,
-                            u.sessions_valid_from.as_ref().map(ts)
-                        ],
-                    )
-                    .map_err(db(S))?;
-                if n == 0 { Err(Error::not_found(S)) } else { Ok(()) }
-            })
-            .await
+        let update = Statement::new(
+            r#"UPDATE "User" SET "email" = ?2, "type" = ?3, "password" = ?4, "sessionsValidFrom" = ?5
+               WHERE "id" = ?1"#,
+        )
+        .bind(u.id.to_string())
+        .bind(u.email.as_str())
+        .bind(u.kind.as_str())
+        .bind(u.password_hash.as_deref())
+        .bind(u.sessions_valid_from.as_ref().map(ts));
+        if self.write(S, update).await? == 0 { Err(Error::not_found(S)) } else { Ok(()) }
     }
 
     async fn delete_user(&self, id: UserId) -> Result<()> {
-        self.pool
-            .write(move |tx| {
-                // Foreign keys cascade to chats, messages, votes, streams, documents,
-                // suggestions and files.
-                let n = tx.execute(r#"DELETE FROM "User" WHERE "id" = ?1"#, [id.to_string()]).map_err(db(S))?;
-                if n == 0 { Err(Error::not_found(S)) } else { Ok(()) }
-            })
-            .await
+        // Foreign keys cascade to chats, messages, votes, streams, documents, suggestions and
+        // files.
+        let delete = Statement::new(r#"DELETE FROM "User" WHERE "id" = ?1"#).bind(id.to_string());
+        if self.write(S, delete).await? == 0 { Err(Error::not_found(S)) } else { Ok(()) }
     }
 }
 
 #[async_trait]
-impl DatabaseAdmin for SqliteDatabase {
+impl<E: Executor> DatabaseAdmin for SqlDatabase<E> {
     async fn ping(&self) -> Result<()> {
-        self.pool
-            .read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(db(Surface::Database)))
-            .await
+        self.all(Surface::Database, Statement::new("SELECT 1"), |_| Ok(())).await.map(drop)
     }
 
     async fn stats(&self) -> Result<Stats> {
-        self.pool
-            .read_blocking(|c| {
-                c.query_row(
-                    r#"SELECT
-                        (SELECT COUNT(*) FROM "User" WHERE "type" = 'regular'),
-                        (SELECT COUNT(*) FROM "User" WHERE "type" = 'guest'),
-                        (SELECT COUNT(*) FROM "Chat"),
-                        (SELECT COUNT(*) FROM "Message_v2"),
-                        (SELECT COUNT(*) FROM (SELECT DISTINCT "id" FROM "Document")),
-                        (SELECT COUNT(*) FROM "File"),
-                        (SELECT COALESCE(SUM("size"), 0) FROM "File")"#,
-                    [],
-                    |r| {
-                        Ok(Stats {
-                            users: r.get::<_, i64>(0)? as u64,
-                            guests: r.get::<_, i64>(1)? as u64,
-                            chats: r.get::<_, i64>(2)? as u64,
-                            messages: r.get::<_, i64>(3)? as u64,
-                            documents: r.get::<_, i64>(4)? as u64,
-                            files: r.get::<_, i64>(5)? as u64,
-                            file_bytes: r.get::<_, i64>(6)? as u64,
-                        })
-                    },
-                )
-                .map_err(db(Surface::Database))
-            })
-            .await
+        let counts = Statement::new(
+            r#"SELECT
+                (SELECT COUNT(*) FROM "User" WHERE "type" = 'regular'),
+                (SELECT COUNT(*) FROM "User" WHERE "type" = 'guest'),
+                (SELECT COUNT(*) FROM "Chat"),
+                (SELECT COUNT(*) FROM "Message_v2"),
+                (SELECT COUNT(*) FROM (SELECT DISTINCT "id" FROM "Document")),
+                (SELECT COUNT(*) FROM "File"),
+                (SELECT COALESCE(SUM("size"), 0) FROM "File")"#,
+        );
+        self.optional(Surface::Database, counts.scans(), stats)
+            .await?
+            .ok_or_else(|| Error::backend(Surface::Database, "the counts query returned no row"))
     }
 }

@@ -19,6 +19,14 @@ mod database_on_disk {
     });
 }
 
+mod counters_on_disk {
+    use super::*;
+    alleato_core::counters_conformance!({
+        let path = tempfile::tempdir().unwrap().keep().join("kv.sqlite3");
+        Arc::new(SqliteKv::open(&path).await.unwrap())
+    });
+}
+
 mod kv_on_disk {
     use super::*;
     alleato_core::kv_conformance!({

@@ -89,6 +89,23 @@ pub enum ChatCursorDirection {
 impl ChatPage {
     pub const MAX_LIMIT: u32 = 100;
     pub const DEFAULT_LIMIT: u32 = 20;
+
+    /// The error for a cursor that does not name one of the user's chats: a 404, like any other
+    /// id of a chat that is not theirs. Every database adapter answers so.
+    pub fn unknown_cursor() -> Error {
+        Error::NotFound { surface: Surface::Chat, message: "The cursor does not name one of your chats.".into() }
+    }
+}
+
+impl ChatCursorDirection {
+    /// Adapters read a page outward from the cursor (`starting_after`: oldest first, so that a
+    /// row limit keeps the chats just above the cursor); this puts such rows back in the page's
+    /// order, newest first.
+    pub fn to_newest_first<T>(self, rows: &mut [T]) {
+        if self == ChatCursorDirection::StartingAfter {
+            rows.reverse();
+        }
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

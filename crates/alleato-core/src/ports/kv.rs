@@ -2,42 +2,97 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use crate::error::{Error, Result, Surface};
 
-/// The state of a fixed-window counter after an increment.
+/// How soon other server instances see a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counter {
-    /// The count in the current window, this increment included.
-    pub count: u64,
-    /// Time until the window ends and the count starts again from zero.
-    pub resets_in: Duration,
+pub enum Consistency {
+    /// Every reader, on any instance, sees a write once it has returned.
+    Strong,
+    /// The writing instance sees its write at once; others may read the old value (or none)
+    /// for up to `within` (Workers KV: 60 s, its cache time).
+    Eventual { within: Duration },
 }
 
-/// A key-value store with expiry: sessions, rate-limit counters, cache.
+/// What a key-value store can promise, declared by each adapter. The conformance suite reads
+/// it to time its cases, and services to know what they may rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvCapabilities {
+    /// The shortest TTL the backend honours; shorter ones are raised to it (Workers KV: 60 s).
+    pub min_ttl: Duration,
+    pub consistency: Consistency,
+}
+
+impl Default for KvCapabilities {
+    fn default() -> Self {
+        Self { min_ttl: Duration::from_secs(1), consistency: Consistency::Strong }
+    }
+}
+
+impl KvCapabilities {
+    /// The TTL a store applies when asked for `requested`: at least [`KvCapabilities::min_ttl`],
+    /// rounded up to whole seconds (the unit every backend's expiry takes).
+    pub fn ttl(&self, requested: Duration) -> Duration {
+        let ttl = requested.max(self.min_ttl);
+        let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+        Duration::from_secs(secs.max(1))
+    }
+}
+
+/// Records with expiry: sessions and cache. Atomic counters are a port of their own
+/// ([`crate::ports::Counters`]), since some key-value backends (Workers KV) have no atomic
+/// operation.
 ///
 /// # Contract
-/// - Keys are UTF-8, at most 512 bytes (Workers KV's limit); values are bytes.
-/// - A key past its TTL reads as absent. A TTL is at least one second; adapters whose backend
-///   has a larger minimum (Workers KV: 60 s) round up and say so in their docs.
+/// - Keys are checked by [`check_key`]: UTF-8, 1 to [`MAX_KEY_BYTES`] bytes; values are bytes.
+/// - A TTL becomes [`KvCapabilities::ttl`]; a key past it reads as absent.
 /// - `set` replaces the value and the TTL; `delete` of a missing key succeeds.
-/// - `increment` is atomic: concurrent increments from any number of server instances each see
-///   a distinct count. The first increment of a window sets its expiry to `window`; later ones
-///   keep it.
+/// - The instance that wrote reads its own writes at once; other instances per
+///   [`KvCapabilities::consistency`].
 #[async_trait]
 pub trait KeyValueStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()>;
     async fn delete(&self, key: &str) -> Result<()>;
-    async fn increment(&self, key: &str, window: Duration) -> Result<Counter>;
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
-    /// Whether other server processes see the same entries (Redis, Workers KV), so signals
-    /// between instances can travel through it. The embedded and in-memory stores belong to
-    /// one process.
-    fn is_shared(&self) -> bool {
-        false
+    fn capabilities(&self) -> KvCapabilities {
+        KvCapabilities::default()
     }
 }
 
-/// The longest key any adapter accepts.
+/// The longest key any adapter accepts (Workers KV's limit).
 pub const MAX_KEY_BYTES: usize = 512;
+
+/// The key rule of [`KeyValueStore`] and [`crate::ports::Counters`]: 1 to [`MAX_KEY_BYTES`]
+/// bytes, else `BadRequest` on `surface`.
+pub fn check_key(surface: Surface, key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(Error::bad_request(surface, format!("keys must be 1 to {MAX_KEY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_are_raised_to_the_minimum_and_rounded_up_to_seconds() {
+        let strict = KvCapabilities::default();
+        assert_eq!(strict.ttl(Duration::from_millis(10)), Duration::from_secs(1));
+        assert_eq!(strict.ttl(Duration::from_millis(1500)), Duration::from_secs(2));
+        assert_eq!(strict.ttl(Duration::from_secs(90)), Duration::from_secs(90));
+        let workers = KvCapabilities { min_ttl: Duration::from_secs(60), ..strict };
+        assert_eq!(workers.ttl(Duration::from_secs(1)), Duration::from_secs(60));
+        assert_eq!(workers.ttl(Duration::from_secs(61)), Duration::from_secs(61));
+    }
+
+    #[test]
+    fn keys_are_checked_once_for_every_adapter() {
+        assert!(check_key(Surface::KeyValue, "a").is_ok());
+        assert!(check_key(Surface::KeyValue, &"k".repeat(MAX_KEY_BYTES)).is_ok());
+        assert!(matches!(check_key(Surface::KeyValue, ""), Err(Error::BadRequest { .. })));
+        assert!(matches!(check_key(Surface::KeyValue, &"k".repeat(MAX_KEY_BYTES + 1)), Err(Error::BadRequest { .. })));
+    }
+}

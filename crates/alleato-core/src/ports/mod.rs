@@ -10,16 +10,18 @@
 //! - A backend that cannot be reached returns [`Error::Unavailable`](crate::Error::Unavailable);
 //!   any other backend failure returns [`Error::Backend`](crate::Error::Backend).
 
+mod counters;
 mod database;
 mod kv;
 mod model;
 mod objects;
 mod streams;
 
+pub use counters::{Counter, Counters, counter_window};
 pub use database::{
     ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore,
 };
-pub use kv::{Counter, KeyValueStore, MAX_KEY_BYTES};
+pub use kv::{Consistency, KeyValueStore, KvCapabilities, MAX_KEY_BYTES, check_key};
 pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
 pub use objects::{ObjectEntry, ObjectStorage, SignedDownload};
 pub use streams::{StreamInfo, StreamSlice, StreamStore};

@@ -16,6 +16,8 @@ pub struct StreamInfo {
     pub bytes: u64,
     /// No more entries will come.
     pub done: bool,
+    /// Someone asked the writer to stop ([`StreamStore::request_stop`]).
+    pub stop_requested: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -38,6 +40,8 @@ pub struct StreamSlice {
 ///   or when `timeout` passes; followers call it between reads, so a stream shared by several
 ///   instances (Redis) wakes followers on any of them. `after` is a position the caller has
 ///   read up to, never past the stream's length (services check cursors from clients first).
+/// - `request_stop` marks the stream (its info shows `stop_requested`) and ends every
+///   `wait_for_stop` on it, on any instance that shares the store, without polling.
 #[async_trait]
 pub trait StreamStore: Send + Sync + 'static {
     async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()>;
@@ -53,5 +57,12 @@ pub trait StreamStore: Send + Sync + 'static {
     /// Deletes the stream; a missing one is fine.
     async fn delete(&self, id: &str) -> Result<()>;
     async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()>;
+    /// Asks the stream's writer to stop. A missing stream is `NotFound`; a finished one, or
+    /// one already asked, is fine.
+    async fn request_stop(&self, id: &str) -> Result<()>;
+    /// Resolves once a stop is requested for the stream (at once if one already was) or the
+    /// stream is gone; until then it stays pending, so the writer races it against its work.
+    /// Backend failures are retried inside, not returned.
+    async fn wait_for_stop(&self, id: &str);
     async fn ping(&self) -> Result<()>;
 }

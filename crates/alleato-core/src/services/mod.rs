@@ -33,8 +33,8 @@ pub use streams::{StreamPages, StreamService};
 pub use users::{UserService, UserUpdate};
 
 use crate::ports::{
-    ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel, ObjectStorage,
-    StreamStore, UserStore,
+    ChatStore, Counters, Database, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel,
+    ObjectStorage, StreamStore, UserStore,
 };
 
 /// Every port the services need, as chosen by the composition root.
@@ -47,6 +47,7 @@ pub struct Ports {
     pub database: Arc<dyn DatabaseAdmin>,
     pub objects: Arc<dyn ObjectStorage>,
     pub kv: Arc<dyn KeyValueStore>,
+    pub counters: Arc<dyn Counters>,
     pub streams: Arc<dyn StreamStore>,
     pub model: Arc<dyn LanguageModel>,
 }
@@ -83,6 +84,7 @@ impl Ports {
         database: DatabasePorts,
         objects: Arc<dyn ObjectStorage>,
         kv: Arc<dyn KeyValueStore>,
+        counters: Arc<dyn Counters>,
         streams: Arc<dyn StreamStore>,
         model: Arc<dyn LanguageModel>,
     ) -> Self {
@@ -94,6 +96,7 @@ impl Ports {
             database: database.admin,
             objects,
             kv,
+            counters,
             streams,
             model,
         }
@@ -122,15 +125,14 @@ impl Services {
         Self {
             users: UserService::new(ports.users.clone(), ports.files.clone(), ports.objects.clone(), auth.clone()),
             documents: DocumentService::new(ports.documents.clone()),
-            rate_limiter: RateLimiter::new(ports.kv.clone()),
+            rate_limiter: RateLimiter::new(ports.counters.clone()),
             generation: GenerationService::new(
                 ports.chats.clone(),
                 ports.model.clone(),
                 ports.streams.clone(),
-                ports.kv.clone(),
                 generation,
             ),
-            streams: StreamService::new(ports.streams.clone(), ports.kv.clone()),
+            streams: StreamService::new(ports.streams.clone(), ports.counters.clone()),
             auth,
             chats,
             files,

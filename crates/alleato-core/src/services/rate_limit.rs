@@ -2,13 +2,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::ports::KeyValueStore;
+use crate::ports::Counters;
 
-/// Fixed-window rate limiting over the key-value port, so every server instance sharing the
+/// Fixed-window rate limiting over the counters port, so every server instance sharing the
 /// store shares the counts.
 #[derive(Clone)]
 pub struct RateLimiter {
-    kv: Arc<dyn KeyValueStore>,
+    counters: Arc<dyn Counters>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,14 +22,14 @@ pub struct RateDecision {
 impl RateLimiter {
     pub const WINDOW: Duration = Duration::from_secs(60);
 
-    pub fn new(kv: Arc<dyn KeyValueStore>) -> Self {
-        Self { kv }
+    pub fn new(counters: Arc<dyn Counters>) -> Self {
+        Self { counters }
     }
 
     /// Counts one request of `client` against `group` (key `rate:{client}:{group}`).
     pub async fn hit(&self, client: &str, group: &str, limit: u32) -> Result<RateDecision> {
         let key = format!("rate:{client}:{group}");
-        let counter = self.kv.increment(&key, Self::WINDOW).await?;
+        let counter = self.counters.increment(&key, Self::WINDOW).await?;
         let limit64 = u64::from(limit);
         Ok(RateDecision {
             allowed: counter.count <= limit64,

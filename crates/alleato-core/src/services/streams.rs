@@ -11,7 +11,7 @@ use super::auth::Principal;
 use super::follow::follow;
 use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, StreamId, UserId};
-use crate::ports::{KeyValueStore, StreamStore};
+use crate::ports::{Counters, StreamStore};
 use crate::time::{Timestamp, now};
 
 /// Who a stream belongs to, kept as its metadata: a generation's stream also names its chat.
@@ -64,7 +64,7 @@ impl StreamPages {
 #[derive(Clone)]
 pub struct StreamService {
     store: Arc<dyn StreamStore>,
-    kv: Arc<dyn KeyValueStore>,
+    counters: Arc<dyn Counters>,
 }
 
 impl StreamService {
@@ -80,13 +80,13 @@ impl StreamService {
     /// `2 * MAX_STREAMS_PER_DAY * MAX_STREAM_BYTES` (128 MiB) of values.
     pub const MAX_STREAMS_PER_DAY: u32 = 64;
 
-    pub fn new(store: Arc<dyn StreamStore>, kv: Arc<dyn KeyValueStore>) -> Self {
-        Self { store, kv }
+    pub fn new(store: Arc<dyn StreamStore>, counters: Arc<dyn Counters>) -> Self {
+        Self { store, counters }
     }
 
     /// A new stream of the caller's; at most [`Self::MAX_STREAMS_PER_DAY`] a day.
     pub async fn create(&self, who: &Principal) -> Result<StreamId> {
-        let created = self.kv.increment(&format!("streams-created:{}", who.user_id()), Self::TTL).await?;
+        let created = self.counters.increment(&format!("streams-created:{}", who.user_id()), Self::TTL).await?;
         if created.count > u64::from(Self::MAX_STREAMS_PER_DAY) {
             let retry_after_secs = created.resets_in.as_secs().max(1);
             return Err(Error::RateLimited {

@@ -24,7 +24,7 @@ fn user_at(created_at: Timestamp) -> User {
     }
 }
 
-async fn new_user(db: &impl Database) -> User {
+async fn new_user(db: &dyn Database) -> User {
     let user = user_at(now());
     db.insert_user(&user).await.unwrap();
     user
@@ -41,7 +41,7 @@ fn chat_at(user: UserId, created_at: Timestamp) -> Chat {
     }
 }
 
-async fn new_chat(db: &impl Database, user: UserId) -> Chat {
+async fn new_chat(db: &dyn Database, user: UserId) -> Chat {
     let chat = chat_at(user, now());
     db.insert_chat(&chat).await.unwrap();
     chat
@@ -97,7 +97,7 @@ fn file_for(user: UserId, chat: Option<ChatId>) -> FileMeta {
     }
 }
 
-pub async fn users_round_trip(db: Arc<impl Database>) {
+pub async fn users_round_trip(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(user.clone()));
     assert_eq!(db.user_by_email(&user.email).await.unwrap(), Some(user.clone()));
@@ -112,7 +112,7 @@ pub async fn users_round_trip(db: Arc<impl Database>) {
     assert_eq!(db.user_by_email(&user.email).await.unwrap(), None);
 }
 
-pub async fn emails_are_unique(db: Arc<impl Database>) {
+pub async fn emails_are_unique(db: Arc<dyn Database>) {
     let first = new_user(&*db).await;
     let mut second = user_at(now());
     second.email = first.email.clone();
@@ -124,13 +124,13 @@ pub async fn emails_are_unique(db: Arc<impl Database>) {
     assert!(matches!(db.insert_user(&first).await, Err(Error::Conflict { .. })), "duplicate id");
 }
 
-pub async fn updating_a_missing_user_is_not_found(db: Arc<impl Database>) {
+pub async fn updating_a_missing_user_is_not_found(db: Arc<dyn Database>) {
     let ghost = user_at(now());
     assert!(matches!(db.update_user(&ghost).await, Err(Error::NotFound { .. })));
     assert!(matches!(db.delete_user(ghost.id).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn deleting_a_user_deletes_everything_it_owns(db: Arc<impl Database>) {
+pub async fn deleting_a_user_deletes_everything_it_owns(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let bystander = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -158,7 +158,7 @@ pub async fn deleting_a_user_deletes_everything_it_owns(db: Arc<impl Database>) 
     assert!(db.chat(kept_chat.id).await.unwrap().is_some(), "another user's data is untouched");
 }
 
-pub async fn chats_round_trip(db: Arc<impl Database>) {
+pub async fn chats_round_trip(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     assert_eq!(db.chat(chat.id).await.unwrap(), Some(chat.clone()));
@@ -174,7 +174,7 @@ pub async fn chats_round_trip(db: Arc<impl Database>) {
     assert!(matches!(db.update_chat(&chat).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn duplicate_chat_ids_conflict(db: Arc<impl Database>) {
+pub async fn duplicate_chat_ids_conflict(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     assert!(matches!(db.insert_chat(&chat).await, Err(Error::Conflict { .. })));
@@ -182,7 +182,7 @@ pub async fn duplicate_chat_ids_conflict(db: Arc<impl Database>) {
     assert!(matches!(db.insert_chat(&orphan).await, Err(Error::NotFound { .. })), "owner must exist");
 }
 
-pub async fn chats_list_newest_first_and_page_by_cursor(db: Arc<impl Database>) {
+pub async fn chats_list_newest_first_and_page_by_cursor(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let other = new_user(&*db).await;
     let base = now() - Duration::hours(1);
@@ -213,7 +213,7 @@ pub async fn chats_list_newest_first_and_page_by_cursor(db: Arc<impl Database>) 
     assert_eq!(ids(&newer), ids(&chats[3..5]), "starting_after gives the chats just newer, newest first");
 }
 
-pub async fn chat_cursors_must_name_own_chat(db: Arc<impl Database>) {
+pub async fn chat_cursors_must_name_own_chat(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let other = new_user(&*db).await;
     let foreign = new_chat(&*db, other.id).await;
@@ -224,7 +224,7 @@ pub async fn chat_cursors_must_name_own_chat(db: Arc<impl Database>) {
     }
 }
 
-pub async fn messages_keep_parts_and_order(db: Arc<impl Database>) {
+pub async fn messages_keep_parts_and_order(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let t = now();
@@ -242,7 +242,7 @@ pub async fn messages_keep_parts_and_order(db: Arc<impl Database>) {
     assert_eq!(db.message(rich.id).await.unwrap(), Some(rich));
 }
 
-pub async fn message_batches_are_atomic(db: Arc<impl Database>) {
+pub async fn message_batches_are_atomic(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let existing = message_at(chat.id, Role::User, "one", now());
@@ -253,12 +253,12 @@ pub async fn message_batches_are_atomic(db: Arc<impl Database>) {
     assert_eq!(db.message(fresh.id).await.unwrap(), None, "nothing of a failed batch is stored");
 }
 
-pub async fn messages_need_an_existing_chat(db: Arc<impl Database>) {
+pub async fn messages_need_an_existing_chat(db: Arc<dyn Database>) {
     let msg = message_at(ChatId::new(), Role::User, "lost", now());
     assert!(matches!(db.insert_messages(&[msg]).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn deleting_messages_from_a_time_removes_their_votes(db: Arc<impl Database>) {
+pub async fn deleting_messages_from_a_time_removes_their_votes(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let t = now() - Duration::minutes(5);
@@ -277,7 +277,7 @@ pub async fn deleting_messages_from_a_time_removes_their_votes(db: Arc<impl Data
     assert!(voted.contains(&msgs[0].id) && voted.contains(&msgs[1].id));
 }
 
-pub async fn generation_quota_counts_starts_per_user_in_the_window(db: Arc<impl Database>) {
+pub async fn generation_quota_counts_starts_per_user_in_the_window(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let other = new_user(&*db).await;
     let t = now();
@@ -307,7 +307,7 @@ pub async fn generation_quota_counts_starts_per_user_in_the_window(db: Arc<impl 
     assert!(matches!(db.take_generation_quota(&missing).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn generation_quota_holds_under_concurrent_starts(db: Arc<impl Database>) {
+pub async fn generation_quota_holds_under_concurrent_starts(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let t = now();
     let calls: Vec<_> = (0..24)
@@ -325,7 +325,7 @@ pub async fn generation_quota_holds_under_concurrent_starts(db: Arc<impl Databas
     assert_eq!(allowed, 5, "exactly the limit gets through");
 }
 
-pub async fn titles_are_set_only_over_the_expected_title(db: Arc<impl Database>) {
+pub async fn titles_are_set_only_over_the_expected_title(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let later = chat.updated_at + Duration::seconds(5);
@@ -341,7 +341,7 @@ pub async fn titles_are_set_only_over_the_expected_title(db: Arc<impl Database>)
     assert!(!db.set_title_if(ChatId::new(), "New chat", "Nowhere", later).await.unwrap());
 }
 
-pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<impl Database>) {
+pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let other_chat = new_chat(&*db, user.id).await;
@@ -360,7 +360,7 @@ pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<impl Database>) {
     assert!(db.votes(other_chat.id).await.unwrap().is_empty());
 }
 
-pub async fn deleting_a_chat_deletes_its_messages_votes_and_streams(db: Arc<impl Database>) {
+pub async fn deleting_a_chat_deletes_its_messages_votes_and_streams(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let msg = message_at(chat.id, Role::User, "hi", now());
@@ -376,7 +376,7 @@ pub async fn deleting_a_chat_deletes_its_messages_votes_and_streams(db: Arc<impl
     assert_eq!(db.delete_chats_of(user.id).await.unwrap(), 0);
 }
 
-pub async fn streams_round_trip(db: Arc<impl Database>) {
+pub async fn streams_round_trip(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let t = now();
@@ -390,7 +390,7 @@ pub async fn streams_round_trip(db: Arc<impl Database>) {
     assert!(matches!(db.insert_stream(&orphan).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn documents_keep_versions(db: Arc<impl Database>) {
+pub async fn documents_keep_versions(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let id = DocumentId::new();
     let t = now() - Duration::minutes(1);
@@ -406,7 +406,7 @@ pub async fn documents_keep_versions(db: Arc<impl Database>) {
     assert!(db.latest_documents(UserId::new()).await.unwrap().is_empty());
 }
 
-pub async fn deleting_later_versions_removes_their_suggestions(db: Arc<impl Database>) {
+pub async fn deleting_later_versions_removes_their_suggestions(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let id = DocumentId::new();
     let t = now() - Duration::minutes(1);
@@ -428,7 +428,7 @@ pub async fn deleting_later_versions_removes_their_suggestions(db: Arc<impl Data
     assert!(matches!(db.resolve_suggestion(dropped.id).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn suggestions_need_an_existing_version(db: Arc<impl Database>) {
+pub async fn suggestions_need_an_existing_version(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let doc = document_at(DocumentId::new(), user.id, now(), "text");
     db.insert_document(&doc).await.unwrap();
@@ -439,7 +439,7 @@ pub async fn suggestions_need_an_existing_version(db: Arc<impl Database>) {
     assert_eq!(db.suggestion(good.id).await.unwrap(), None, "all or nothing");
 }
 
-pub async fn files_round_trip_and_detach_from_deleted_chats(db: Arc<impl Database>) {
+pub async fn files_round_trip_and_detach_from_deleted_chats(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
     let loose = file_for(user.id, None);
@@ -458,7 +458,7 @@ pub async fn files_round_trip_and_detach_from_deleted_chats(db: Arc<impl Databas
     assert!(matches!(db.delete_file(loose.id).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn stats_count_real_rows(db: Arc<impl Database>) {
+pub async fn stats_count_real_rows(db: Arc<dyn Database>) {
     let before = db.stats().await.unwrap();
     let user = new_user(&*db).await;
     let mut guest = user_at(now());
@@ -480,6 +480,6 @@ pub async fn stats_count_real_rows(db: Arc<impl Database>) {
     assert_eq!(after.file_bytes, before.file_bytes + 42);
 }
 
-pub async fn ping_answers(db: Arc<impl Database>) {
+pub async fn ping_answers(db: Arc<dyn Database>) {
     db.ping().await.unwrap();
 }

@@ -10,14 +10,15 @@ use futures::StreamExt;
 use crate::model::Role;
 use crate::ports::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
 
-/// An adapter under test, and a model id it answers normally.
-pub struct ModelUnderTest<M> {
-    pub model: Arc<M>,
+/// An adapter under test (as a trait object, so a wrapped model runs the suite too), and a
+/// model id it answers normally.
+pub struct ModelUnderTest {
+    pub model: Arc<dyn LanguageModel>,
     pub model_id: String,
 }
 
-impl<M: LanguageModel> ModelUnderTest<M> {
-    pub fn new(model: M, model_id: impl Into<String>) -> Self {
+impl ModelUnderTest {
+    pub fn new(model: impl LanguageModel, model_id: impl Into<String>) -> Self {
         Self { model: Arc::new(model), model_id: model_id.into() }
     }
 
@@ -32,7 +33,7 @@ impl<M: LanguageModel> ModelUnderTest<M> {
 /// Long enough for any local test provider; the suite never waits for a real network.
 const BOUND: Duration = Duration::from_secs(20);
 
-pub async fn a_reply_streams_text_and_ends(subject: ModelUnderTest<impl LanguageModel>) {
+pub async fn a_reply_streams_text_and_ends(subject: ModelUnderTest) {
     let stream = subject.model.stream(subject.request("Say hello")).await.expect("a normal request starts");
     let events: Vec<_> = tokio::time::timeout(BOUND, stream.collect::<Vec<_>>()).await.expect("the stream ends");
     let text: String = events
@@ -46,7 +47,7 @@ pub async fn a_reply_streams_text_and_ends(subject: ModelUnderTest<impl Language
     assert!(!text.trim().is_empty(), "some text: {events:?}");
 }
 
-pub async fn a_stream_dropped_early_leaves_the_model_usable(subject: ModelUnderTest<impl LanguageModel>) {
+pub async fn a_stream_dropped_early_leaves_the_model_usable(subject: ModelUnderTest) {
     let mut first = subject.model.stream(subject.request("Start, then be interrupted")).await.unwrap();
     let _ = tokio::time::timeout(BOUND, first.next()).await.expect("a first event");
     drop(first);
@@ -55,7 +56,7 @@ pub async fn a_stream_dropped_early_leaves_the_model_usable(subject: ModelUnderT
     assert!(events.iter().all(Result::is_ok), "{events:?}");
 }
 
-pub async fn concurrent_requests_each_get_a_whole_answer(subject: ModelUnderTest<impl LanguageModel>) {
+pub async fn concurrent_requests_each_get_a_whole_answer(subject: ModelUnderTest) {
     let subject = Arc::new(subject);
     let calls: Vec<_> = (0..4)
         .map(|i| {
@@ -73,6 +74,6 @@ pub async fn concurrent_requests_each_get_a_whole_answer(subject: ModelUnderTest
     }
 }
 
-pub async fn it_describes_itself(subject: ModelUnderTest<impl LanguageModel>) {
+pub async fn it_describes_itself(subject: ModelUnderTest) {
     assert!(!subject.model.describe().trim().is_empty());
 }

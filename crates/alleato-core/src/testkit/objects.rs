@@ -11,7 +11,7 @@ fn key(name: &str) -> String {
     format!("test/{}/{name}", uuid::Uuid::new_v4().simple())
 }
 
-pub async fn put_get_delete(store: Arc<impl ObjectStorage>) {
+pub async fn put_get_delete(store: Arc<dyn ObjectStorage>) {
     let k = key("a.png");
     store.put(&k, Bytes::from_static(b"\x89PNG bytes"), "image/png").await.unwrap();
     let got = store.get(&k).await.unwrap().expect("stored object");
@@ -23,7 +23,7 @@ pub async fn put_get_delete(store: Arc<impl ObjectStorage>) {
     assert!(store.get(&k).await.unwrap().is_none());
 }
 
-pub async fn put_never_overwrites(store: Arc<impl ObjectStorage>) {
+pub async fn put_never_overwrites(store: Arc<dyn ObjectStorage>) {
     let k = key("once");
     store.put(&k, Bytes::from_static(b"first"), "application/pdf").await.unwrap();
     let second = store.put(&k, Bytes::from_static(b"second"), "application/pdf").await;
@@ -31,20 +31,20 @@ pub async fn put_never_overwrites(store: Arc<impl ObjectStorage>) {
     assert_eq!(&store.get(&k).await.unwrap().unwrap().bytes[..], b"first");
 }
 
-pub async fn missing_objects_read_as_none(store: Arc<impl ObjectStorage>) {
+pub async fn missing_objects_read_as_none(store: Arc<dyn ObjectStorage>) {
     let k = key("missing");
     assert!(store.get(&k).await.unwrap().is_none());
     store.delete(&k).await.expect("deleting a missing object succeeds");
 }
 
-pub async fn large_objects_round_trip(store: Arc<impl ObjectStorage>) {
+pub async fn large_objects_round_trip(store: Arc<dyn ObjectStorage>) {
     let k = key("large");
     let data: Bytes = (0..(3 * 1024 * 1024)).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
     store.put(&k, data.clone(), "application/pdf").await.unwrap();
     assert_eq!(store.get(&k).await.unwrap().unwrap().bytes, data);
 }
 
-pub async fn listing_finds_what_is_under_a_prefix(store: Arc<impl ObjectStorage>) {
+pub async fn listing_finds_what_is_under_a_prefix(store: Arc<dyn ObjectStorage>) {
     use futures::TryStreamExt;
     let dir = format!("test/{}", uuid::Uuid::new_v4().simple());
     let before = crate::time::now() - chrono::Duration::seconds(5);
@@ -62,6 +62,6 @@ pub async fn listing_finds_what_is_under_a_prefix(store: Arc<impl ObjectStorage>
     assert!(none.is_empty());
 }
 
-pub async fn ping_answers(store: Arc<impl ObjectStorage>) {
+pub async fn ping_answers(store: Arc<dyn ObjectStorage>) {
     store.ping().await.unwrap();
 }

@@ -15,7 +15,7 @@ fn id() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
 
-pub async fn create_append_read(store: Arc<impl StreamStore>) {
+pub async fn create_append_read(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"owner", TTL).await.unwrap();
     assert!(matches!(store.create(&id, b"other", TTL).await, Err(Error::Conflict { .. })));
@@ -31,7 +31,7 @@ pub async fn create_append_read(store: Arc<impl StreamStore>) {
     assert!(store.read(&id, 3, 10).await.unwrap().unwrap().entries.is_empty());
 }
 
-pub async fn finished_streams_take_no_more(store: Arc<impl StreamStore>) {
+pub async fn finished_streams_take_no_more(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();
     store.append(&id, b"x", TTL).await.unwrap();
@@ -43,7 +43,7 @@ pub async fn finished_streams_take_no_more(store: Arc<impl StreamStore>) {
     assert_eq!(slice.entries.len(), 1);
 }
 
-pub async fn missing_streams(store: Arc<impl StreamStore>) {
+pub async fn missing_streams(store: Arc<dyn StreamStore>) {
     let id = id();
     assert!(store.info(&id).await.unwrap().is_none());
     assert!(store.read(&id, 0, 10).await.unwrap().is_none());
@@ -55,7 +55,7 @@ pub async fn missing_streams(store: Arc<impl StreamStore>) {
     assert!(started.elapsed() < Duration::from_secs(2), "waiting on a missing stream returns at once");
 }
 
-pub async fn streams_expire(store: Arc<impl StreamStore>) {
+pub async fn streams_expire(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", Duration::from_secs(1)).await.unwrap();
     store.append(&id, b"x", Duration::from_secs(1)).await.unwrap();
@@ -64,7 +64,7 @@ pub async fn streams_expire(store: Arc<impl StreamStore>) {
     store.create(&id, b"", TTL).await.expect("an expired id can be reused");
 }
 
-pub async fn finished_streams_are_kept_only_as_long_as_asked(store: Arc<impl StreamStore>) {
+pub async fn finished_streams_are_kept_only_as_long_as_asked(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();
     store.append(&id, b"12345", TTL).await.unwrap();
@@ -77,7 +77,7 @@ pub async fn finished_streams_are_kept_only_as_long_as_asked(store: Arc<impl Str
     assert!(store.read(&id, 0, 10).await.unwrap().is_none());
 }
 
-pub async fn waiting_wakes_on_append_and_finish(store: Arc<impl StreamStore>) {
+pub async fn waiting_wakes_on_append_and_finish(store: Arc<dyn StreamStore>) {
     let id = Arc::new(id());
     store.create(&id, b"", TTL).await.unwrap();
     let (s, i) = (store.clone(), id.clone());
@@ -97,7 +97,7 @@ pub async fn waiting_wakes_on_append_and_finish(store: Arc<impl StreamStore>) {
     assert!(started.elapsed() >= Duration::from_millis(250), "nothing new: waits until the timeout");
 }
 
-pub async fn followers_get_every_entry_once_in_order(store: Arc<impl StreamStore>) {
+pub async fn followers_get_every_entry_once_in_order(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();
     store.append(&id, b"0", TTL).await.unwrap();
@@ -120,6 +120,40 @@ pub async fn followers_get_every_entry_once_in_order(store: Arc<impl StreamStore
     assert_eq!(from_cursor.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (2..=50).collect::<Vec<_>>());
 }
 
-pub async fn ping_answers(store: Arc<impl StreamStore>) {
+pub async fn stop_requests_wake_the_writer_and_show(store: Arc<dyn StreamStore>) {
+    let id = id();
+    assert!(matches!(store.request_stop(&id).await, Err(Error::NotFound { .. })), "no stream, no stop");
+    store.create(&id, b"", TTL).await.unwrap();
+    store.append(&id, b"a", TTL).await.unwrap();
+    assert!(!store.info(&id).await.unwrap().unwrap().stop_requested);
+    let writer = {
+        let (store, id) = (store.clone(), id.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            store.wait_for_stop(&id).await;
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!writer.is_finished(), "no stop yet: the writer keeps waiting");
+    store.request_stop(&id).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(5), writer).await.expect("the stop woke the writer").unwrap();
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    let info = store.info(&id).await.unwrap().unwrap();
+    assert!(info.stop_requested && !info.done, "the stop shows; finishing is the writer's job");
+    store.request_stop(&id).await.expect("asking twice is fine");
+    tokio::time::timeout(Duration::from_secs(5), store.wait_for_stop(&id))
+        .await
+        .expect("an earlier stop resolves at once");
+    store.append(&id, b"last words", TTL).await.expect("a stopped stream still takes its last entries");
+    store.finish(&id, TTL).await.unwrap();
+    store.request_stop(&id).await.expect("stopping a finished stream is fine");
+    let gone = id.clone() + "-gone";
+    tokio::time::timeout(Duration::from_secs(5), store.wait_for_stop(&gone))
+        .await
+        .expect("a missing stream has nothing to wait for");
+}
+
+pub async fn ping_answers(store: Arc<dyn StreamStore>) {
     store.ping().await.unwrap();
 }

@@ -56,16 +56,17 @@ fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
 #[utoipa::path(get, operation_id = "getReadiness", path = "/ready", tag = "system", responses((status = 200, description = "Every adapter answers", body = alleato_api::Readiness), (status = 503, description = "An adapter is down; the checks say which", body = alleato_api::Readiness)))]
 pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let ports = &state.services.ports;
-    let (database, storage, kv, streams) = tokio::join!(
+    let (database, storage, kv, counters, streams) = tokio::join!(
         with_timeout(ports.database.ping()),
         with_timeout(ports.objects.ping()),
         with_timeout(ports.kv.ping()),
+        with_timeout(ports.counters.ping()),
         with_timeout(ports.streams.ping())
     );
     let backend =
         |port: &str| state.info.adapters.iter().find(|a| a.port == port).map(|a| a.backend.clone()).unwrap_or_default();
     let checks: Vec<ReadyCheck> =
-        [("database", database), ("storage", storage), ("key-value", kv), ("streams", streams)]
+        [("database", database), ("storage", storage), ("key-value", kv), ("counters", counters), ("streams", streams)]
             .into_iter()
             .map(|(port, result)| ReadyCheck {
                 port: port.into(),

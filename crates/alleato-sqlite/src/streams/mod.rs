@@ -12,7 +12,8 @@
 //!
 //! Memory is bounded: unwritten entries are at most [`SqliteStreams::MAX_PENDING_BYTES`]
 //! (appends past that are refused with `unavailable:stream` until the writer catches up), and a
-//! finished stream leaves memory once written. This store belongs to one server process:
+//! finished stream leaves memory once written. Expired streams are purged by the store itself, from
+//! `create`, at most once a minute. This store belongs to one server process:
 //! several instances share streams through Redis instead.
 
 use std::collections::{HashMap, VecDeque};
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alleato_core::ports::{StreamInfo, StreamSlice, StreamStore};
+use alleato_core::sweep::SweepGate;
 use alleato_core::time::{self, Timestamp};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
@@ -33,7 +35,6 @@ mod writer;
 use self::writer::{Write, writer};
 use crate::errors::db;
 use crate::pool::Pool;
-use crate::rows::timestamp;
 
 const S: Surface = Surface::Stream;
 
@@ -84,6 +85,9 @@ pub(super) struct Live {
     deleted: bool,
     /// Bumped on every append and on finish; followers wait for a change.
     version: watch::Sender<u64>,
+    /// Set by a stop request, for the writer. Held in memory only: the writer of a stream is
+    /// in this process, and a restart ends every generation anyway.
+    stop: watch::Sender<bool>,
 }
 
 impl Live {
@@ -93,6 +97,7 @@ impl Live {
             len: self.len,
             bytes: self.bytes,
             done: self.done,
+            stop_requested: *self.stop.borrow(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -112,6 +117,7 @@ impl Live {
             tail: VecDeque::new(),
             deleted: false,
             version: watch::Sender::new(0),
+            stop: watch::Sender::new(false),
         }
     }
 
@@ -136,6 +142,8 @@ pub(super) struct Inner {
     wake_writer: Notify,
     /// Signalled after each written batch (for [`SqliteStreams::flush`]).
     written: Notify,
+    /// Expired streams are purged from `create`, at most once a minute.
+    sweep: SweepGate,
 }
 
 /// Streams on a SQLite file, written in groups; see the module docs.
@@ -167,6 +175,7 @@ impl SqliteStreams {
             busy: std::sync::atomic::AtomicBool::new(false),
             wake_writer: Notify::new(),
             written: Notify::new(),
+            sweep: SweepGate::new(Duration::from_secs(60)),
         });
         tokio::spawn(writer(Arc::downgrade(&inner)));
         // Expired streams read as absent; the server's sweeper removes them (at start too).
@@ -251,6 +260,7 @@ impl SqliteStreams {
                             tail: VecDeque::new(),
                             deleted: false,
                             version: watch::Sender::new(len),
+                            stop: watch::Sender::new(false),
                         })
                     })
                     .optional()
@@ -316,6 +326,15 @@ impl StreamStore for SqliteStreams {
         let expires_at = deadline(ttl);
         state.live.insert(id.clone(), Live::new(metadata.clone(), at, expires_at));
         self.queue(&mut state, Write::Create { id, metadata, at, expires_at });
+        drop(state);
+        if self.inner.sweep.due() {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(err) = store.purge_expired().await {
+                    tracing::warn!(error = %err, "could not purge expired streams");
+                }
+            });
+        }
         Ok(())
     }
 
@@ -453,6 +472,38 @@ impl StreamStore for SqliteStreams {
         Ok(())
     }
 
+    async fn request_stop(&self, id: &str) -> Result<()> {
+        if !self.ensure_live(id).await? {
+            return Err(Error::not_found(S));
+        }
+        let state = self.state();
+        match state.live.get(id) {
+            Some(live) if !live.gone(now_ms()) => {
+                live.stop.send_replace(true);
+                Ok(())
+            }
+            _ => Err(Error::not_found(S)),
+        }
+    }
+
+    async fn wait_for_stop(&self, id: &str) {
+        loop {
+            match self.ensure_live(id).await {
+                Ok(true) => break,
+                Ok(false) => return,
+                Err(err) => {
+                    tracing::warn!(stream = id, error = %err, "could not load a stream to wait for its stop; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        let receiver = self.state().live.get(id).map(|live| live.stop.subscribe());
+        if let Some(mut stop) = receiver {
+            // A closed channel (the entry left memory: finished, or deleted) ends it too.
+            let _ = stop.wait_for(|stop| *stop).await;
+        }
+    }
+
     async fn ping(&self) -> Result<()> {
         self.inner.pool.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(db(S))).await
     }
@@ -465,3 +516,15 @@ mod conformance {
 
 #[cfg(test)]
 mod tests;
+
+/// A timestamp column of a rusqlite row.
+fn timestamp(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<alleato_core::time::Timestamp> {
+    let text: String = row.get(idx)?;
+    alleato_core::time::parse_sortable(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("bad timestamp {text:?}").into(),
+        )
+    })
+}

@@ -12,7 +12,7 @@ use rusqlite::params;
 
 use super::{GATHER, Inner, S};
 use crate::errors::db;
-use crate::rows::ts;
+use crate::sql::ts;
 
 /// A change waiting for the writer, in the order it was made.
 pub(super) enum Write {

@@ -9,12 +9,12 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
+use super::GenerationSettings;
 use super::registry::Running;
-use super::{GenerationSettings, stop_key};
 use crate::error::Error;
 use crate::ids::{MessageId, StreamId};
 use crate::model::{Chat, MessagePart, Role, StoredMessage};
-use crate::ports::{ChatStore, KeyValueStore, LanguageModel, ModelEvent, ModelRequest, StreamStore};
+use crate::ports::{ChatStore, LanguageModel, ModelEvent, ModelRequest, StreamStore};
 use crate::services::ui_message::Blocks;
 use crate::services::ui_stream::{self as ui, DONE};
 use crate::time::{Timestamp, now};
@@ -25,7 +25,6 @@ pub(super) struct Job {
     pub chats: Arc<dyn ChatStore>,
     pub model: Arc<dyn LanguageModel>,
     pub streams: Arc<dyn StreamStore>,
-    pub kv: Arc<dyn KeyValueStore>,
     pub settings: Arc<GenerationSettings>,
     pub running: Running,
     pub chat: Chat,
@@ -106,9 +105,6 @@ impl Job {
             tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
         }
         self.running.release(self.chat.id);
-        if self.kv.is_shared() {
-            let _ = self.kv.delete(&stop_key(self.stream)).await;
-        }
     }
 
     async fn generate(&mut self, blocks: &mut Blocks) -> Outcome {
@@ -146,29 +142,15 @@ impl Job {
         }
     }
 
-    /// Resolves when a stop is requested here or, through the key-value store, on another
-    /// instance. A store that belongs to this process alone is never polled: no other
-    /// instance can set the key there.
+    /// Resolves when a stop is requested: here, through the running registry's switch, or on
+    /// any instance, through the streams port (which wakes this wait; nothing polls).
     fn stop_requested(&self) -> impl Future<Output = Timestamp> + use<> {
         let mut local = self.cancelled.clone();
-        let key = stop_key(self.stream);
-        let kv = self.kv.clone();
-        let remote = async move {
-            if !kv.is_shared() {
-                return std::future::pending().await;
-            }
-            let mut every = tokio::time::interval(Duration::from_millis(250));
-            loop {
-                every.tick().await;
-                if matches!(kv.get(&key).await, Ok(Some(_))) {
-                    return;
-                }
-            }
-        };
+        let (streams, id) = (self.streams.clone(), self.stream.to_string());
         async move {
             tokio::select! {
                 _ = local.wait_for(|stop| *stop) => {},
-                () = remote => {},
+                () = streams.wait_for_stop(&id) => {},
             }
             now()
         }

@@ -22,7 +22,7 @@ use super::streams::StreamOwner;
 use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, MessageId, StreamId};
 use crate::model::{Chat, MessagePart, PartKind, Role, StoredMessage, StreamRecord, Visibility};
-use crate::ports::{ChatStore, KeyValueStore, LanguageModel, ModelRequest, StreamInfo, StreamStore};
+use crate::ports::{ChatStore, LanguageModel, ModelRequest, StreamInfo, StreamStore};
 use crate::time::now;
 
 #[derive(Debug, Clone)]
@@ -96,7 +96,6 @@ pub struct GenerationService {
     chats: Arc<dyn ChatStore>,
     model: Arc<dyn LanguageModel>,
     streams: Arc<dyn StreamStore>,
-    kv: Arc<dyn KeyValueStore>,
     quota: DailyQuota,
     settings: Arc<GenerationSettings>,
     running: Running,
@@ -109,20 +108,15 @@ pub fn message_id_from_client(chat: ChatId, raw: &str) -> MessageId {
     raw.parse().unwrap_or_else(|_| MessageId(uuid::Uuid::new_v5(&chat.as_uuid(), raw.as_bytes())))
 }
 
-fn stop_key(stream: StreamId) -> String {
-    format!("stop:{stream}")
-}
-
 impl GenerationService {
     pub fn new(
         chats: Arc<dyn ChatStore>,
         model: Arc<dyn LanguageModel>,
         streams: Arc<dyn StreamStore>,
-        kv: Arc<dyn KeyValueStore>,
         settings: GenerationSettings,
     ) -> Self {
         let quota = DailyQuota::new(chats.clone(), settings.guest_messages_per_day, settings.regular_messages_per_day);
-        Self { chats, model, streams, kv, quota, settings: Arc::new(settings), running: Running::default() }
+        Self { chats, model, streams, quota, settings: Arc::new(settings), running: Running::default() }
     }
 
     pub fn settings(&self) -> &GenerationSettings {
@@ -237,7 +231,6 @@ impl GenerationService {
             chats: self.chats.clone(),
             model: self.model.clone(),
             streams: self.streams.clone(),
-            kv: self.kv.clone(),
             settings: self.settings.clone(),
             running: self.running.clone(),
             chat: chat.clone(),
@@ -309,19 +302,22 @@ impl GenerationService {
 
     /// Stops the chat's running generation: the upstream request is dropped, the partial answer
     /// stored, and every follower's stream ends cleanly. Returns whether one was running.
+    ///
+    /// One running here stops at once; the request also goes through the streams port, which
+    /// shows it in the stream's info and reaches a generation running on another instance.
+    /// (One that was abandoned was ended just now, and there is nothing left to stop.)
     pub async fn stop(&self, who: &Principal, chat: ChatId) -> Result<bool> {
         access::owned(self.chats.chat(chat).await?, who.user_id())?;
-        if self.running.stop(chat) {
-            return Ok(true);
-        }
-        // Not running here: it may run on another instance, which watches this key. (One
-        // that was abandoned was ended just now, and there is nothing left to stop.)
+        let here = self.running.stop(chat);
         match self.latest_stream(chat).await? {
-            Some((id, info)) if !info.done => {
-                self.kv.set(&stop_key(id), b"1", Some(Duration::from_secs(3600))).await?;
-                Ok(true)
-            }
-            _ => Ok(false),
+            Some((id, info)) if !info.done => match self.streams.request_stop(&id.to_string()).await {
+                Ok(()) => Ok(true),
+                // Ended and expired meanwhile, or the store failed when the local stop is enough.
+                Err(Error::NotFound { .. }) => Ok(here),
+                Err(_) if here => Ok(true),
+                Err(err) => Err(err),
+            },
+            _ => Ok(here),
         }
     }
 

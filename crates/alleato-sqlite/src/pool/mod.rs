@@ -14,6 +14,10 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::errors::map_sqlite;
 
+mod executor;
+
+pub(crate) use executor::sql_error;
+
 #[derive(Clone)]
 pub struct Pool {
     inner: Arc<Inner>,
@@ -133,14 +137,7 @@ impl Pool {
     {
         let inner = self.inner.clone();
         run_blocking(inner.surface, move || {
-            if let Some(conn) = inner.try_reader() {
-                return f(&conn);
-            }
-            let conn = match inner.readers.first() {
-                Some(reader) => reader.lock(),
-                None => inner.writer.lock(),
-            }
-            .unwrap_or_else(|p| p.into_inner());
+            let conn = inner.wait_reader();
             f(&conn)
         })
         .await
@@ -181,6 +178,18 @@ impl Inner {
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         (0..self.readers.len()).find_map(|i| self.readers[(start + i) % self.readers.len()].try_lock().ok())
+    }
+
+    /// A free reader if there is one, else the first, waiting for it: only on a blocking thread.
+    fn wait_reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        if let Some(conn) = self.try_reader() {
+            return conn;
+        }
+        match self.readers.first() {
+            Some(reader) => reader.lock(),
+            None => self.writer.lock(),
+        }
+        .unwrap_or_else(|p| p.into_inner())
     }
 }
 

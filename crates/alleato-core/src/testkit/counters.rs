@@ -1,0 +1,56 @@
+//! The counters contract (see [`Counters`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Error;
+use crate::ports::{Counters, MAX_KEY_BYTES};
+
+fn key(name: &str) -> String {
+    format!("test:{}:{name}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn increments_count_within_a_window(counters: Arc<dyn Counters>) {
+    let k = key("count");
+    let window = Duration::from_secs(60);
+    for expected in 1..=5u64 {
+        let c = counters.increment(&k, window).await.unwrap();
+        assert_eq!(c.count, expected);
+        assert!(c.resets_in <= window && c.resets_in > Duration::from_secs(50), "{:?}", c.resets_in);
+    }
+}
+
+pub async fn increment_windows_reset(counters: Arc<dyn Counters>) {
+    let k = key("window");
+    let window = Duration::from_secs(1);
+    assert_eq!(counters.increment(&k, window).await.unwrap().count, 1);
+    assert_eq!(counters.increment(&k, window).await.unwrap().count, 2);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(counters.increment(&k, window).await.unwrap().count, 1, "a new window starts from one");
+}
+
+pub async fn concurrent_increments_are_distinct(counters: Arc<dyn Counters>) {
+    let k = Arc::new(key("race"));
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (counters, k) = (counters.clone(), k.clone());
+            tokio::spawn(async move { counters.increment(&k, Duration::from_secs(60)).await.unwrap().count })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=40).collect::<Vec<_>>(), "every increment saw a distinct count");
+}
+
+pub async fn oversized_keys_are_rejected(counters: Arc<dyn Counters>) {
+    let long = "k".repeat(MAX_KEY_BYTES + 1);
+    assert!(matches!(counters.increment(&long, Duration::from_secs(60)).await, Err(Error::BadRequest { .. })));
+    assert!(matches!(counters.increment("", Duration::from_secs(60)).await, Err(Error::BadRequest { .. })));
+}
+
+pub async fn ping_answers(counters: Arc<dyn Counters>) {
+    counters.ping().await.unwrap();
+}

@@ -1,0 +1,290 @@
+//! One opener per port: the adapter a [`Choice`] names, opened from the configuration. The
+//! server, the tests, the benchmark and any later command open adapters only through these, so
+//! nothing outside the wiring decides or builds a backend.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
+use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
+use alleato_core::services::{DatabasePorts, GenerationSettings};
+use alleato_memory::{MemoryKv, MemoryStreams};
+use alleato_objects::{ObjectStoreAdapter, S3Settings};
+use alleato_postgres::{PostgresDatabase, PostgresSettings};
+use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
+use alleato_sqlite::{SqliteDatabase, SqliteKv, SqliteStreams};
+use anyhow::{Context, bail};
+use tokio::sync::OnceCell;
+
+use super::plan::{Choice, CountersBackend, DatabaseBackend, KvBackend, StorageBackend, StreamsBackend};
+use crate::config::Config;
+
+/// Opens adapters for a configuration, sharing what several ports can share: one Redis
+/// connection for sessions, counters and streams; one embedded key-value file (or one in-memory
+/// map) for sessions and counters.
+pub struct Opener<'a> {
+    config: &'a Config,
+    redis: OnceCell<Redis>,
+    memory_kv: OnceCell<Arc<MemoryKv>>,
+    embedded_kv: Mutex<HashMap<PathBuf, SqliteKv>>,
+}
+
+/// The streams port, and the embedded store itself when it is one: the server reads it at
+/// start for generations a crash left unfinished, and flushes it at stop.
+pub struct OpenedStreams {
+    pub port: Arc<dyn StreamStore>,
+    pub embedded: Option<SqliteStreams>,
+}
+
+impl<'a> Opener<'a> {
+    pub fn new(config: &'a Config) -> Self {
+        Self { config, redis: OnceCell::new(), memory_kv: OnceCell::new(), embedded_kv: Mutex::default() }
+    }
+
+    pub async fn database(&self, choice: &Choice<DatabaseBackend>) -> anyhow::Result<DatabasePorts> {
+        let config = self.config;
+        Ok(match &choice.backend {
+            DatabaseBackend::Memory => {
+                DatabasePorts::new(Arc::new(SqliteDatabase::memory().await.context("opening the in-memory database")?))
+            }
+            DatabaseBackend::Sqlite(path) => DatabasePorts::new(Arc::new(
+                SqliteDatabase::open(path)
+                    .await
+                    .with_context(|| format!("opening the SQLite database at {}", path.display()))?,
+            )),
+            DatabaseBackend::Postgres => {
+                let Some(url) = &config.database.url else {
+                    bail!(
+                        "database: PostgreSQL was selected ({}) but DATABASE_URL (or POSTGRES_URL) is not set",
+                        choice.reason
+                    );
+                };
+                let settings = PostgresSettings {
+                    max_connections: config.database.max_connections.max(1),
+                    acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs.max(1)),
+                    statement_timeout: Duration::from_secs(config.database.statement_timeout_secs.max(1)),
+                    schema: config.database.schema.clone(),
+                    ..PostgresSettings::new(url.expose())
+                };
+                DatabasePorts::new(Arc::new(
+                    PostgresDatabase::connect(&settings).await.context("connecting to PostgreSQL (DATABASE_URL)")?,
+                ))
+            }
+            DatabaseBackend::D1 => return Err(not_compiled("database", "d1", &choice.reason)),
+        })
+    }
+
+    /// Object storage; a local directory also cleans up after killed uploads, by itself.
+    pub fn objects(&self, choice: &Choice<StorageBackend>) -> anyhow::Result<Arc<dyn ObjectStorage>> {
+        let storage = &self.config.storage;
+        let settings = match &choice.backend {
+            StorageBackend::Memory => return Ok(Arc::new(ObjectStoreAdapter::memory())),
+            StorageBackend::Local(dir) => {
+                return Ok(Arc::new(
+                    ObjectStoreAdapter::local(dir)
+                        .with_context(|| format!("opening the object directory {}", dir.display()))?,
+                ));
+            }
+            StorageBackend::S3 => S3Settings { endpoint: storage.s3_endpoint.clone(), ..S3Settings::default() },
+            StorageBackend::R2 => match (&self.config.cloudflare.account_id, &storage.s3_endpoint) {
+                (_, Some(endpoint)) => S3Settings { endpoint: Some(endpoint.clone()), ..S3Settings::r2("", "") },
+                (Some(account), None) => S3Settings::r2(account, ""),
+                (None, None) => bail!(
+                    "storage: R2 was selected ({}) but neither CLOUDFLARE_ACCOUNT_ID nor S3_ENDPOINT is set",
+                    choice.reason
+                ),
+            },
+        };
+        let Some(bucket) = &storage.s3_bucket else {
+            bail!(
+                "storage: {} was selected ({}) but S3_BUCKET is not set",
+                describe_storage(&choice.backend),
+                choice.reason
+            );
+        };
+        let region = match choice.backend {
+            StorageBackend::R2 => settings.region,
+            _ => storage.s3_region.clone(),
+        };
+        let settings = S3Settings {
+            bucket: bucket.clone(),
+            region,
+            access_key_id: storage.s3_access_key_id.as_ref().map(|s| s.expose().to_owned()),
+            secret_access_key: storage.s3_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+            path_style: storage.s3_force_path_style || choice.backend == StorageBackend::R2,
+            prefix: storage.s3_prefix.clone(),
+            ..settings
+        };
+        Ok(Arc::new(ObjectStoreAdapter::s3(&settings).context("configuring S3 storage")?))
+    }
+
+    /// Sessions. The embedded store purges expired entries by itself.
+    pub async fn kv(&self, choice: &Choice<KvBackend>) -> anyhow::Result<Arc<dyn KeyValueStore>> {
+        Ok(match &choice.backend {
+            KvBackend::Memory => self.memory_kv().await,
+            KvBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
+            KvBackend::Redis => Arc::new(RedisKv::new(self.redis("key-value", &choice.reason).await?)),
+            KvBackend::WorkersKv => return Err(not_compiled("key-value", "workers-kv", &choice.reason)),
+        })
+    }
+
+    /// Rate-limit counters.
+    pub async fn counters(&self, choice: &Choice<CountersBackend>) -> anyhow::Result<Arc<dyn Counters>> {
+        Ok(match &choice.backend {
+            CountersBackend::Memory => self.memory_kv().await,
+            CountersBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
+            CountersBackend::Redis => Arc::new(RedisKv::new(self.redis("counters", &choice.reason).await?)),
+            CountersBackend::D1 => return Err(not_compiled("counters", "d1", &choice.reason)),
+        })
+    }
+
+    /// Streams. The in-memory and embedded stores drop expired streams by themselves.
+    pub async fn streams(&self, choice: &Choice<StreamsBackend>) -> anyhow::Result<OpenedStreams> {
+        Ok(match &choice.backend {
+            StreamsBackend::Memory => OpenedStreams { port: Arc::new(MemoryStreams::new()), embedded: None },
+            StreamsBackend::Embedded(path) => {
+                let streams = SqliteStreams::open(path)
+                    .await
+                    .with_context(|| format!("opening the streams store at {}", path.display()))?;
+                OpenedStreams { port: Arc::new(streams.clone()), embedded: Some(streams) }
+            }
+            StreamsBackend::Redis => OpenedStreams {
+                port: Arc::new(RedisStreams::new(self.redis("streams", &choice.reason).await?)),
+                embedded: None,
+            },
+            StreamsBackend::WorkersKv => return Err(not_compiled("streams", "workers-kv", &choice.reason)),
+        })
+    }
+
+    /// The language model and the generation settings that go with it: `AI_PROVIDER` if set,
+    /// else OpenAI-compatible when `OPENAI_API_KEY` is set, else the mock.
+    pub fn model(&self) -> anyhow::Result<(Arc<dyn LanguageModel>, GenerationSettings, Choice<String>)> {
+        let (ai, chat) = (&self.config.ai, &self.config.chat);
+        let (provider, why) = match ai.provider.as_deref().map(str::to_ascii_lowercase) {
+            Some(p) => (p.clone(), format!("AI_PROVIDER={p}")),
+            None if ai.openai_api_key.is_some() => ("openai".into(), "OPENAI_API_KEY is set".into()),
+            None => ("mock".into(), "no OPENAI_API_KEY: deterministic mock model".into()),
+        };
+        let settings = |chat_model: &str, reasoning: &str, title: &str| GenerationSettings {
+            chat_model: ai.chat_model.clone().unwrap_or_else(|| chat_model.into()),
+            reasoning_model: ai.reasoning_model.clone().unwrap_or_else(|| reasoning.into()),
+            title_model: ai.title_model.clone().unwrap_or_else(|| title.into()),
+            max_message_chars: chat.max_message_chars,
+            guest_messages_per_day: chat.guest_messages_per_day,
+            regular_messages_per_day: chat.regular_messages_per_day,
+            finished_stream_ttl: Duration::from_secs(chat.finished_stream_ttl_secs),
+            abandoned_after: Duration::from_secs(chat.abandoned_generation_secs.max(1)),
+            ..GenerationSettings::default()
+        };
+        let (model, settings): (Arc<dyn LanguageModel>, _) = match provider.as_str() {
+            "mock" => {
+                let model =
+                    MockModel::new(Duration::from_millis(ai.mock_chunk_delay_ms)).with_reply_words(ai.mock_reply_words);
+                (Arc::new(model), settings("mock-chat", "mock-reasoning", "mock-title"))
+            }
+            "openai" => {
+                let default_endpoint = ai.openai_base_url.trim_end_matches('/') == "https://api.openai.com/v1";
+                if ai.openai_api_key.is_none() && default_endpoint {
+                    bail!("model: the OpenAI provider was selected ({why}) but OPENAI_API_KEY is not set");
+                }
+                let model = OpenAiCompatible::new(OpenAiSettings {
+                    base_url: ai.openai_base_url.clone(),
+                    api_key: ai.openai_api_key.as_ref().map(|k| k.expose().to_owned()),
+                    first_byte_timeout: Duration::from_secs(ai.first_byte_timeout_secs.max(1)),
+                    ..OpenAiSettings::default()
+                })
+                .context("building the OpenAI-compatible client")?;
+                (Arc::new(model), settings("gpt-5", "o1", "gpt-4o-mini"))
+            }
+            other => bail!("model: AI_PROVIDER must be `openai` or `mock`, not `{other}`"),
+        };
+        let choice = Choice { backend: model.describe(), reason: why };
+        Ok((model, settings, choice))
+    }
+
+    async fn memory_kv(&self) -> Arc<MemoryKv> {
+        self.memory_kv.get_or_init(|| async { Arc::new(MemoryKv::new()) }).await.clone()
+    }
+
+    async fn embedded_kv(&self, path: &Path) -> anyhow::Result<SqliteKv> {
+        if let Some(kv) = self.embedded_kv.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+            return Ok(kv.clone());
+        }
+        let kv =
+            SqliteKv::open(path).await.with_context(|| format!("opening the key-value store at {}", path.display()))?;
+        let mut opened = self.embedded_kv.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(opened.entry(path.to_path_buf()).or_insert(kv).clone())
+    }
+
+    async fn redis(&self, port: &str, reason: &str) -> anyhow::Result<Redis> {
+        let Some(url) = &self.config.redis.url else {
+            bail!("{port}: Redis was selected ({reason}) but REDIS_URL is not set");
+        };
+        let redis = self
+            .redis
+            .get_or_try_init(|| async {
+                let settings = RedisSettings {
+                    prefix: self.config.redis.prefix.clone(),
+                    command_timeout: Duration::from_millis(self.config.redis.command_timeout_ms.max(10)),
+                    ..RedisSettings::new(url.expose())
+                };
+                Redis::connect(&settings).await.context("connecting to Redis (REDIS_URL)")
+            })
+            .await?;
+        Ok(redis.clone())
+    }
+}
+
+fn not_compiled(port: &str, backend: &str, setting: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{port}: backend `{backend}` is not compiled into this binary yet (selected by {setting}); \
+         unset that setting to use the embedded default"
+    )
+}
+
+pub(super) fn describe_database(backend: &DatabaseBackend) -> String {
+    match backend {
+        DatabaseBackend::Memory => "sqlite (in memory)".into(),
+        DatabaseBackend::Sqlite(path) => format!("sqlite ({})", path.display()),
+        DatabaseBackend::Postgres => "postgres (sqlx)".into(),
+        DatabaseBackend::D1 => "d1".into(),
+    }
+}
+
+pub(super) fn describe_storage(backend: &StorageBackend) -> String {
+    match backend {
+        StorageBackend::Memory => "memory".into(),
+        StorageBackend::Local(dir) => format!("local ({})", dir.display()),
+        StorageBackend::S3 => "s3 (object_store)".into(),
+        StorageBackend::R2 => "r2 (S3 API, object_store)".into(),
+    }
+}
+
+pub(super) fn describe_kv(backend: &KvBackend) -> String {
+    match backend {
+        KvBackend::Memory => "memory".into(),
+        KvBackend::Embedded(path) => format!("embedded ({})", path.display()),
+        KvBackend::Redis => "redis".into(),
+        KvBackend::WorkersKv => "workers-kv".into(),
+    }
+}
+
+pub(super) fn describe_counters(backend: &CountersBackend) -> String {
+    match backend {
+        CountersBackend::Memory => "memory".into(),
+        CountersBackend::Embedded(path) => format!("embedded ({})", path.display()),
+        CountersBackend::Redis => "redis".into(),
+        CountersBackend::D1 => "d1".into(),
+    }
+}
+
+pub(super) fn describe_streams(backend: &StreamsBackend) -> String {
+    match backend {
+        StreamsBackend::Memory => "memory (this process)".into(),
+        StreamsBackend::Embedded(path) => format!("embedded ({})", path.display()),
+        StreamsBackend::Redis => "redis streams".into(),
+        StreamsBackend::WorkersKv => "workers-kv".into(),
+    }
+}

@@ -1,0 +1,83 @@
+//! [`SqlDatabase`]: every database port, written once over an [`Executor`].
+
+use std::path::Path;
+
+use alleato_core::{Result, Surface};
+
+use crate::migrations;
+use crate::pool::Pool;
+use crate::sql::{Executor, Outcome, Row, SqlError, Statement};
+
+/// Every database port (users, chats, documents, file metadata, admin) in SQLite's dialect,
+/// run by the executor `E`: a local file through [`Pool`] ([`SqliteDatabase`]), or any other
+/// runner of SQLite statements, such as Cloudflare D1's HTTP API.
+#[derive(Clone)]
+pub struct SqlDatabase<E> {
+    pub(crate) exec: E,
+}
+
+/// The database on a local SQLite file (or in memory), through rusqlite.
+pub type SqliteDatabase = SqlDatabase<Pool>;
+
+impl SqlDatabase<Pool> {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        Self::new(Pool::open(path, Surface::Database)?).await
+    }
+
+    /// A private in-memory database with the full schema: for tests and `--ephemeral` runs.
+    pub async fn memory() -> Result<Self> {
+        Self::new(Pool::memory(Surface::Database)?).await
+    }
+}
+
+impl<E: Executor> SqlDatabase<E> {
+    /// The database on `exec`, after applying the migrations it lacks.
+    pub async fn new(exec: E) -> Result<Self> {
+        let applied = migrations::migrate(&exec).await?;
+        for name in applied {
+            tracing::info!(migration = name, "applied database migration");
+        }
+        Ok(Self { exec })
+    }
+
+    /// The executor the ports run on.
+    pub fn executor(&self) -> &E {
+        &self.exec
+    }
+
+    /// Every row of a read, decoded.
+    pub(crate) async fn all<T>(
+        &self,
+        surface: Surface,
+        statement: Statement,
+        decode: fn(Row) -> Result<T, SqlError>,
+    ) -> Result<Vec<T>> {
+        let outcome = self.exec.query(statement).await.map_err(|e| e.into_port(surface))?;
+        outcome.rows.into_iter().map(decode).collect::<Result<_, _>>().map_err(|e| e.into_port(surface))
+    }
+
+    /// The first row of a read, decoded, if there is one.
+    pub(crate) async fn optional<T>(
+        &self,
+        surface: Surface,
+        statement: Statement,
+        decode: fn(Row) -> Result<T, SqlError>,
+    ) -> Result<Option<T>> {
+        let outcome = self.exec.query(statement.max_rows(1)).await.map_err(|e| e.into_port(surface))?;
+        outcome.rows.into_iter().next().map(decode).transpose().map_err(|e| e.into_port(surface))
+    }
+
+    /// Runs one writing statement; the rows it changed.
+    pub(crate) async fn write(&self, surface: Surface, statement: Statement) -> Result<u64> {
+        Ok(self.write_all(surface, vec![statement]).await?.pop().map_or(0, |o| o.changes))
+    }
+
+    /// Runs writing statements as one batch (all or nothing).
+    pub(crate) async fn write_all(&self, surface: Surface, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.exec.batch(statements).await.map_err(|e| e.into_port(surface))
+    }
+}
