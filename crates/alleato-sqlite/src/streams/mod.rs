@@ -23,14 +23,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alleato_core::ports::{StreamInfo, StreamSlice, StreamStore};
 use alleato_core::sweep::SweepGate;
-use alleato_core::time::{self, Timestamp};
+use alleato_core::time;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::{Notify, watch};
 
+mod live;
 mod writer;
+
+use self::live::{Live, timestamp};
 
 use self::writer::{Write, writer};
 use crate::errors::db;
@@ -67,63 +70,6 @@ fn now_ms() -> i64 {
 
 fn deadline(ttl: Duration) -> i64 {
     now_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
-}
-
-/// A stream this process is using: its header, and its entries not yet on disk.
-pub(super) struct Live {
-    metadata: Arc<[u8]>,
-    len: u64,
-    bytes: u64,
-    done: bool,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    expires_at: i64,
-    /// Entries `1..=written` are on disk; `tail` holds `written + 1..=len`.
-    written: u64,
-    tail: VecDeque<Bytes>,
-    /// Deleted here, the delete not yet written: reads as absent.
-    deleted: bool,
-    /// Bumped on every append and on finish; followers wait for a change.
-    version: watch::Sender<u64>,
-    /// Set by a stop request, for the writer. Held in memory only: the writer of a stream is
-    /// in this process, and a restart ends every generation anyway.
-    stop: watch::Sender<bool>,
-}
-
-impl Live {
-    fn info(&self) -> StreamInfo {
-        StreamInfo {
-            metadata: self.metadata.to_vec(),
-            len: self.len,
-            bytes: self.bytes,
-            done: self.done,
-            stop_requested: *self.stop.borrow(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-
-    /// A new, empty stream.
-    fn new(metadata: Arc<[u8]>, at: Timestamp, expires_at: i64) -> Self {
-        Self {
-            metadata,
-            len: 0,
-            bytes: 0,
-            done: false,
-            created_at: at,
-            updated_at: at,
-            expires_at,
-            written: 0,
-            tail: VecDeque::new(),
-            deleted: false,
-            version: watch::Sender::new(0),
-            stop: watch::Sender::new(false),
-        }
-    }
-
-    fn gone(&self, now: i64) -> bool {
-        self.deleted || self.expires_at <= now
-    }
 }
 
 #[derive(Default)]
@@ -516,15 +462,3 @@ mod conformance {
 
 #[cfg(test)]
 mod tests;
-
-/// A timestamp column of a rusqlite row.
-fn timestamp(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<alleato_core::time::Timestamp> {
-    let text: String = row.get(idx)?;
-    alleato_core::time::parse_sortable(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Text,
-            format!("bad timestamp {text:?}").into(),
-        )
-    })
-}
