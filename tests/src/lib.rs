@@ -41,6 +41,10 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         config.redis.url = Some(alleato_server::config::Secret::new(redis_url()));
         config.redis.prefix = format!("e2e:{}:", uuid_like());
     }
+    if stack_cloudflare() {
+        // No credentials: every Cloudflare service on its local stand-in.
+        config.cloudflare.use_cloudflare = Some(true);
+    }
     if stack_database() == "postgres" {
         config.database.url = Some(alleato_server::config::Secret::new(postgres_url()));
         config.database.schema = Some(format!("e2e_{}", uuid_like()));
@@ -50,9 +54,17 @@ pub fn test_config(data_dir: PathBuf) -> Config {
 }
 
 /// Which database the end-to-end suite runs on: `ALLEATO_E2E_DATABASE` = `sqlite` (default) or
-/// `postgres`. `cargo xtask test` runs the suite on each stack.
+/// `postgres`; `d1` on the Cloudflare stack. `cargo xtask test` runs the suite on each stack.
 pub fn stack_database() -> String {
+    if stack_cloudflare() {
+        return "d1".into();
+    }
     std::env::var("ALLEATO_E2E_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+/// Whether the suite runs on the Cloudflare stack's local stand-ins: `ALLEATO_E2E_CLOUDFLARE=local`.
+pub fn stack_cloudflare() -> bool {
+    std::env::var("ALLEATO_E2E_CLOUDFLARE").is_ok_and(|v| v == "local")
 }
 
 /// Which object storage the suite runs on: `ALLEATO_E2E_STORAGE` = `local` (default) or `s3`.
@@ -166,34 +178,20 @@ impl TestApp {
         alleato_server::wiring::open_database(&config).await.expect("open database")
     }
 
-    /// The keys in the server's object storage (local directory or S3 prefix).
+    /// The keys of the uploaded objects the server's storage holds, read through the server's
+    /// own opener (whichever backend the stack chose).
     pub async fn stored_objects(&self) -> Vec<String> {
+        use alleato_server::wiring::{Opener, StorageBackend, plan};
         use futures::TryStreamExt;
-        use object_store::ObjectStore;
-        let store: std::sync::Arc<dyn ObjectStore> = match &self.config.storage.s3_bucket {
-            Some(bucket) => {
-                let s3 = object_store::aws::AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_endpoint(self.config.storage.s3_endpoint.clone().unwrap())
-                    .with_allow_http(true)
-                    .with_region("auto")
-                    .with_access_key_id("AKTEST")
-                    .with_secret_access_key("SKTEST")
-                    .build()
-                    .unwrap();
-                let prefix = self.config.storage.s3_prefix.clone().unwrap_or_default();
-                std::sync::Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
-            }
-            None => {
-                let dir = self.config.data_dir.join("objects");
-                if !dir.exists() {
-                    return Vec::new();
-                }
-                std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir).unwrap())
-            }
-        };
-        let listed: Vec<_> = store.list(None).try_collect().await.expect("list objects");
-        listed.into_iter().map(|meta| meta.location.to_string()).collect()
+        let choice = plan(&self.config).storage;
+        if let StorageBackend::Local(dir) | StorageBackend::R2Local(dir) = &choice.backend
+            && !dir.exists()
+        {
+            return Vec::new();
+        }
+        let objects = Opener::new(&self.config).objects(&choice).expect("open the storage");
+        let listed: Vec<_> = objects.list("files").try_collect().await.expect("list objects");
+        listed.into_iter().map(|entry| entry.key).collect()
     }
 
     /// Stores `n` alternating user/assistant text messages in a chat; returns them oldest first.

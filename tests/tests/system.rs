@@ -13,7 +13,11 @@ async fn health_lists_the_adapters_and_ready_pings_them() {
     assert_eq!(ports, ["database", "storage", "key-value", "counters", "streams", "model"]);
     assert!(health.adapters[5].backend.starts_with("mock"), "the mock model is named plainly");
     assert!(health.adapters.iter().all(|a| !a.why.is_empty()));
-    let database = if alleato_e2e::stack_database() == "postgres" { "postgres" } else { "sqlite" };
+    let database = match alleato_e2e::stack_database().as_str() {
+        "postgres" => "postgres",
+        "d1" => "d1",
+        _ => "sqlite",
+    };
     assert!(health.adapters[0].backend.starts_with(database), "{:?}", health.adapters[0]);
     let ready = app.client.ready().await.unwrap();
     assert!(ready.ready);

@@ -79,8 +79,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             n => bail!("schemathesis: {n} of its runs found failures (reports in target/schemathesis)"),
         });
     }
-    // The same end-to-end tests on the traditional stack, and on a mixed one (the flags switch
-    // each service on its own).
+    // The same end-to-end tests on the traditional stack, on a mixed one (the flags switch each
+    // service on its own), and on the Cloudflare stack's local stand-ins (USE_CLOUDFLARE=true
+    // without credentials).
     for (name, env) in [
         (
             "traditional (PostgreSQL + Redis + S3)",
@@ -89,6 +90,10 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         (
             "mixed (PostgreSQL + embedded key-value + local files)",
             [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "local")],
+        ),
+        (
+            "Cloudflare, on its local stand-ins (D1, Workers KV, R2)",
+            [("ALLEATO_E2E_CLOUDFLARE", "local"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "local")],
         ),
     ] {
         if outcome.is_ok() {

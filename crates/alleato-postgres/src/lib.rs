@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod chats;
+mod counters;
 mod documents;
 mod errors;
 mod files;
@@ -47,6 +48,8 @@ impl PostgresSettings {
 #[derive(Clone, Debug)]
 pub struct PostgresDatabase {
     pool: PgPool,
+    /// Ended counter windows are deleted from `increment`, at most once a minute.
+    sweep: std::sync::Arc<alleato_core::sweep::SweepGate>,
 }
 
 impl PostgresDatabase {
@@ -92,7 +95,10 @@ impl PostgresDatabase {
             let create = sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""));
             pool.execute(create).await.map_err(map_sqlx)?;
         }
-        let db = Self { pool };
+        let db = Self {
+            pool,
+            sweep: std::sync::Arc::new(alleato_core::sweep::SweepGate::new(std::time::Duration::from_secs(60))),
+        };
         for name in migrations::migrate(&db.pool).await? {
             tracing::info!(migration = name, "applied database migration");
         }

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[Migration] = &[
     (1, "0001_init", include_str!("../../../migrations/postgres/0001_init.sql")),
     (2, "0002_generation_quota", include_str!("../../../migrations/postgres/0002_generation_quota.sql")),
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/postgres/0003_sessions_valid_from.sql")),
+    (4, "0004_counters", include_str!("../../../migrations/postgres/0004_counters.sql")),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, under an advisory

@@ -22,6 +22,10 @@ mod postgres {
     alleato_core::database_conformance!(super::fresh().await);
 }
 
+mod counters {
+    alleato_core::counters_conformance!(super::fresh().await);
+}
+
 /// The two dialects' migrations are paired: same numbers, same names.
 #[test]
 fn migrations_are_paired_with_sqlite() {

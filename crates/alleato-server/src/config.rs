@@ -121,7 +121,8 @@ pub struct CloudflareConfig {
     pub use_cloudflare_streams: Option<bool>,
     /// `CLOUDFLARE_ACCOUNT_ID`: for the D1 and KV APIs and R2's endpoint.
     pub account_id: Option<String>,
-    /// `CLOUDFLARE_API_TOKEN`: a token allowed to use D1 and Workers KV.
+    /// `CLOUDFLARE_API_TOKEN`: a token allowed to use D1 and Workers KV. Without it, D1 and
+    /// Workers KV run on their local stand-ins, as `wrangler dev` does.
     pub api_token: Option<Secret>,
     /// `CLOUDFLARE_D1_DATABASE_ID`: the D1 database (a UUID).
     pub d1_database_id: Option<String>,
@@ -129,6 +130,15 @@ pub struct CloudflareConfig {
     pub kv_namespace_id: Option<String>,
     /// `CLOUDFLARE_API_BASE_URL`: where the API is; another URL for a test stand-in.
     pub api_base_url: String,
+    /// `R2_BUCKET`: the R2 bucket for uploads.
+    pub r2_bucket: Option<String>,
+    /// `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY`: an R2 API token's S3 key pair. Without
+    /// them R2 runs on its local stand-in.
+    pub r2_access_key_id: Option<Secret>,
+    pub r2_secret_access_key: Option<Secret>,
+    /// `R2_ENDPOINT`: instead of `https://<account_id>.r2.cloudflarestorage.com` (a
+    /// jurisdiction's endpoint, or a test server; plain `http://` is accepted).
+    pub r2_endpoint: Option<String>,
 }
 
 impl Default for CloudflareConfig {
@@ -143,6 +153,10 @@ impl Default for CloudflareConfig {
             d1_database_id: None,
             kv_namespace_id: None,
             api_base_url: "https://api.cloudflare.com/client/v4".into(),
+            r2_bucket: None,
+            r2_access_key_id: None,
+            r2_secret_access_key: None,
+            r2_endpoint: None,
         }
     }
 }
@@ -341,6 +355,10 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("CLOUDFLARE_D1_DATABASE_ID", "cloudflare.d1_database_id"),
     ("CLOUDFLARE_KV_NAMESPACE_ID", "cloudflare.kv_namespace_id"),
     ("CLOUDFLARE_API_BASE_URL", "cloudflare.api_base_url"),
+    ("R2_BUCKET", "cloudflare.r2_bucket"),
+    ("R2_ACCESS_KEY_ID", "cloudflare.r2_access_key_id"),
+    ("R2_SECRET_ACCESS_KEY", "cloudflare.r2_secret_access_key"),
+    ("R2_ENDPOINT", "cloudflare.r2_endpoint"),
     ("POSTGRES_URL", "database.url"),
     ("DATABASE_URL", "database.url"),
     ("REDIS_URL", "redis.url"),

@@ -1,7 +1,10 @@
 //! [`SqlDatabase`]: every database port, written once over an [`Executor`].
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
+use alleato_core::sweep::SweepGate;
 use alleato_core::{Result, Surface};
 
 use crate::migrations;
@@ -14,6 +17,8 @@ use crate::sql::{Executor, Outcome, Row, SqlError, Statement};
 #[derive(Clone)]
 pub struct SqlDatabase<E> {
     pub(crate) exec: E,
+    /// Ended counter windows are deleted from `increment`, at most once a minute.
+    pub(crate) sweep: Arc<SweepGate>,
 }
 
 /// The database on a local SQLite file (or in memory), through rusqlite.
@@ -38,7 +43,7 @@ impl<E: Executor> SqlDatabase<E> {
         for name in applied {
             tracing::info!(migration = name, "applied database migration");
         }
-        Ok(Self { exec })
+        Ok(Self { exec, sweep: Arc::new(SweepGate::new(Duration::from_secs(60))) })
     }
 
     /// The executor the ports run on.

@@ -45,6 +45,7 @@ pub struct SqliteKv {
     /// Serialises mutations so the file and the mirror apply them in the same order.
     writes: Arc<tokio::sync::Mutex<()>>,
     sweep: Arc<SweepGate>,
+    capabilities: KvCapabilities,
 }
 
 fn now_ms() -> i64 {
@@ -95,11 +96,19 @@ impl SqliteKv {
             mirror: Arc::new(Mutex::new(live)),
             writes: Arc::default(),
             sweep: Arc::new(SweepGate::new(SWEEP_EVERY)),
+            capabilities: KvCapabilities::default(),
         })
     }
 
     fn mirror(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.mirror.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The same store declaring other capabilities, and honouring them: Workers KV's local
+    /// stand-in raises every TTL to KV's 60 s minimum, so it fails (expires) as KV would.
+    pub fn with_capabilities(mut self, capabilities: KvCapabilities) -> Self {
+        self.capabilities = capabilities;
+        self
     }
 
     /// Purges expired entries in the background when a sweep is due.
@@ -140,7 +149,7 @@ impl KeyValueStore for SqliteKv {
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         check_key(S, key)?;
         let serial = self.writes.lock().await;
-        let expires = ttl.map(|t| now_ms().saturating_add(millis(KvCapabilities::default().ttl(t))));
+        let expires = ttl.map(|t| now_ms().saturating_add(millis(self.capabilities.ttl(t))));
         let (k, v) = (key.to_owned(), value.to_vec());
         self.pool
             .write(move |tx| {
@@ -173,6 +182,10 @@ impl KeyValueStore for SqliteKv {
 
     async fn ping(&self) -> Result<()> {
         self.pool.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(db(S))).await
+    }
+
+    fn capabilities(&self) -> KvCapabilities {
+        self.capabilities
     }
 }
 

@@ -5,11 +5,14 @@
 //!   [`sql::Executor`]. [`SqliteDatabase`] runs it on one local SQLite file in WAL mode with
 //!   foreign keys on (or privately in memory) through rusqlite's [`Pool`]. Migrations are in
 //!   `migrations/sqlite/`.
+//!   It also serves the counters port (rate limits) for stacks whose key-value store cannot
+//!   count (Workers KV); [`sql::d1::D1Local`] is D1's local stand-in.
 //! - [`SqliteKv`]: the embedded, persistent key-value store.
 //! - [`SqliteStreams`]: the embedded streams store, on disk, written in groups.
 #![forbid(unsafe_code)]
 
 mod chats;
+mod counters;
 mod database;
 mod documents;
 mod errors;

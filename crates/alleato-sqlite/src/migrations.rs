@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[Migration] = &[
     (1, "0001_init", include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, "0002_generation_quota", include_str!("../../../migrations/sqlite/0002_generation_quota.sql")),
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/sqlite/0003_sessions_valid_from.sql")),
+    (4, "0004_counters", include_str!("../../../migrations/sqlite/0004_counters.sql")),
 ];
 
 /// The table that records applied migrations; valid on D1 too.

@@ -19,11 +19,32 @@ mod database_on_disk {
     });
 }
 
+mod counters_in_the_database {
+    use super::*;
+    alleato_core::counters_conformance!(Arc::new(SqliteDatabase::memory().await.unwrap()));
+}
+
 mod counters_on_disk {
     use super::*;
     alleato_core::counters_conformance!({
         let path = tempfile::tempdir().unwrap().keep().join("kv.sqlite3");
         Arc::new(SqliteKv::open(&path).await.unwrap())
+    });
+}
+
+/// Workers KV's local stand-in: the same store declaring KV's 60 s minimum TTL, so the expiry
+/// cases wait past a minute instead of a second.
+mod kv_with_workers_kv_limits {
+    use super::*;
+    alleato_core::kv_conformance!({
+        use alleato_core::ports::{Consistency, KvCapabilities};
+        use std::time::Duration;
+        let path = tempfile::tempdir().unwrap().keep().join("workers-kv.sqlite3");
+        let limits = KvCapabilities {
+            min_ttl: Duration::from_secs(60),
+            consistency: Consistency::Eventual { within: Duration::from_secs(60) },
+        };
+        Arc::new(SqliteKv::open(&path).await.unwrap().with_capabilities(limits))
     });
 }
 

@@ -21,14 +21,7 @@ struct D1Rules {
 impl D1Rules {
     fn check(&self, statement: &Statement) {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        assert!(statement.params.len() <= 100, "more than 100 parameters: {}", statement.sql);
-        assert!(statement.sql.len() <= 100_000, "a statement over 100 KB");
-        let head = statement.sql.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-        assert!(
-            !["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA"].contains(&head.as_str()),
-            "D1 refuses: {}",
-            statement.sql
-        );
+        alleato_sqlite::sql::d1::check(statement).unwrap_or_else(|e| panic!("{e}: {}", statement.sql));
         let placeholders = (1..=statement.params.len()).all(|n| statement.sql.contains(&format!("?{n}")));
         assert!(placeholders, "every parameter is bound by number: {}", statement.sql);
     }
@@ -53,6 +46,10 @@ async fn database() -> Arc<SqlDatabase<D1Rules>> {
 
 mod database_through_a_plain_executor {
     alleato_core::database_conformance!(super::database().await);
+}
+
+mod counters_through_a_plain_executor {
+    alleato_core::counters_conformance!(super::database().await);
 }
 
 #[tokio::test]

@@ -157,11 +157,12 @@ mod tests {
         assert!(err.contains("DATABASE_URL"), "{err}");
         let mut c = Config { data_dir: PathBuf::from("/d"), ..Config::default() };
         c.cloudflare.use_cloudflare_storage = Some(true);
+        c.cloudflare.r2_access_key_id = Some(crate::config::Secret::new("key"));
         let err = Opener::new(&c).objects(&plan(&c).storage).err().expect("must fail").to_string();
-        assert!(err.contains("CLOUDFLARE_ACCOUNT_ID"), "{err}");
-        c.cloudflare.account_id = Some("acct".into());
+        assert!(err.contains("R2_BUCKET"), "{err}");
+        c.cloudflare.r2_bucket = Some("b".into());
         let err = Opener::new(&c).objects(&plan(&c).storage).err().expect("must fail").to_string();
-        assert!(err.contains("S3_BUCKET"), "{err}");
+        assert!(err.contains("CLOUDFLARE_ACCOUNT_ID nor R2_ENDPOINT"), "{err}");
     }
 
     /// R2 is the S3 adapter with R2's region and path-style requests: here against the local
@@ -170,11 +171,11 @@ mod tests {
     async fn r2_is_a_preset_of_the_s3_settings() {
         let mut c = Config { data_dir: PathBuf::from("/d"), ..Config::default() };
         c.cloudflare.use_cloudflare_storage = Some(true);
-        c.storage.s3_bucket = Some("alleato-test".into());
-        c.storage.s3_endpoint =
+        c.cloudflare.r2_bucket = Some("alleato-test".into());
+        c.cloudflare.r2_endpoint =
             Some(std::env::var("ALLEATO_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:8014".into()));
-        c.storage.s3_access_key_id = Some(crate::config::Secret::new("AKTEST"));
-        c.storage.s3_secret_access_key = Some(crate::config::Secret::new("SKTEST"));
+        c.cloudflare.r2_access_key_id = Some(crate::config::Secret::new("AKTEST"));
+        c.cloudflare.r2_secret_access_key = Some(crate::config::Secret::new("SKTEST"));
         c.storage.s3_prefix = Some(format!("r2-preset-{}", uuid::Uuid::new_v4().simple()));
         let plan = plan(&c);
         assert_eq!(plan.storage.backend, StorageBackend::R2);
@@ -184,6 +185,28 @@ mod tests {
         let stored = objects.get("a/b.txt").await.unwrap().expect("stored");
         assert_eq!(&stored.bytes[..], b"hello");
         objects.delete("a/b.txt").await.unwrap();
+    }
+
+    /// `USE_CLOUDFLARE=true` on a fresh data directory: every Cloudflare service on its local
+    /// stand-in, the database and the counters sharing D1's file, KV's minimum TTL declared.
+    #[tokio::test]
+    async fn cloudflare_without_credentials_wires_local_stand_ins() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        c.cloudflare.use_cloudflare = Some(true);
+        let wired = wire(&c).await.unwrap();
+        let backends: Vec<_> = wired.adapters.iter().map(|a| a.backend.as_str()).collect();
+        for (row, expected) in
+            backends.iter().zip(["d1 (local", "r2 (local", "workers-kv (local", "d1 (local", "workers-kv (local"])
+        {
+            assert!(row.starts_with(expected), "{backends:?}");
+        }
+        let ports = &wired.services.ports;
+        assert_eq!(ports.kv.capabilities().min_ttl, Duration::from_secs(60));
+        ports.counters.increment("rate:x", Duration::from_secs(60)).await.unwrap();
+        let stats = ports.database.stats().await.unwrap();
+        assert_eq!(stats.users, 0);
+        assert!(dir.path().join("d1.sqlite3").exists() && dir.path().join("r2").is_dir());
     }
 
     #[tokio::test]

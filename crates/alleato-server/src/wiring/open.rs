@@ -8,13 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
+use alleato_core::Surface;
+use alleato_core::ports::{Consistency, KvCapabilities};
 use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
 use alleato_core::services::{DatabasePorts, GenerationSettings};
 use alleato_memory::{MemoryKv, MemoryStreams};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
-use alleato_sqlite::{SqliteDatabase, SqliteKv, SqliteStreams};
+use alleato_sqlite::sql::d1::D1Local;
+use alleato_sqlite::{Pool, SqlDatabase, SqliteDatabase, SqliteKv, SqliteStreams};
 use anyhow::{Context, bail};
 use tokio::sync::OnceCell;
 
@@ -29,6 +32,7 @@ pub struct Opener<'a> {
     redis: OnceCell<Redis>,
     memory_kv: OnceCell<Arc<MemoryKv>>,
     embedded_kv: Mutex<HashMap<PathBuf, SqliteKv>>,
+    d1_local: Mutex<HashMap<PathBuf, Arc<SqlDatabase<D1Local>>>>,
 }
 
 /// The streams port, and the embedded store itself when it is one: the server reads it at
@@ -40,7 +44,13 @@ pub struct OpenedStreams {
 
 impl<'a> Opener<'a> {
     pub fn new(config: &'a Config) -> Self {
-        Self { config, redis: OnceCell::new(), memory_kv: OnceCell::new(), embedded_kv: Mutex::default() }
+        Self {
+            config,
+            redis: OnceCell::new(),
+            memory_kv: OnceCell::new(),
+            embedded_kv: Mutex::default(),
+            d1_local: Mutex::default(),
+        }
     }
 
     pub async fn database(&self, choice: &Choice<DatabaseBackend>) -> anyhow::Result<DatabasePorts> {
@@ -73,6 +83,7 @@ impl<'a> Opener<'a> {
                 ))
             }
             DatabaseBackend::D1 => return Err(not_compiled("database", "d1", &choice.reason)),
+            DatabaseBackend::D1Local(path) => DatabasePorts::new(self.d1_local(path).await?),
         })
     }
 
@@ -81,43 +92,53 @@ impl<'a> Opener<'a> {
         let storage = &self.config.storage;
         let settings = match &choice.backend {
             StorageBackend::Memory => return Ok(Arc::new(ObjectStoreAdapter::memory())),
-            StorageBackend::Local(dir) => {
+            StorageBackend::Local(dir) | StorageBackend::R2Local(dir) => {
                 return Ok(Arc::new(
                     ObjectStoreAdapter::local(dir)
                         .with_context(|| format!("opening the object directory {}", dir.display()))?,
                 ));
             }
+            StorageBackend::R2 => return self.r2(choice),
             StorageBackend::S3 => S3Settings { endpoint: storage.s3_endpoint.clone(), ..S3Settings::default() },
-            StorageBackend::R2 => match (&self.config.cloudflare.account_id, &storage.s3_endpoint) {
-                (_, Some(endpoint)) => S3Settings { endpoint: Some(endpoint.clone()), ..S3Settings::r2("", "") },
-                (Some(account), None) => S3Settings::r2(account, ""),
-                (None, None) => bail!(
-                    "storage: R2 was selected ({}) but neither CLOUDFLARE_ACCOUNT_ID nor S3_ENDPOINT is set",
-                    choice.reason
-                ),
-            },
         };
         let Some(bucket) = &storage.s3_bucket else {
-            bail!(
-                "storage: {} was selected ({}) but S3_BUCKET is not set",
-                describe_storage(&choice.backend),
-                choice.reason
-            );
-        };
-        let region = match choice.backend {
-            StorageBackend::R2 => settings.region,
-            _ => storage.s3_region.clone(),
+            bail!("storage: S3 was selected ({}) but S3_BUCKET is not set", choice.reason);
         };
         let settings = S3Settings {
             bucket: bucket.clone(),
-            region,
+            region: storage.s3_region.clone(),
             access_key_id: storage.s3_access_key_id.as_ref().map(|s| s.expose().to_owned()),
             secret_access_key: storage.s3_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
-            path_style: storage.s3_force_path_style || choice.backend == StorageBackend::R2,
+            path_style: storage.s3_force_path_style,
             prefix: storage.s3_prefix.clone(),
             ..settings
         };
         Ok(Arc::new(ObjectStoreAdapter::s3(&settings).context("configuring S3 storage")?))
+    }
+
+    /// R2: the S3 adapter with R2's endpoint, region and path-style requests.
+    fn r2(&self, choice: &Choice<StorageBackend>) -> anyhow::Result<Arc<dyn ObjectStorage>> {
+        let cf = &self.config.cloudflare;
+        let Some(bucket) = &cf.r2_bucket else {
+            bail!("storage: R2 was selected ({}) but R2_BUCKET is not set", choice.reason);
+        };
+        let settings = match (&cf.r2_endpoint, &cf.account_id) {
+            (Some(endpoint), _) => {
+                S3Settings { endpoint: Some(endpoint.clone()), ..S3Settings::r2("", bucket.clone()) }
+            }
+            (None, Some(account)) => S3Settings::r2(account, bucket.clone()),
+            (None, None) => bail!(
+                "storage: R2 was selected ({}) but neither CLOUDFLARE_ACCOUNT_ID nor R2_ENDPOINT is set",
+                choice.reason
+            ),
+        };
+        let settings = S3Settings {
+            access_key_id: cf.r2_access_key_id.as_ref().map(|s| s.expose().to_owned()),
+            secret_access_key: cf.r2_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+            prefix: self.config.storage.s3_prefix.clone(),
+            ..settings
+        };
+        Ok(Arc::new(ObjectStoreAdapter::s3(&settings).context("configuring R2 storage")?))
     }
 
     /// Sessions. The embedded store purges expired entries by itself.
@@ -127,6 +148,12 @@ impl<'a> Opener<'a> {
             KvBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
             KvBackend::Redis => Arc::new(RedisKv::new(self.redis("key-value", &choice.reason).await?)),
             KvBackend::WorkersKv => return Err(not_compiled("key-value", "workers-kv", &choice.reason)),
+            KvBackend::WorkersKvLocal(path) => {
+                let kv = SqliteKv::open(path)
+                    .await
+                    .with_context(|| format!("opening Workers KV's local stand-in at {}", path.display()))?;
+                Arc::new(kv.with_capabilities(WORKERS_KV))
+            }
         })
     }
 
@@ -137,6 +164,7 @@ impl<'a> Opener<'a> {
             CountersBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
             CountersBackend::Redis => Arc::new(RedisKv::new(self.redis("counters", &choice.reason).await?)),
             CountersBackend::D1 => return Err(not_compiled("counters", "d1", &choice.reason)),
+            CountersBackend::D1Local(path) => self.d1_local(path).await?,
         })
     }
 
@@ -144,7 +172,7 @@ impl<'a> Opener<'a> {
     pub async fn streams(&self, choice: &Choice<StreamsBackend>) -> anyhow::Result<OpenedStreams> {
         Ok(match &choice.backend {
             StreamsBackend::Memory => OpenedStreams { port: Arc::new(MemoryStreams::new()), embedded: None },
-            StreamsBackend::Embedded(path) => {
+            StreamsBackend::Embedded(path) | StreamsBackend::WorkersKvLocal(path) => {
                 let streams = SqliteStreams::open(path)
                     .await
                     .with_context(|| format!("opening the streams store at {}", path.display()))?;
@@ -218,6 +246,20 @@ impl<'a> Opener<'a> {
         Ok(opened.entry(path.to_path_buf()).or_insert(kv).clone())
     }
 
+    /// D1's local stand-in, one per file, shared by the database and the counters.
+    async fn d1_local(&self, path: &Path) -> anyhow::Result<Arc<SqlDatabase<D1Local>>> {
+        if let Some(d1) = self.d1_local.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+            return Ok(d1.clone());
+        }
+        let open = async {
+            let pool = Pool::open(path, Surface::Database)?;
+            SqlDatabase::new(D1Local::new(pool)).await
+        };
+        let d1 = Arc::new(open.await.with_context(|| format!("opening D1's local stand-in at {}", path.display()))?);
+        let mut opened = self.d1_local.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(opened.entry(path.to_path_buf()).or_insert(d1).clone())
+    }
+
     async fn redis(&self, port: &str, reason: &str) -> anyhow::Result<Redis> {
         let Some(url) = &self.config.redis.url else {
             bail!("{port}: Redis was selected ({reason}) but REDIS_URL is not set");
@@ -237,6 +279,13 @@ impl<'a> Opener<'a> {
     }
 }
 
+/// What Workers KV promises (docs: 60 s minimum `expiration_ttl`, changes visible elsewhere
+/// within about 60 s), declared and enforced by its local stand-in.
+const WORKERS_KV: KvCapabilities = KvCapabilities {
+    min_ttl: Duration::from_secs(60),
+    consistency: Consistency::Eventual { within: Duration::from_secs(60) },
+};
+
 fn not_compiled(port: &str, backend: &str, setting: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "{port}: backend `{backend}` is not compiled into this binary yet (selected by {setting}); \
@@ -250,6 +299,7 @@ pub(super) fn describe_database(backend: &DatabaseBackend) -> String {
         DatabaseBackend::Sqlite(path) => format!("sqlite ({})", path.display()),
         DatabaseBackend::Postgres => "postgres (sqlx)".into(),
         DatabaseBackend::D1 => "d1".into(),
+        DatabaseBackend::D1Local(path) => format!("d1 (local stand-in: {})", path.display()),
     }
 }
 
@@ -259,6 +309,7 @@ pub(super) fn describe_storage(backend: &StorageBackend) -> String {
         StorageBackend::Local(dir) => format!("local ({})", dir.display()),
         StorageBackend::S3 => "s3 (object_store)".into(),
         StorageBackend::R2 => "r2 (S3 API, object_store)".into(),
+        StorageBackend::R2Local(dir) => format!("r2 (local stand-in: {})", dir.display()),
     }
 }
 
@@ -268,6 +319,7 @@ pub(super) fn describe_kv(backend: &KvBackend) -> String {
         KvBackend::Embedded(path) => format!("embedded ({})", path.display()),
         KvBackend::Redis => "redis".into(),
         KvBackend::WorkersKv => "workers-kv".into(),
+        KvBackend::WorkersKvLocal(path) => format!("workers-kv (local stand-in: {})", path.display()),
     }
 }
 
@@ -277,6 +329,7 @@ pub(super) fn describe_counters(backend: &CountersBackend) -> String {
         CountersBackend::Embedded(path) => format!("embedded ({})", path.display()),
         CountersBackend::Redis => "redis".into(),
         CountersBackend::D1 => "d1".into(),
+        CountersBackend::D1Local(path) => format!("d1 (local stand-in: {})", path.display()),
     }
 }
 
@@ -286,5 +339,6 @@ pub(super) fn describe_streams(backend: &StreamsBackend) -> String {
         StreamsBackend::Embedded(path) => format!("embedded ({})", path.display()),
         StreamsBackend::Redis => "redis streams".into(),
         StreamsBackend::WorkersKv => "workers-kv".into(),
+        StreamsBackend::WorkersKvLocal(path) => format!("workers-kv (local stand-in: {})", path.display()),
     }
 }

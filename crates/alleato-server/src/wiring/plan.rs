@@ -24,6 +24,8 @@ pub enum DatabaseBackend {
     Sqlite(PathBuf),
     Postgres,
     D1,
+    /// D1's local stand-in: a SQLite file that refuses what D1 refuses.
+    D1Local(PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub enum StorageBackend {
     S3,
     /// R2 through its S3 API: the S3 adapter with R2's endpoint and region.
     R2,
+    /// R2's local stand-in: a directory.
+    R2Local(PathBuf),
 }
 
 /// Records with expiry: sessions.
@@ -42,6 +46,8 @@ pub enum KvBackend {
     Embedded(PathBuf),
     Redis,
     WorkersKv,
+    /// Workers KV's local stand-in: the embedded store with KV's 60 s minimum TTL.
+    WorkersKvLocal(PathBuf),
 }
 
 /// Atomic counters: rate limits.
@@ -52,6 +58,7 @@ pub enum CountersBackend {
     Redis,
     /// Workers KV has no atomic operation: beside it, counters live in D1.
     D1,
+    D1Local(PathBuf),
 }
 
 /// Generation streams (resume, stop) and the generic streams resource.
@@ -61,6 +68,8 @@ pub enum StreamsBackend {
     Embedded(PathBuf),
     Redis,
     WorkersKv,
+    /// Streams on Workers KV, locally: the embedded streams store, in a file of its own.
+    WorkersKvLocal(PathBuf),
 }
 
 /// The backend chosen for each port.
@@ -77,12 +86,19 @@ pub struct Plan {
 pub fn plan(config: &Config) -> Plan {
     let flags = &config.cloudflare;
     let dir = &config.data_dir;
+    // A Cloudflare service without credentials runs on a local stand-in, as `wrangler dev` does.
+    let api = flags.api_token.is_some();
+    let r2 = flags.r2_access_key_id.is_some();
     let database = choose(
         config.ephemeral,
         flags.use_cloudflare_database.map(|f| (f, "USE_CLOUDFLARE_DATABASE")),
         flags.use_cloudflare,
         config.database.url.as_ref().map(|url| (url, "DATABASE_URL is set")),
-        |cloudflare| if cloudflare { DatabaseBackend::D1 } else { DatabaseBackend::Postgres },
+        |cloudflare| match (cloudflare, api) {
+            (false, _) => DatabaseBackend::Postgres,
+            (true, true) => DatabaseBackend::D1,
+            (true, false) => DatabaseBackend::D1Local(dir.join("d1.sqlite3")),
+        },
         |url: &Secret| match url.expose().strip_prefix("sqlite:") {
             Some(path) => DatabaseBackend::Sqlite(PathBuf::from(path.trim_start_matches("//"))),
             None => DatabaseBackend::Postgres,
@@ -94,7 +110,11 @@ pub fn plan(config: &Config) -> Plan {
         flags.use_cloudflare_storage.map(|f| (f, "USE_CLOUDFLARE_STORAGE")),
         flags.use_cloudflare,
         config.storage.s3_bucket.as_ref().map(|b| (b, "S3_BUCKET is set")),
-        |cloudflare| if cloudflare { StorageBackend::R2 } else { StorageBackend::S3 },
+        |cloudflare| match (cloudflare, r2) {
+            (false, _) => StorageBackend::S3,
+            (true, true) => StorageBackend::R2,
+            (true, false) => StorageBackend::R2Local(dir.join("r2")),
+        },
         |_| StorageBackend::S3,
         (StorageBackend::Memory, StorageBackend::Local(dir.join("objects"))),
     );
@@ -104,7 +124,11 @@ pub fn plan(config: &Config) -> Plan {
         None,
         flags.use_cloudflare,
         config.redis.url.as_ref().map(|u| (u, "REDIS_URL is set")),
-        |cloudflare| if cloudflare { KvBackend::WorkersKv } else { KvBackend::Redis },
+        |cloudflare| match (cloudflare, api) {
+            (false, _) => KvBackend::Redis,
+            (true, true) => KvBackend::WorkersKv,
+            (true, false) => KvBackend::WorkersKvLocal(dir.join("workers-kv.sqlite3")),
+        },
         |_| KvBackend::Redis,
         (KvBackend::Memory, KvBackend::Embedded(dir.join("kv.sqlite3"))),
     );
@@ -115,17 +139,40 @@ pub fn plan(config: &Config) -> Plan {
         KvBackend::WorkersKv => {
             Choice::new(CountersBackend::D1, format!("{}; Workers KV cannot count atomically", kv.reason))
         }
+        KvBackend::WorkersKvLocal(_) => Choice::new(
+            CountersBackend::D1Local(dir.join("d1.sqlite3")),
+            format!("{}; Workers KV cannot count atomically", kv.reason),
+        ),
     };
     let streams = choose(
         config.ephemeral,
         flags.use_cloudflare_streams.map(|f| (f, "USE_CLOUDFLARE_STREAMS")),
         flags.use_cloudflare,
         config.redis.url.as_ref().map(|u| (u, "REDIS_URL is set")),
-        |cloudflare| if cloudflare { StreamsBackend::WorkersKv } else { StreamsBackend::Redis },
+        |cloudflare| match (cloudflare, api) {
+            (false, _) => StreamsBackend::Redis,
+            (true, true) => StreamsBackend::WorkersKv,
+            (true, false) => StreamsBackend::WorkersKvLocal(dir.join("workers-kv-streams.sqlite3")),
+        },
         |_| StreamsBackend::Redis,
         (StreamsBackend::Memory, StreamsBackend::Embedded(dir.join("streams.sqlite3"))),
     );
-    Plan { database, storage, kv, counters, streams }
+    let mut plan = Plan { database, storage, kv, counters, streams };
+    let stand_in = "; no CLOUDFLARE_API_TOKEN: local stand-in";
+    for (local, reason) in [
+        (matches!(plan.database.backend, DatabaseBackend::D1Local(_)), &mut plan.database.reason),
+        (matches!(plan.kv.backend, KvBackend::WorkersKvLocal(_)), &mut plan.kv.reason),
+        (matches!(plan.counters.backend, CountersBackend::D1Local(_)), &mut plan.counters.reason),
+        (matches!(plan.streams.backend, StreamsBackend::WorkersKvLocal(_)), &mut plan.streams.reason),
+    ] {
+        if local {
+            reason.push_str(stand_in);
+        }
+    }
+    if matches!(plan.storage.backend, StorageBackend::R2Local(_)) {
+        plan.storage.reason.push_str("; no R2_ACCESS_KEY_ID: local stand-in");
+    }
+    plan
 }
 
 fn choose<B, S>(
@@ -176,6 +223,7 @@ mod tests {
         let mut c = config();
         c.cloudflare.use_cloudflare = Some(true);
         c.cloudflare.use_cloudflare_storage = Some(false);
+        c.cloudflare.api_token = Some(Secret::new("token"));
         c.redis.url = Some(Secret::new("redis://x"));
         let plan = plan(&c);
         assert_eq!(plan.database, Choice::new(DatabaseBackend::D1, "USE_CLOUDFLARE=true"));
@@ -186,8 +234,23 @@ mod tests {
     }
 
     #[test]
+    fn cloudflare_without_credentials_runs_on_local_stand_ins() {
+        let mut c = config();
+        c.cloudflare.use_cloudflare = Some(true);
+        let p = plan(&c);
+        assert_eq!(p.database.backend, DatabaseBackend::D1Local(PathBuf::from("/d/d1.sqlite3")));
+        assert_eq!(p.storage.backend, StorageBackend::R2Local(PathBuf::from("/d/r2")));
+        assert_eq!(p.kv.backend, KvBackend::WorkersKvLocal(PathBuf::from("/d/workers-kv.sqlite3")));
+        assert_eq!(p.counters.backend, CountersBackend::D1Local(PathBuf::from("/d/d1.sqlite3")));
+        assert_eq!(p.streams.backend, StreamsBackend::WorkersKvLocal(PathBuf::from("/d/workers-kv-streams.sqlite3")));
+        assert!(p.database.reason.ends_with("no CLOUDFLARE_API_TOKEN: local stand-in"), "{}", p.database.reason);
+        assert!(p.storage.reason.ends_with("no R2_ACCESS_KEY_ID: local stand-in"), "{}", p.storage.reason);
+    }
+
+    #[test]
     fn the_streams_flag_moves_streams_only() {
         let mut c = config();
+        c.cloudflare.api_token = Some(Secret::new("token"));
         c.redis.url = Some(Secret::new("redis://x"));
         c.cloudflare.use_cloudflare_streams = Some(true);
         let p = plan(&c);

@@ -10,6 +10,7 @@
 //! and from [`Value`], and the classification of its errors into a [`SqlError`] (the message text
 //! alone is enough: [`SqlErrorKind::from_message`]).
 
+pub mod d1;
 mod error;
 mod row;
 mod script;

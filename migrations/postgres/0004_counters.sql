@@ -1,0 +1,8 @@
+-- Fixed-window counters (rate limits) in the database, for stacks whose key-value store cannot
+-- count atomically (Workers KV: counters go to D1). "expiresAt" is Unix milliseconds.
+CREATE TABLE "Counter" (
+    "key"       text PRIMARY KEY,
+    "count"     bigint NOT NULL,
+    "expiresAt" bigint NOT NULL
+);
+CREATE INDEX "Counter_expiresAt_idx" ON "Counter" ("expiresAt");
