@@ -57,6 +57,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     services::postgres()?;
     services::redis()?;
     services::s3()?;
+    services::cloudflare_shim()?;
     services::clean_postgres();
     // The multi-instance tests start the server binary as separate processes.
     cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;

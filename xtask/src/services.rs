@@ -125,3 +125,28 @@ pub fn s3() -> anyhow::Result<()> {
     ))?;
     wait_for(8014, "s3s-fs")
 }
+
+/// Cloudflare's D1 REST API on 127.0.0.1:8787: the Worker in `tests/cf-shim/` under Miniflare
+/// (Cloudflare's own simulator, pinned in that folder's lockfile), installed with `npm ci`.
+/// Node and npm come from the system (Debian's `nodejs` and `npm`).
+pub fn cloudflare_shim() -> anyhow::Result<()> {
+    if answers(8787) {
+        return Ok(());
+    }
+    if !installed("node") || !installed("npm") {
+        sh(
+            "apt-get install -y -qq nodejs npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)",
+        )?;
+    }
+    let shim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cf-shim");
+    if !shim.join("node_modules/miniflare").exists() {
+        eprintln!("xtask: installing Miniflare for the Cloudflare shim (npm ci, about 165 MB)");
+        sh(&format!("cd {} && npm ci --no-audit --no-fund --loglevel=error", shim.display()))?;
+    }
+    sh(&format!(
+        "cd {} && PORT=8787 nohup node run-shim.mjs > {} 2>&1 &",
+        shim.display(),
+        std::env::temp_dir().join("alleato-cf-shim.log").display()
+    ))?;
+    wait_for(8787, "the Cloudflare shim (Miniflare)")
+}

@@ -128,8 +128,12 @@ pub struct CloudflareConfig {
     pub d1_database_id: Option<String>,
     /// `CLOUDFLARE_KV_NAMESPACE_ID`: the Workers KV namespace.
     pub kv_namespace_id: Option<String>,
-    /// `CLOUDFLARE_API_BASE_URL`: where the API is; another URL for a test stand-in.
+    /// `CLOUDFLARE_API_BASE_URL`: where the API is; the proxy Worker's URL to leave the
+    /// account-wide API limit, or a simulator's.
     pub api_base_url: String,
+    /// Requests to the API this process may send per 5 minutes, for all its adapters: the
+    /// account-wide limit is 1,200 (several instances share it); a proxy Worker allows more.
+    pub api_requests_per_5_minutes: u32,
     /// `R2_BUCKET`: the R2 bucket for uploads.
     pub r2_bucket: Option<String>,
     /// `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY`: an R2 API token's S3 key pair. Without
@@ -153,6 +157,7 @@ impl Default for CloudflareConfig {
             d1_database_id: None,
             kv_namespace_id: None,
             api_base_url: "https://api.cloudflare.com/client/v4".into(),
+            api_requests_per_5_minutes: 1200,
             r2_bucket: None,
             r2_access_key_id: None,
             r2_secret_access_key: None,

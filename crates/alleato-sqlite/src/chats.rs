@@ -135,7 +135,9 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
     }
 
     async fn delete_chats_of(&self, user: UserId) -> Result<u64> {
-        self.write(S, Statement::new(r#"DELETE FROM "Chat" WHERE "userId" = ?1"#).bind(user.to_string())).await
+        // Counted by RETURNING, not `changes`: D1 counts the cascaded deletes too.
+        let delete = Statement::new(r#"DELETE FROM "Chat" WHERE "userId" = ?1 RETURNING "id""#).bind(user.to_string());
+        self.returned(S, delete).await
     }
 
     async fn insert_messages(&self, messages: &[StoredMessage]) -> Result<()> {
@@ -169,10 +171,11 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
 
     async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64> {
         // Votes on these messages go with them (ON DELETE CASCADE).
-        let delete = Statement::new(r#"DELETE FROM "Message_v2" WHERE "chatId" = ?1 AND "createdAt" >= ?2"#)
-            .bind(chat.to_string())
-            .bind(ts(&from));
-        self.write(Surface::Message, delete).await
+        let delete =
+            Statement::new(r#"DELETE FROM "Message_v2" WHERE "chatId" = ?1 AND "createdAt" >= ?2 RETURNING "id""#)
+                .bind(chat.to_string())
+                .bind(ts(&from));
+        self.returned(Surface::Message, delete).await
     }
 
     async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse> {

@@ -78,6 +78,12 @@ impl<E: Executor> SqlDatabase<E> {
         Ok(self.write_all(surface, vec![statement]).await?.pop().map_or(0, |o| o.changes))
     }
 
+    /// Runs one writing statement with a `RETURNING` clause; the rows it returned. This is the
+    /// count to use where foreign keys cascade: D1's `changes` includes the cascaded rows.
+    pub(crate) async fn returned(&self, surface: Surface, statement: Statement) -> Result<u64> {
+        Ok(self.write_all(surface, vec![statement]).await?.pop().map_or(0, |o| o.rows.len() as u64))
+    }
+
     /// Runs writing statements as one batch (all or nothing).
     pub(crate) async fn write_all(&self, surface: Surface, statements: Vec<Statement>) -> Result<Vec<Outcome>> {
         if statements.is_empty() {

@@ -209,6 +209,35 @@ mod tests {
         assert!(dir.path().join("d1.sqlite3").exists() && dir.path().join("r2").is_dir());
     }
 
+    /// With credentials, D1 is Cloudflare's REST API: here the simulator behind the proxy
+    /// Worker that `cargo xtask test` starts (`tests/cf-shim/`).
+    #[tokio::test]
+    async fn d1_with_credentials_goes_through_the_rest_api() {
+        let mut c = Config { data_dir: PathBuf::from("/d"), ..Config::default() };
+        c.cloudflare.use_cloudflare_database = Some(true);
+        c.cloudflare.api_token = Some(crate::config::Secret::new("token"));
+        c.cloudflare.account_id = Some("account".into());
+        let err = Opener::new(&c).database(&plan(&c).database).await.err().expect("no database id").to_string();
+        assert!(err.contains("CLOUDFLARE_D1_DATABASE_ID"), "{err}");
+        c.cloudflare.d1_database_id = Some("00000000-0000-0000-0000-000000000001".into());
+        c.cloudflare.api_base_url =
+            std::env::var("ALLEATO_TEST_CF_URL").unwrap_or_else(|_| "http://127.0.0.1:8787/client/v4".into());
+        let plan = plan(&c);
+        assert_eq!(open::describe_database(&plan.database.backend), "d1 (REST API)");
+        let database = Opener::new(&c).database(&plan.database).await.unwrap();
+        database.admin.ping().await.unwrap();
+        let user = alleato_core::model::User {
+            id: alleato_core::ids::UserId::new(),
+            email: format!("{}@d1.example", uuid::Uuid::new_v4().simple()),
+            kind: alleato_core::model::UserKind::Regular,
+            password_hash: None,
+            created_at: alleato_core::time::now(),
+            sessions_valid_from: None,
+        };
+        database.users.insert_user(&user).await.unwrap();
+        assert_eq!(database.users.user_by_email(&user.email).await.unwrap(), Some(user));
+    }
+
     #[tokio::test]
     async fn sessions_and_counters_share_one_embedded_store() {
         let dir = tempfile::tempdir().unwrap();

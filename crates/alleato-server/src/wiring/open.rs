@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
+use alleato_cloudflare::{CloudflareClient, CloudflareSettings, D1};
 use alleato_core::Surface;
 use alleato_core::ports::{Consistency, KvCapabilities};
 use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
@@ -33,6 +34,8 @@ pub struct Opener<'a> {
     memory_kv: OnceCell<Arc<MemoryKv>>,
     embedded_kv: Mutex<HashMap<PathBuf, SqliteKv>>,
     d1_local: Mutex<HashMap<PathBuf, Arc<SqlDatabase<D1Local>>>>,
+    cloudflare: std::sync::OnceLock<CloudflareClient>,
+    d1: OnceCell<Arc<SqlDatabase<D1>>>,
 }
 
 /// The streams port, and the embedded store itself when it is one: the server reads it at
@@ -50,6 +53,8 @@ impl<'a> Opener<'a> {
             memory_kv: OnceCell::new(),
             embedded_kv: Mutex::default(),
             d1_local: Mutex::default(),
+            cloudflare: std::sync::OnceLock::new(),
+            d1: OnceCell::new(),
         }
     }
 
@@ -82,7 +87,7 @@ impl<'a> Opener<'a> {
                     PostgresDatabase::connect(&settings).await.context("connecting to PostgreSQL (DATABASE_URL)")?,
                 ))
             }
-            DatabaseBackend::D1 => return Err(not_compiled("database", "d1", &choice.reason)),
+            DatabaseBackend::D1 => DatabasePorts::new(self.d1("database", &choice.reason).await?),
             DatabaseBackend::D1Local(path) => DatabasePorts::new(self.d1_local(path).await?),
         })
     }
@@ -163,7 +168,7 @@ impl<'a> Opener<'a> {
             CountersBackend::Memory => self.memory_kv().await,
             CountersBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
             CountersBackend::Redis => Arc::new(RedisKv::new(self.redis("counters", &choice.reason).await?)),
-            CountersBackend::D1 => return Err(not_compiled("counters", "d1", &choice.reason)),
+            CountersBackend::D1 => self.d1("counters", &choice.reason).await?,
             CountersBackend::D1Local(path) => self.d1_local(path).await?,
         })
     }
@@ -246,6 +251,40 @@ impl<'a> Opener<'a> {
         Ok(opened.entry(path.to_path_buf()).or_insert(kv).clone())
     }
 
+    /// D1 over Cloudflare's REST API (or the proxy Worker), shared by the database and the
+    /// counters; the migrations are applied on first use.
+    async fn d1(&self, port: &str, reason: &str) -> anyhow::Result<Arc<SqlDatabase<D1>>> {
+        let Some(database) = &self.config.cloudflare.d1_database_id else {
+            bail!("{port}: D1 was selected ({reason}) but CLOUDFLARE_D1_DATABASE_ID is not set");
+        };
+        let client = self.cloudflare(port, reason)?;
+        let d1 = self
+            .d1
+            .get_or_try_init(|| async {
+                let opened = SqlDatabase::new(D1::new(client, database)).await;
+                anyhow::Ok(Arc::new(opened.context("opening D1 (applying its migrations)")?))
+            })
+            .await?;
+        Ok(d1.clone())
+    }
+
+    /// The one Cloudflare API client of the process: its request budget is shared.
+    fn cloudflare(&self, port: &str, reason: &str) -> anyhow::Result<CloudflareClient> {
+        let cf = &self.config.cloudflare;
+        let (Some(account), Some(token)) = (&cf.account_id, &cf.api_token) else {
+            bail!("{port}: Cloudflare was selected ({reason}) but CLOUDFLARE_ACCOUNT_ID is not set");
+        };
+        if let Some(client) = self.cloudflare.get() {
+            return Ok(client.clone());
+        }
+        let settings = CloudflareSettings {
+            requests_per_5_minutes: cf.api_requests_per_5_minutes.max(1),
+            ..CloudflareSettings::new(&cf.api_base_url, account, token.expose())
+        };
+        let client = CloudflareClient::new(settings).context("building the Cloudflare API client")?;
+        Ok(self.cloudflare.get_or_init(|| client).clone())
+    }
+
     /// D1's local stand-in, one per file, shared by the database and the counters.
     async fn d1_local(&self, path: &Path) -> anyhow::Result<Arc<SqlDatabase<D1Local>>> {
         if let Some(d1) = self.d1_local.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
@@ -298,7 +337,7 @@ pub(super) fn describe_database(backend: &DatabaseBackend) -> String {
         DatabaseBackend::Memory => "sqlite (in memory)".into(),
         DatabaseBackend::Sqlite(path) => format!("sqlite ({})", path.display()),
         DatabaseBackend::Postgres => "postgres (sqlx)".into(),
-        DatabaseBackend::D1 => "d1".into(),
+        DatabaseBackend::D1 => "d1 (REST API)".into(),
         DatabaseBackend::D1Local(path) => format!("d1 (local stand-in: {})", path.display()),
     }
 }
@@ -328,7 +367,7 @@ pub(super) fn describe_counters(backend: &CountersBackend) -> String {
         CountersBackend::Memory => "memory".into(),
         CountersBackend::Embedded(path) => format!("embedded ({})", path.display()),
         CountersBackend::Redis => "redis".into(),
-        CountersBackend::D1 => "d1".into(),
+        CountersBackend::D1 => "d1 (REST API)".into(),
         CountersBackend::D1Local(path) => format!("d1 (local stand-in: {})", path.display()),
     }
 }

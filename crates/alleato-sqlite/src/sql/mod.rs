@@ -112,7 +112,9 @@ impl Statement {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub rows: Vec<Row>,
-    /// Rows inserted, updated or deleted (SQLite's `changes()`, D1's `meta.changes`).
+    /// Rows inserted, updated or deleted (SQLite's `changes()`, D1's `meta.changes`). Whether
+    /// rows changed by foreign-key actions count differs (SQLite: no; D1: yes), so it is only
+    /// compared with zero where cascades can happen; exact counts come from `RETURNING`.
     pub changes: u64,
 }
 
