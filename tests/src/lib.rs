@@ -29,7 +29,14 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.rate_limit.auth_per_minute = 100_000;
     config.rate_limit.upload_per_minute = 100_000;
     config.ai.mock_chunk_delay_ms = 1;
-    if stack_storage() == "s3" {
+    if stack_storage() == "s3" && stack_cloudflare() {
+        // R2 through its S3 API, with R2's settings, against the local S3 server.
+        config.cloudflare.r2_bucket = Some("alleato-test".into());
+        config.cloudflare.r2_endpoint = Some(s3_endpoint());
+        config.cloudflare.r2_access_key_id = Some(alleato_server::config::Secret::new("AKTEST"));
+        config.cloudflare.r2_secret_access_key = Some(alleato_server::config::Secret::new("SKTEST"));
+        config.storage.s3_prefix = Some(format!("e2e-{}", uuid_like()));
+    } else if stack_storage() == "s3" {
         config.storage.s3_bucket = Some("alleato-test".into());
         config.storage.s3_endpoint = Some(s3_endpoint());
         config.storage.s3_region = "auto".into();

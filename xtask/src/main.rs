@@ -81,8 +81,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         });
     }
     // The same end-to-end tests on the traditional stack, on a mixed one (the flags switch each
-    // service on its own), and on the Cloudflare stack's local stand-ins (USE_CLOUDFLARE=true
-    // without credentials).
+    // service on its own), and on the Cloudflare stack (USE_CLOUDFLARE=true: D1 and Workers KV
+    // without credentials, so on their local stand-ins; R2 with its settings, against s3s-fs).
     for (name, env) in [
         (
             "traditional (PostgreSQL + Redis + S3)",
@@ -93,8 +93,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             [("ALLEATO_E2E_DATABASE", "postgres"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "local")],
         ),
         (
-            "Cloudflare, on its local stand-ins (D1, Workers KV, R2)",
-            [("ALLEATO_E2E_CLOUDFLARE", "local"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "local")],
+            "Cloudflare (D1 and Workers KV on their local stand-ins, R2 through s3s-fs with R2's settings)",
+            [("ALLEATO_E2E_CLOUDFLARE", "local"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "s3")],
         ),
     ] {
         if outcome.is_ok() {
