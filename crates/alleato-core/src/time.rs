@@ -10,6 +10,11 @@ pub fn now() -> Timestamp {
     Utc::now().trunc_subsecs(6)
 }
 
+/// The current time as Unix milliseconds: how expiries are stored where they are integers.
+pub fn unix_millis() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
 /// The canonical text form used by the SQLite/D1 schema: fixed width, so text order is time
 /// order (`2026-11-27T02:32:32.123456Z`).
 pub fn to_sortable_text(ts: &Timestamp) -> String {

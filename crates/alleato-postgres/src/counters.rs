@@ -1,9 +1,10 @@
 //! Fixed-window counters in PostgreSQL: the same table and upsert as the SQLite/D1 adapter, so
 //! a deployment may keep rate limits in its database instead of Redis.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alleato_core::ports::{Counter, Counters, check_key, counter_window};
+use alleato_core::time::unix_millis;
 use alleato_core::{Result, Surface};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -13,15 +14,11 @@ use crate::errors::db;
 
 const S: Surface = Surface::KeyValue;
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
 #[async_trait]
 impl Counters for PostgresDatabase {
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
         check_key(S, key)?;
-        let now = now_ms();
+        let now = unix_millis();
         let fresh_end = now.saturating_add(counter_window(window).as_millis() as i64);
         // One statement: a new window if the key is absent or its window ended, else count on.
         let row = sqlx::query(

@@ -241,18 +241,20 @@ impl StreamStore for RedisStreams {
         let stop = self.stop_key(id);
         let mut backoff = STOP_BACKOFF;
         loop {
-            // The flag first: a stop may have come before this wait, or during a failed block.
-            let mut conn = self.redis.manager.clone();
-            let checked =
-                self.redis.run(S, redis::cmd("HMGET").arg(&meta).arg(&["len", "stop"]).query_async(&mut conn)).await;
-            let waited = match checked {
-                Ok((None, _)) => return, // the stream is gone
-                Ok((Some(_), stop)) if stop.as_deref() == Some("1") => return,
-                Ok::<(Option<String>, Option<String>), _>(_) => self.wakeups.wait(&stop, &meta, 0, STOP_RECHECK).await,
+            // The wait first: it reads the stop key from its start, so a stop requested before
+            // this wait wakes it at once, and a missing stream ends it at once. Then the flag
+            // says whether it was a stop, the stream gone, or only the recheck timeout.
+            let checked = match self.wakeups.wait(&stop, &meta, 0, STOP_RECHECK).await {
+                Ok(()) => {
+                    let mut conn = self.redis.manager.clone();
+                    self.redis.run(S, redis::cmd("HMGET").arg(&meta).arg(&["len", "stop"]).query_async(&mut conn)).await
+                }
                 Err(err) => Err(err),
             };
-            match waited {
-                Ok(()) => backoff = STOP_BACKOFF,
+            match checked {
+                Ok((None, _)) => return, // the stream is gone
+                Ok((Some(_), stop)) if stop.as_deref() == Some("1") => return,
+                Ok::<(Option<String>, Option<String>), _>(_) => backoff = STOP_BACKOFF,
                 Err(err) => {
                     tracing::warn!(stream = id, error = %err, "waiting for a stop on Redis failed; retrying");
                     tokio::time::sleep(backoff).await;

@@ -1,9 +1,10 @@
 //! Fixed-window counters in the database: where the key-value store cannot count atomically
 //! (Workers KV), counters live in D1, through the same executor seam as every other port.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alleato_core::ports::{Counter, Counters, check_key, counter_window};
+use alleato_core::time::unix_millis;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 
@@ -12,15 +13,11 @@ use crate::sql::{Executor, Statement};
 
 const S: Surface = Surface::KeyValue;
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
 #[async_trait]
 impl<E: Executor> Counters for SqlDatabase<E> {
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
         check_key(S, key)?;
-        let now = now_ms();
+        let now = unix_millis();
         let fresh_end = now.saturating_add(counter_window(window).as_millis() as i64);
         // One statement: a new window if the key is absent or its window ended, else count on.
         let upsert = Statement::new(

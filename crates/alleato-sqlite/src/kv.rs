@@ -12,10 +12,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alleato_core::ports::{Counter, Counters, KeyValueStore, KvCapabilities, check_key, counter_window};
 use alleato_core::sweep::SweepGate;
+use alleato_core::time::unix_millis;
 use alleato_core::{Result, Surface};
 use async_trait::async_trait;
 use rusqlite::params;
@@ -46,10 +47,6 @@ pub struct SqliteKv {
     writes: Arc<tokio::sync::Mutex<()>>,
     sweep: Arc<SweepGate>,
     capabilities: KvCapabilities,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 fn millis(d: Duration) -> i64 {
@@ -86,9 +83,11 @@ impl SqliteKv {
                         r#"SELECT "key", "value", "expiresAt" FROM "kv" WHERE "expiresAt" IS NULL OR "expiresAt" > ?1"#,
                     )
                     .map_err(db(S))?;
-                stmt.query_map([now_ms()], |r| Ok((r.get::<_, String>(0)?, (value_bytes(r.get_ref(1)?), r.get(2)?))))
-                    .and_then(Iterator::collect::<rusqlite::Result<HashMap<_, _>>>)
-                    .map_err(db(S))
+                stmt.query_map([unix_millis()], |r| {
+                    Ok((r.get::<_, String>(0)?, (value_bytes(r.get_ref(1)?), r.get(2)?)))
+                })
+                .and_then(Iterator::collect::<rusqlite::Result<HashMap<_, _>>>)
+                .map_err(db(S))
             })
             .await?;
         Ok(Self {
@@ -126,11 +125,11 @@ impl SqliteKv {
     /// Deletes expired entries; returns how many.
     pub async fn purge_expired(&self) -> Result<u64> {
         let _serial = self.writes.lock().await;
-        let now = now_ms();
+        let now = unix_millis();
         self.mirror().retain(|_, (_, expires)| expires.is_none_or(|at| at > now));
         self.pool
             .write(|tx| {
-                tx.execute(r#"DELETE FROM "kv" WHERE "expiresAt" IS NOT NULL AND "expiresAt" <= ?1"#, [now_ms()])
+                tx.execute(r#"DELETE FROM "kv" WHERE "expiresAt" IS NOT NULL AND "expiresAt" <= ?1"#, [unix_millis()])
                     .map(|n| n as u64)
                     .map_err(db(S))
             })
@@ -142,14 +141,14 @@ impl SqliteKv {
 impl KeyValueStore for SqliteKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         check_key(S, key)?;
-        let now = now_ms();
+        let now = unix_millis();
         Ok(self.mirror().get(key).filter(|(_, expires)| expires.is_none_or(|at| at > now)).map(|(v, _)| v.clone()))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         check_key(S, key)?;
         let serial = self.writes.lock().await;
-        let expires = ttl.map(|t| now_ms().saturating_add(millis(self.capabilities.ttl(t))));
+        let expires = ttl.map(|t| unix_millis().saturating_add(millis(self.capabilities.ttl(t))));
         let (k, v) = (key.to_owned(), value.to_vec());
         self.pool
             .write(move |tx| {
@@ -199,7 +198,7 @@ impl Counters for SqliteKv {
             .pool
             .write(move |tx| {
                 let key = k;
-                let now = now_ms();
+                let now = unix_millis();
                 let fresh_expiry = now.saturating_add(millis(counter_window(window)));
                 // One statement: start a new window if the key is absent or expired, else count on.
                 let (count, expires): (i64, i64) = tx
@@ -220,7 +219,7 @@ impl Counters for SqliteKv {
         self.mirror().insert(key.to_owned(), (count.to_string().into_bytes(), Some(expires)));
         drop(serial);
         self.sweep_if_due();
-        let now = now_ms();
+        let now = unix_millis();
         Ok(Counter { count: count as u64, resets_in: Duration::from_millis(expires.saturating_sub(now).max(0) as u64) })
     }
 

@@ -26,14 +26,16 @@ const S: Surface = Surface::Database;
 /// Applies every migration not yet recorded, each as one batch: its statements and its record.
 pub async fn migrate<E: Executor>(exec: &E) -> Result<Vec<&'static str>> {
     let on = |e: crate::sql::SqlError| e.into_port(S);
-    exec.batch(vec![Statement::new(MIGRATIONS_TABLE)]).await.map_err(on)?;
+    // One round trip (one request on D1) when nothing is pending: the table and its newest row.
     let newest = exec
-        .query(Statement::new("SELECT COALESCE(MAX(\"version\"), 0) FROM \"_alleato_migrations\""))
+        .batch(vec![
+            Statement::new(MIGRATIONS_TABLE),
+            Statement::new("SELECT COALESCE(MAX(\"version\"), 0) FROM \"_alleato_migrations\""),
+        ])
         .await
         .map_err(on)?
-        .rows
-        .into_iter()
-        .next()
+        .pop()
+        .and_then(|outcome| outcome.rows.into_iter().next())
         .map(|mut row| row.int(0))
         .transpose()
         .map_err(on)?

@@ -95,7 +95,7 @@ impl<'a> Opener<'a> {
     /// Object storage; a local directory also cleans up after killed uploads, by itself.
     pub fn objects(&self, choice: &Choice<StorageBackend>) -> anyhow::Result<Arc<dyn ObjectStorage>> {
         let storage = &self.config.storage;
-        let settings = match &choice.backend {
+        match &choice.backend {
             StorageBackend::Memory => return Ok(Arc::new(ObjectStoreAdapter::memory())),
             StorageBackend::Local(dir) | StorageBackend::R2Local(dir) => {
                 return Ok(Arc::new(
@@ -104,19 +104,20 @@ impl<'a> Opener<'a> {
                 ));
             }
             StorageBackend::R2 => return self.r2(choice),
-            StorageBackend::S3 => S3Settings { endpoint: storage.s3_endpoint.clone(), ..S3Settings::default() },
-        };
+            StorageBackend::S3 => {}
+        }
         let Some(bucket) = &storage.s3_bucket else {
             bail!("storage: S3 was selected ({}) but S3_BUCKET is not set", choice.reason);
         };
         let settings = S3Settings {
             bucket: bucket.clone(),
+            endpoint: storage.s3_endpoint.clone(),
             region: storage.s3_region.clone(),
             access_key_id: storage.s3_access_key_id.as_ref().map(|s| s.expose().to_owned()),
             secret_access_key: storage.s3_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
             path_style: storage.s3_force_path_style,
             prefix: storage.s3_prefix.clone(),
-            ..settings
+            ..S3Settings::default()
         };
         Ok(Arc::new(ObjectStoreAdapter::s3(&settings).context("configuring S3 storage")?))
     }

@@ -19,11 +19,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alleato_core::ports::{StreamInfo, StreamSlice, StreamStore};
 use alleato_core::sweep::SweepGate;
 use alleato_core::time;
+use alleato_core::time::unix_millis;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -64,12 +65,8 @@ CREATE TABLE IF NOT EXISTS "stream_entries" (
 /// How long the writer waits after a wake-up to gather more appends into one transaction.
 const GATHER: Duration = Duration::from_millis(2);
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
 fn deadline(ttl: Duration) -> i64 {
-    now_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
+    unix_millis().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
 }
 
 #[derive(Default)]
@@ -157,7 +154,7 @@ impl SqliteStreams {
 
     /// Deletes expired streams from the file and from memory; returns how many left the file.
     pub async fn purge_expired(&self) -> Result<usize> {
-        let now = now_ms();
+        let now = unix_millis();
         self.state().live.retain(|_, l| !(l.expires_at <= now && l.written == l.len));
         self.inner
             .pool
@@ -168,7 +165,7 @@ impl SqliteStreams {
     /// Ids of the streams on disk that are not finished: after a crash, the generations that
     /// were running (with the generic streams, which are never finished).
     pub async fn unfinished(&self) -> Result<Vec<String>> {
-        let now = now_ms();
+        let now = unix_millis();
         self.inner
             .pool
             .read_blocking(move |c| {
@@ -183,7 +180,7 @@ impl SqliteStreams {
     /// The header of a stream that is on disk only, as a new live entry.
     async fn load(&self, id: &str) -> Result<Option<Live>> {
         let id = id.to_owned();
-        let now = now_ms();
+        let now = unix_millis();
         self.inner
             .pool
             .read(move |c| {
@@ -221,14 +218,14 @@ impl SqliteStreams {
         {
             let state = self.state();
             if let Some(live) = state.live.get(id) {
-                return Ok(!live.gone(now_ms()));
+                return Ok(!live.gone(unix_millis()));
             }
         }
         let Some(loaded) = self.load(id).await? else { return Ok(false) };
         let mut state = self.state();
         // Another caller may have loaded it meanwhile: keep theirs.
         let live = state.live.entry(Arc::from(id)).or_insert(loaded);
-        Ok(!live.gone(now_ms()))
+        Ok(!live.gone(unix_millis()))
     }
 
     async fn read_disk(&self, id: &str, after: u64, upto: u64) -> Result<Vec<(u64, Vec<u8>)>> {
@@ -263,7 +260,7 @@ impl StreamStore for SqliteStreams {
             return Err(Error::conflict(S, "a stream with this id already exists"));
         }
         let mut state = self.state();
-        let now = now_ms();
+        let now = unix_millis();
         if state.live.get(id).is_some_and(|l| !l.gone(now)) {
             return Err(Error::conflict(S, "a stream with this id already exists"));
         }
@@ -288,7 +285,7 @@ impl StreamStore for SqliteStreams {
         {
             let state = self.state();
             if let Some(live) = state.live.get(id) {
-                return Ok((!live.gone(now_ms())).then(|| live.info()));
+                return Ok((!live.gone(unix_millis())).then(|| live.info()));
             }
         }
         Ok(self.load(id).await?.map(|live| live.info()))
@@ -302,7 +299,7 @@ impl StreamStore for SqliteStreams {
         if state.pending_bytes + entry.len() as u64 > Self::MAX_PENDING_BYTES {
             return Err(Error::unavailable(S, "the streams file is behind on writes"));
         }
-        let now = now_ms();
+        let now = unix_millis();
         let (key, live) = match state.live.get_key_value(id) {
             Some((key, live)) if !live.gone(now) => (key.clone(), live),
             _ => return Err(Error::not_found(S)),
@@ -331,7 +328,7 @@ impl StreamStore for SqliteStreams {
         let snapshot = {
             let state = self.state();
             state.live.get(id).map(|live| {
-                if live.gone(now_ms()) {
+                if live.gone(unix_millis()) {
                     return None;
                 }
                 let upto = live.len.min(after.saturating_add(max));
@@ -364,7 +361,7 @@ impl StreamStore for SqliteStreams {
             return Err(Error::not_found(S));
         }
         let mut state = self.state();
-        let now = now_ms();
+        let now = unix_millis();
         let key = match state.live.get_key_value(id) {
             Some((key, live)) if !live.gone(now) => key.clone(),
             _ => return Err(Error::not_found(S)),
@@ -407,7 +404,7 @@ impl StreamStore for SqliteStreams {
         let receiver = {
             let state = self.state();
             state.live.get(id).and_then(|live| {
-                let ready = live.gone(now_ms()) || live.done || live.len > after;
+                let ready = live.gone(unix_millis()) || live.done || live.len > after;
                 (!ready).then(|| live.version.subscribe())
             })
         };
@@ -424,7 +421,7 @@ impl StreamStore for SqliteStreams {
         }
         let state = self.state();
         match state.live.get(id) {
-            Some(live) if !live.gone(now_ms()) => {
+            Some(live) if !live.gone(unix_millis()) => {
                 live.stop.send_replace(true);
                 Ok(())
             }
