@@ -52,6 +52,19 @@ pub fn test_config(data_dir: PathBuf) -> Config {
         // No credentials: every Cloudflare service on its local stand-in.
         config.cloudflare.use_cloudflare = Some(true);
     }
+    if stack_cloudflare_api() {
+        // D1 and Workers KV through Cloudflare's simulator behind the REST-shaped Worker: a
+        // database of its own per server (the simulator gives each new id a fresh one).
+        let cf = &mut config.cloudflare;
+        cf.api_base_url = cf_url();
+        cf.account_id = Some("e2e-account".into());
+        cf.api_token = Some(alleato_server::config::Secret::new("e2e-token"));
+        cf.d1_database_id = Some(uuid_like());
+        cf.kv_namespace_id = Some("e2e-namespace".into());
+        // The simulator has no account-wide limit; the suite sends far more than 1,200
+        // requests in 5 minutes (the budget itself is tested in alleato-cloudflare).
+        cf.api_requests_per_5_minutes = 10_000_000;
+    }
     if stack_database() == "postgres" {
         config.database.url = Some(alleato_server::config::Secret::new(postgres_url()));
         config.database.schema = Some(format!("e2e_{}", uuid_like()));
@@ -69,9 +82,21 @@ pub fn stack_database() -> String {
     std::env::var("ALLEATO_E2E_DATABASE").unwrap_or_else(|_| "sqlite".into())
 }
 
-/// Whether the suite runs on the Cloudflare stack's local stand-ins: `ALLEATO_E2E_CLOUDFLARE=local`.
+/// Whether the suite runs on the Cloudflare stack (`USE_CLOUDFLARE=true`):
+/// `ALLEATO_E2E_CLOUDFLARE=local` for the local stand-ins, `=api` for D1 and Workers KV
+/// through Cloudflare's simulator (`ALLEATO_TEST_CF_URL`, default the one `cargo xtask test`
+/// starts).
 pub fn stack_cloudflare() -> bool {
-    std::env::var("ALLEATO_E2E_CLOUDFLARE").is_ok_and(|v| v == "local")
+    std::env::var("ALLEATO_E2E_CLOUDFLARE").is_ok_and(|v| v == "local" || v == "api")
+}
+
+/// Whether D1 and Workers KV are reached through the simulator: `ALLEATO_E2E_CLOUDFLARE=api`.
+pub fn stack_cloudflare_api() -> bool {
+    std::env::var("ALLEATO_E2E_CLOUDFLARE").is_ok_and(|v| v == "api")
+}
+
+pub fn cf_url() -> String {
+    std::env::var("ALLEATO_TEST_CF_URL").unwrap_or_else(|_| "http://127.0.0.1:8787/client/v4".into())
 }
 
 /// Which object storage the suite runs on: `ALLEATO_E2E_STORAGE` = `local` (default) or `s3`.

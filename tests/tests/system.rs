@@ -19,6 +19,19 @@ async fn health_lists_the_adapters_and_ready_pings_them() {
         _ => "sqlite",
     };
     assert!(health.adapters[0].backend.starts_with(database), "{:?}", health.adapters[0]);
+    if alleato_e2e::stack_cloudflare_api() {
+        let backends: Vec<_> = health.adapters[..5].iter().map(|a| a.backend.as_str()).collect();
+        assert_eq!(
+            backends,
+            [
+                "d1 (REST API)",
+                "r2 (S3 API, object_store)",
+                "workers-kv (REST API)",
+                "d1 (REST API)",
+                "workers-kv (REST API)"
+            ]
+        );
+    }
     let ready = app.client.ready().await.unwrap();
     assert!(ready.ready);
     assert!(ready.checks.iter().all(|c| c.ok), "{:?}", ready.checks);

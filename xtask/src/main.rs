@@ -51,7 +51,8 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 /// (`tests: N passed, N failed`) over all the test binaries.
 ///
 /// The adapter suites talk to real PostgreSQL, Redis and S3 (s3s-fs), started here if they are
-/// down; the end-to-end suite runs once per stack: embedded, traditional, mixed. Schemathesis
+/// down; the end-to-end suite runs once per stack: embedded, traditional, mixed, and Cloudflare
+/// (on the local stand-ins, then through Cloudflare's simulator, started here). Schemathesis
 /// checks the OpenAPI document against the server (two runs, two tests).
 fn test(extra: &[String]) -> anyhow::Result<()> {
     services::postgres()?;
@@ -81,8 +82,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         });
     }
     // The same end-to-end tests on the traditional stack, on a mixed one (the flags switch each
-    // service on its own), and on the Cloudflare stack (USE_CLOUDFLARE=true: D1 and Workers KV
-    // without credentials, so on their local stand-ins; R2 with its settings, against s3s-fs).
+    // service on its own), and twice on the Cloudflare stack (USE_CLOUDFLARE=true): D1 and
+    // Workers KV without credentials, so on their local stand-ins, then through Cloudflare's
+    // simulator; R2 with its settings, against s3s-fs.
     for (name, env) in [
         (
             "traditional (PostgreSQL + Redis + S3)",
@@ -95,6 +97,10 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         (
             "Cloudflare (D1 and Workers KV on their local stand-ins, R2 through s3s-fs with R2's settings)",
             [("ALLEATO_E2E_CLOUDFLARE", "local"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "s3")],
+        ),
+        (
+            "Cloudflare (D1 and Workers KV through Cloudflare's simulator, R2 through s3s-fs with R2's settings)",
+            [("ALLEATO_E2E_CLOUDFLARE", "api"), ("ALLEATO_E2E_KV", "embedded"), ("ALLEATO_E2E_STORAGE", "s3")],
         ),
     ] {
         if outcome.is_ok() {

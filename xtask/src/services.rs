@@ -126,12 +126,20 @@ pub fn s3() -> anyhow::Result<()> {
     wait_for(8014, "s3s-fs")
 }
 
-/// Cloudflare's D1 REST API on 127.0.0.1:8787: the Worker in `tests/cf-shim/` under Miniflare
-/// (Cloudflare's own simulator, pinned in that folder's lockfile), installed with `npm ci`.
-/// Node and npm come from the system (Debian's `nodejs` and `npm`).
+/// Cloudflare's D1 and Workers KV REST APIs on 127.0.0.1:8787: the Worker in `tests/cf-shim/`
+/// under Miniflare (Cloudflare's own simulator, pinned in that folder's lockfile), installed
+/// with `npm ci`. Node and npm come from the system (Debian's `nodejs` and `npm`). Started
+/// afresh on every run (a second or two): its pool of D1 databases is handed out one per test
+/// server, and it holds everything in memory.
 pub fn cloudflare_shim() -> anyhow::Result<()> {
     if answers(8787) {
-        return Ok(());
+        let _ = sh("pkill -f 'node run-shim[.]mjs'");
+        for _ in 0..50 {
+            if !answers(8787) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
     if !installed("node") || !installed("npm") {
         sh(

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use reqwest::Method;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -117,70 +118,175 @@ impl CloudflareClient {
 
     /// `POST {base}/accounts/{account}/{path}` with a JSON body; the envelope's `result`.
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ApiError> {
-        let url = format!(
-            "{}/accounts/{}/{}",
-            self.settings.base_url.trim_end_matches('/'),
-            self.settings.account_id,
-            path.trim_start_matches('/')
-        );
+        self.call(Request::new(Method::POST, path).json(body)).await?.require()
+    }
+
+    /// Sends `request` (budgeted, retried as the module documentation says) and reads the
+    /// answer as the envelope; a success may carry no `result` (Workers KV's writes).
+    pub async fn call<T: DeserializeOwned>(&self, request: Request<'_>) -> Result<Answer<T>, ApiError> {
+        let (status, text) = self.send(&request).await?;
+        let envelope: Envelope<T> =
+            serde_json::from_slice(&text).map_err(|e| ApiError::Malformed(format!("HTTP {status}: {e}")))?;
+        if envelope.success && status.is_success() {
+            return Ok(Answer(envelope.result));
+        }
+        let first = envelope.errors.into_iter().next();
+        Err(ApiError::Rejected {
+            status: status.as_u16(),
+            code: first.as_ref().and_then(|e| e.code),
+            message: first.map_or_else(|| "no error given".into(), |e| e.message),
+        })
+    }
+
+    /// Sends `request` and returns the answer's raw bytes, for the endpoints that answer a
+    /// success with bytes rather than an envelope (Workers KV's `GET /values/{key}`); `None`
+    /// on a `404`. Other failures are read as the envelope.
+    pub async fn bytes(&self, request: Request<'_>) -> Result<Option<Vec<u8>>, ApiError> {
+        let (status, body) = self.send(&request).await?;
+        if status.is_success() {
+            return Ok(Some(body));
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let envelope: Envelope<serde_json::Value> =
+            serde_json::from_slice(&body).map_err(|e| ApiError::Malformed(format!("HTTP {status}: {e}")))?;
+        let first = envelope.errors.into_iter().next();
+        Err(ApiError::Rejected {
+            status: status.as_u16(),
+            code: first.as_ref().and_then(|e| e.code),
+            message: first.map_or_else(|| "no error given".into(), |e| e.message),
+        })
+    }
+
+    /// The request with its retries: the status and body of the first answer that is neither
+    /// a `429` nor a `5xx`.
+    async fn send(&self, request: &Request<'_>) -> Result<(StatusCode, Vec<u8>), ApiError> {
+        let url = self.url(request)?;
         let mut attempt = 0;
         loop {
-            let outcome = self.send_once(&url, body).await;
-            let retry_in = match &outcome {
-                Err(Failure::Retryable { after, .. }) if attempt < self.settings.retries => {
-                    Some(after.unwrap_or(Duration::from_millis(100 << attempt)))
-                }
-                _ => None,
-            };
-            match (outcome, retry_in) {
-                (Ok(result), _) => return Ok(result),
-                (Err(_), Some(wait)) if wait <= MAX_RETRY_AFTER => {
+            match self.send_once(url.clone(), request).await {
+                Ok(answer) => return Ok(answer),
+                Err(Failure::Final(err)) => return Err(err),
+                Err(Failure::Retryable { why, after }) => {
+                    let wait = after.unwrap_or(Duration::from_millis(100 << attempt));
+                    if attempt >= self.settings.retries || wait > MAX_RETRY_AFTER {
+                        return Err(ApiError::Unavailable(why));
+                    }
                     attempt += 1;
                     tokio::time::sleep(wait).await;
                 }
-                (Err(Failure::Retryable { why, .. }), _) => return Err(ApiError::Unavailable(why)),
-                (Err(Failure::Final(err)), _) => return Err(err),
             }
         }
     }
 
-    async fn send_once<T: DeserializeOwned>(&self, url: &str, body: &serde_json::Value) -> Result<T, Failure> {
+    /// `{base}/accounts/{account}/{path segments...}`, each segment percent-encoded (Workers KV
+    /// key names go in the path), with the query.
+    fn url(&self, request: &Request<'_>) -> Result<reqwest::Url, ApiError> {
+        let mut url = reqwest::Url::parse(self.settings.base_url.trim_end_matches('/'))
+            .map_err(|e| ApiError::Malformed(format!("the API base URL: {e}")))?;
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|()| ApiError::Malformed("the API base URL cannot be a base".into()))?;
+            segments.pop_if_empty().extend(["accounts", &self.settings.account_id]);
+            segments.extend(request.path.trim_matches('/').split('/'));
+            if let Some(last) = request.key {
+                segments.push(last);
+            }
+        }
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(request.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        Ok(url)
+    }
+
+    async fn send_once(&self, url: reqwest::Url, request: &Request<'_>) -> Result<(StatusCode, Vec<u8>), Failure> {
         if !self.budget.take().await {
             return Err(Failure::Final(ApiError::Unavailable(
                 "this process's Cloudflare API budget is spent; try again shortly".into(),
             )));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(&self.settings.api_token)
-            .json(body)
+        let builder = self.http.request(request.method.clone(), url).bearer_auth(&self.settings.api_token);
+        let builder = match &request.body {
+            Body::None => builder,
+            Body::Json(json) => builder.json(json),
+            Body::Bytes(bytes) => {
+                builder.header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(bytes.to_vec())
+            }
+        };
+        let response = builder
             .send()
             .await
             .map_err(|e| Failure::Retryable { why: format!("request failed: {e}"), after: None })?;
         let status = response.status();
         let after = retry_after(&response);
-        let text =
-            response.text().await.map_err(|e| Failure::Retryable { why: format!("reading the answer: {e}"), after })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Retryable { why: format!("reading the answer: {e}"), after })?;
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            let why = format!("HTTP {status}{}", first_error(&text).map(|e| format!(": {e}")).unwrap_or_default());
+            let why = format!("HTTP {status}{}", first_error(&body).map(|e| format!(": {e}")).unwrap_or_default());
             return Err(Failure::Retryable { why, after });
         }
-        let envelope: Envelope<T> = serde_json::from_str(&text)
-            .map_err(|e| Failure::Final(ApiError::Malformed(format!("HTTP {status}: {e}"))))?;
-        match (envelope.success && status.is_success(), envelope.result) {
-            (true, Some(result)) => Ok(result),
-            (true, None) => Err(Failure::Final(ApiError::Malformed("success without a result".into()))),
-            (false, _) => {
-                let first = envelope.errors.into_iter().next();
-                Err(Failure::Final(ApiError::Rejected {
-                    status: status.as_u16(),
-                    code: first.as_ref().and_then(|e| e.code),
-                    message: first.map_or_else(|| "no error given".into(), |e| e.message),
-                }))
-            }
-        }
+        Ok((status, body.to_vec()))
+    }
+}
+
+/// One API request: a method, a path under the account, an optional last path segment taken
+/// verbatim (percent-encoded; a Workers KV key may hold `/`), a query and a body.
+#[derive(Debug)]
+pub struct Request<'a> {
+    method: Method,
+    path: &'a str,
+    key: Option<&'a str>,
+    query: Vec<(&'static str, String)>,
+    body: Body<'a>,
+}
+
+#[derive(Debug)]
+enum Body<'a> {
+    None,
+    Json(&'a serde_json::Value),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Request<'a> {
+    pub fn new(method: Method, path: &'a str) -> Self {
+        Self { method, path, key: None, query: Vec::new(), body: Body::None }
+    }
+
+    /// Appends `key` as one more path segment, percent-encoded whatever it holds.
+    pub fn key(mut self, key: &'a str) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    pub fn json(mut self, body: &'a serde_json::Value) -> Self {
+        self.body = Body::Json(body);
+        self
+    }
+
+    pub fn bytes(mut self, body: &'a [u8]) -> Self {
+        self.body = Body::Bytes(body);
+        self
+    }
+}
+
+/// The `result` of a successful envelope, which some endpoints leave `null`.
+#[derive(Debug)]
+pub struct Answer<T>(pub Option<T>);
+
+impl<T> Answer<T> {
+    /// The result, which this endpoint must give.
+    pub fn require(self) -> Result<T, ApiError> {
+        self.0.ok_or_else(|| ApiError::Malformed("success without a result".into()))
     }
 }
 
@@ -195,7 +301,7 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn first_error(text: &str) -> Option<String> {
-    let envelope: Envelope<serde_json::Value> = serde_json::from_str(text).ok()?;
+fn first_error(body: &[u8]) -> Option<String> {
+    let envelope: Envelope<serde_json::Value> = serde_json::from_slice(body).ok()?;
     envelope.errors.into_iter().next().map(|e| e.message)
 }

@@ -134,6 +134,10 @@ pub struct CloudflareConfig {
     /// Requests to the API this process may send per 5 minutes, for all its adapters: the
     /// account-wide limit is 1,200 (several instances share it); a proxy Worker allows more.
     pub api_requests_per_5_minutes: u32,
+    /// How long this process serves a Workers KV value (a session) from memory before reading
+    /// it again. A logout reaches the other instances within this plus Workers KV's own
+    /// propagation; the instance that took it forgets the session at once.
+    pub kv_cache_secs: u64,
     /// `R2_BUCKET`: the R2 bucket for uploads.
     pub r2_bucket: Option<String>,
     /// `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY`: an R2 API token's S3 key pair. Without
@@ -158,6 +162,7 @@ impl Default for CloudflareConfig {
             kv_namespace_id: None,
             api_base_url: "https://api.cloudflare.com/client/v4".into(),
             api_requests_per_5_minutes: 1200,
+            kv_cache_secs: 30,
             r2_bucket: None,
             r2_access_key_id: None,
             r2_secret_access_key: None,

@@ -175,7 +175,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let flush_on_stop = wired.embedded_streams;
+    let (flush_on_stop, flush_kv_on_stop) = (wired.embedded_streams, wired.kv_streams);
     // Adapters sweep their own expired entries; this is the service-level sweep.
     let sweeper = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -196,6 +196,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .await;
         sweeper.abort();
         if let Some(streams) = &flush_on_stop {
+            streams.flush().await;
+        }
+        if let Some(streams) = &flush_kv_on_stop {
             streams.flush().await;
         }
         Ok(())

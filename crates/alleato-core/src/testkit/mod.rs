@@ -42,6 +42,11 @@ macro_rules! __conformance_cases {
             $crate::testkit::$module::$case(port).await;
         )*
     }};
+    // Every case at once, each over a fresh `$make`, in the caller's async context: for a
+    // backend whose cases mostly wait (Workers KV's 60 s minimum TTL), so the waits overlap.
+    (@together $module:ident, $make:expr, [$($case:ident),* $(,)?]) => {{
+        ::tokio::join!($( $crate::testkit::$module::$case($make) ),*);
+    }};
 }
 
 /// The database suite, over a factory of `Arc<T>` where `T` implements every database port.
@@ -92,11 +97,20 @@ macro_rules! database_conformance {
 
 /// The key-value suite, over a factory of `Arc<T>` where `T: KeyValueStore` (cases take it as
 /// `Arc<dyn KeyValueStore>`, so a wired or decorated store runs them too).
+///
+/// `kv_conformance!(@together make)` is instead an expression that runs every case at once
+/// inside the caller's async function (for stores whose minimum TTL makes the cases slow).
 #[macro_export]
 macro_rules! kv_conformance {
+    (@together $make:expr) => {
+        $crate::kv_conformance!(@cases @together, $make)
+    };
     ($make:expr) => {
-        $crate::__conformance_cases!(
-            kv,
+        $crate::kv_conformance!(@cases, $make);
+    };
+    (@cases $(@$mode:ident)?, $make:expr) => {
+        $crate::__conformance_cases! {
+            $(@$mode)? kv,
             $make,
             [
                 set_get_delete,
@@ -107,7 +121,7 @@ macro_rules! kv_conformance {
                 binary_values_round_trip,
                 ping_answers,
             ]
-        );
+        }
     };
 }
 

@@ -16,8 +16,8 @@
 //! Sessions (the key-value port) have no flag of their own: rules 1, 3, 4, 5. Counters follow
 //! the key-value store, except beside Workers KV, which cannot count atomically: then D1.
 //!
-//! A chosen backend that is not configured or not compiled into this binary stops the start
-//! with an error naming what is missing.
+//! A chosen backend that is not configured stops the start with an error naming what is
+//! missing.
 
 mod open;
 mod plan;
@@ -34,13 +34,16 @@ pub use self::open::{OpenedStreams, Opener};
 pub use self::plan::{Choice, CountersBackend, DatabaseBackend, KvBackend, Plan, StorageBackend, StreamsBackend, plan};
 use crate::config::Config;
 
-/// What the server needs from the wiring: the services, the adapter table, and the embedded
-/// streams store if there is one (read at start for generations a crash left unfinished,
-/// flushed at stop). Adapters that need sweeping sweep themselves.
+/// What the server needs from the wiring: the services, the adapter table, and the streams
+/// store where it has more to do with it (the embedded one is read at start for generations a
+/// crash left unfinished; both are flushed at stop). Adapters that need sweeping sweep
+/// themselves.
 pub struct Wired {
     pub services: Services,
     pub adapters: Vec<AdapterInfo>,
     pub embedded_streams: Option<SqliteStreams>,
+    /// Streams on Workers KV (or its stand-in), which the server flushes at stop.
+    pub kv_streams: Option<alleato_cloudflare::KvStreams>,
 }
 
 /// Opens the database the configuration chooses, as the server does: for any other program
@@ -81,7 +84,12 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         download_url_ttl: Duration::from_secs(config.storage.download_url_ttl_secs),
     };
     let ports = Ports::from_database(database, objects, kv, counters, streams.port, model);
-    Ok(Wired { services: Services::new(ports, auth, files, generation), adapters, embedded_streams: streams.embedded })
+    Ok(Wired {
+        services: Services::new(ports, auth, files, generation),
+        adapters,
+        embedded_streams: streams.embedded,
+        kv_streams: streams.on_kv,
+    })
 }
 
 fn row(port: &str, backend: String, why: &str) -> AdapterInfo {

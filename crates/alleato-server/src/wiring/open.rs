@@ -8,12 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
-use alleato_cloudflare::{CloudflareClient, CloudflareSettings, D1};
+use alleato_cloudflare::{CloudflareClient, CloudflareSettings, D1, KvStreams, KvStreamsSettings, WorkersKv};
 use alleato_core::Surface;
-use alleato_core::ports::{Consistency, KvCapabilities};
 use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
 use alleato_core::services::{DatabasePorts, GenerationSettings};
-use alleato_memory::{MemoryKv, MemoryStreams};
+use alleato_memory::{CachedKv, MemoryKv, MemoryStreams};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
@@ -38,11 +37,13 @@ pub struct Opener<'a> {
     d1: OnceCell<Arc<SqlDatabase<D1>>>,
 }
 
-/// The streams port, and the embedded store itself when it is one: the server reads it at
-/// start for generations a crash left unfinished, and flushes it at stop.
+/// The streams port, and the store itself where the server has more to do with it: the
+/// embedded store is read at start for generations a crash left unfinished, and flushed at
+/// stop; streams on Workers KV are flushed at stop.
 pub struct OpenedStreams {
     pub port: Arc<dyn StreamStore>,
     pub embedded: Option<SqliteStreams>,
+    pub on_kv: Option<KvStreams>,
 }
 
 impl<'a> Opener<'a> {
@@ -153,13 +154,8 @@ impl<'a> Opener<'a> {
             KvBackend::Memory => self.memory_kv().await,
             KvBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
             KvBackend::Redis => Arc::new(RedisKv::new(self.redis("key-value", &choice.reason).await?)),
-            KvBackend::WorkersKv => return Err(not_compiled("key-value", "workers-kv", &choice.reason)),
-            KvBackend::WorkersKvLocal(path) => {
-                let kv = SqliteKv::open(path)
-                    .await
-                    .with_context(|| format!("opening Workers KV's local stand-in at {}", path.display()))?;
-                Arc::new(kv.with_capabilities(WORKERS_KV))
-            }
+            KvBackend::WorkersKv => self.workers_kv("key-value", &choice.reason)?,
+            KvBackend::WorkersKvLocal(path) => Arc::new(self.workers_kv_local(path).await?),
         })
     }
 
@@ -177,18 +173,38 @@ impl<'a> Opener<'a> {
     /// Streams. The in-memory and embedded stores drop expired streams by themselves.
     pub async fn streams(&self, choice: &Choice<StreamsBackend>) -> anyhow::Result<OpenedStreams> {
         Ok(match &choice.backend {
-            StreamsBackend::Memory => OpenedStreams { port: Arc::new(MemoryStreams::new()), embedded: None },
-            StreamsBackend::Embedded(path) | StreamsBackend::WorkersKvLocal(path) => {
+            StreamsBackend::Memory => {
+                OpenedStreams { port: Arc::new(MemoryStreams::new()), embedded: None, on_kv: None }
+            }
+            StreamsBackend::Embedded(path) => {
                 let streams = SqliteStreams::open(path)
                     .await
                     .with_context(|| format!("opening the streams store at {}", path.display()))?;
-                OpenedStreams { port: Arc::new(streams.clone()), embedded: Some(streams) }
+                OpenedStreams { port: Arc::new(streams.clone()), embedded: Some(streams), on_kv: None }
             }
             StreamsBackend::Redis => OpenedStreams {
                 port: Arc::new(RedisStreams::new(self.redis("streams", &choice.reason).await?)),
                 embedded: None,
+                on_kv: None,
             },
-            StreamsBackend::WorkersKv => return Err(not_compiled("streams", "workers-kv", &choice.reason)),
+            // Streams read Workers KV itself, not the sessions' cache: followers on other
+            // instances must see each new write.
+            StreamsBackend::WorkersKv => {
+                let Some(namespace) = &self.config.cloudflare.kv_namespace_id else {
+                    bail!(
+                        "streams: Workers KV was selected ({}) but CLOUDFLARE_KV_NAMESPACE_ID is not set",
+                        choice.reason
+                    );
+                };
+                let kv = WorkersKv::new(self.cloudflare("streams", &choice.reason)?, namespace);
+                let streams = KvStreams::new(Arc::new(kv), KvStreamsSettings::default());
+                OpenedStreams { port: Arc::new(streams.clone()), embedded: None, on_kv: Some(streams) }
+            }
+            StreamsBackend::WorkersKvLocal(path) => {
+                let kv = self.workers_kv_local(path).await?;
+                let streams = KvStreams::new(Arc::new(kv), KvStreamsSettings::default());
+                OpenedStreams { port: Arc::new(streams.clone()), embedded: None, on_kv: Some(streams) }
+            }
         })
     }
 
@@ -269,6 +285,24 @@ impl<'a> Opener<'a> {
         Ok(d1.clone())
     }
 
+    /// Workers KV's local stand-in: the embedded store (one per file, shared by sessions and
+    /// streams) with KV's 60 s minimum TTL.
+    async fn workers_kv_local(&self, path: &Path) -> anyhow::Result<SqliteKv> {
+        let kv = self.embedded_kv(path).await.with_context(|| "opening Workers KV's local stand-in")?;
+        Ok(kv.with_capabilities(WorkersKv::CAPABILITIES))
+    }
+
+    /// Workers KV over the REST API, behind this process's read-through cache (a session check
+    /// costs no request while the session is cached).
+    fn workers_kv(&self, port: &str, reason: &str) -> anyhow::Result<Arc<dyn KeyValueStore>> {
+        let cf = &self.config.cloudflare;
+        let Some(namespace) = &cf.kv_namespace_id else {
+            bail!("{port}: Workers KV was selected ({reason}) but CLOUDFLARE_KV_NAMESPACE_ID is not set");
+        };
+        let kv = WorkersKv::new(self.cloudflare(port, reason)?, namespace);
+        Ok(Arc::new(CachedKv::new(Arc::new(kv), Duration::from_secs(cf.kv_cache_secs), KV_CACHE_ENTRIES)))
+    }
+
     /// The one Cloudflare API client of the process: its request budget is shared.
     fn cloudflare(&self, port: &str, reason: &str) -> anyhow::Result<CloudflareClient> {
         let cf = &self.config.cloudflare;
@@ -319,19 +353,8 @@ impl<'a> Opener<'a> {
     }
 }
 
-/// What Workers KV promises (docs: 60 s minimum `expiration_ttl`, changes visible elsewhere
-/// within about 60 s), declared and enforced by its local stand-in.
-const WORKERS_KV: KvCapabilities = KvCapabilities {
-    min_ttl: Duration::from_secs(60),
-    consistency: Consistency::Eventual { within: Duration::from_secs(60) },
-};
-
-fn not_compiled(port: &str, backend: &str, setting: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{port}: backend `{backend}` is not compiled into this binary yet (selected by {setting}); \
-         unset that setting to use the embedded default"
-    )
-}
+/// Sessions held in memory in front of Workers KV, at most (a few hundred bytes each).
+const KV_CACHE_ENTRIES: u64 = 100_000;
 
 pub(super) fn describe_database(backend: &DatabaseBackend) -> String {
     match backend {
@@ -358,7 +381,7 @@ pub(super) fn describe_kv(backend: &KvBackend) -> String {
         KvBackend::Memory => "memory".into(),
         KvBackend::Embedded(path) => format!("embedded ({})", path.display()),
         KvBackend::Redis => "redis".into(),
-        KvBackend::WorkersKv => "workers-kv".into(),
+        KvBackend::WorkersKv => "workers-kv (REST API)".into(),
         KvBackend::WorkersKvLocal(path) => format!("workers-kv (local stand-in: {})", path.display()),
     }
 }
@@ -378,7 +401,7 @@ pub(super) fn describe_streams(backend: &StreamsBackend) -> String {
         StreamsBackend::Memory => "memory (this process)".into(),
         StreamsBackend::Embedded(path) => format!("embedded ({})", path.display()),
         StreamsBackend::Redis => "redis streams".into(),
-        StreamsBackend::WorkersKv => "workers-kv".into(),
+        StreamsBackend::WorkersKv => "workers-kv (REST API)".into(),
         StreamsBackend::WorkersKvLocal(path) => format!("workers-kv (local stand-in: {})", path.display()),
     }
 }

@@ -68,7 +68,7 @@ pub enum StreamsBackend {
     Embedded(PathBuf),
     Redis,
     WorkersKv,
-    /// Streams on Workers KV, locally: the embedded streams store, in a file of its own.
+    /// Streams on Workers KV's local stand-in (the same file as the sessions').
     WorkersKvLocal(PathBuf),
 }
 
@@ -152,7 +152,7 @@ pub fn plan(config: &Config) -> Plan {
         |cloudflare| match (cloudflare, api) {
             (false, _) => StreamsBackend::Redis,
             (true, true) => StreamsBackend::WorkersKv,
-            (true, false) => StreamsBackend::WorkersKvLocal(dir.join("workers-kv-streams.sqlite3")),
+            (true, false) => StreamsBackend::WorkersKvLocal(dir.join("workers-kv.sqlite3")),
         },
         |_| StreamsBackend::Redis,
         (StreamsBackend::Memory, StreamsBackend::Embedded(dir.join("streams.sqlite3"))),
@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(p.storage.backend, StorageBackend::R2Local(PathBuf::from("/d/r2")));
         assert_eq!(p.kv.backend, KvBackend::WorkersKvLocal(PathBuf::from("/d/workers-kv.sqlite3")));
         assert_eq!(p.counters.backend, CountersBackend::D1Local(PathBuf::from("/d/d1.sqlite3")));
-        assert_eq!(p.streams.backend, StreamsBackend::WorkersKvLocal(PathBuf::from("/d/workers-kv-streams.sqlite3")));
+        assert_eq!(p.streams.backend, StreamsBackend::WorkersKvLocal(PathBuf::from("/d/workers-kv.sqlite3")));
         assert!(p.database.reason.ends_with("no CLOUDFLARE_API_TOKEN: local stand-in"), "{}", p.database.reason);
         assert!(p.storage.reason.ends_with("no R2_ACCESS_KEY_ID: local stand-in"), "{}", p.storage.reason);
     }

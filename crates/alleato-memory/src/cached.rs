@@ -1,0 +1,159 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use alleato_core::Result;
+use alleato_core::ports::{Consistency, KeyValueStore, KvCapabilities};
+use async_trait::async_trait;
+
+/// A read-through cache in this process's memory in front of a key-value store whose reads are
+/// slow or metered (Workers KV over its REST API: every read is an API request under the
+/// account-wide limit).
+///
+/// - A value read or written here is served from memory for at most `max_age` (and never past
+///   its own TTL); then it is read again from the store.
+/// - Writes and deletes go to the store first, then replace or drop the cached value: this
+///   instance reads its own writes at once, and forgets a deleted key (a logout) at once.
+/// - Other instances see a write once their cached copy is `max_age` old and the store itself
+///   shows it: the declared [`Consistency::Eventual`] bound grows by `max_age`.
+/// - Missing keys are not cached: a key written elsewhere is found on the next read.
+/// - At most `capacity` values are held; the least used go first.
+pub struct CachedKv {
+    inner: Arc<dyn KeyValueStore>,
+    cache: moka::sync::Cache<String, Cached>,
+    max_age: Duration,
+    /// Bumped by every write and delete; a read that raced one does not cache what it read,
+    /// since it may be the value from before.
+    writes: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Cached {
+    value: Arc<[u8]>,
+    expires_at: Option<Instant>,
+}
+
+impl CachedKv {
+    pub fn new(inner: Arc<dyn KeyValueStore>, max_age: Duration, capacity: u64) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(max_age.max(Duration::from_millis(1)))
+            .build();
+        Self { inner, cache, max_age, writes: AtomicU64::new(0) }
+    }
+
+    /// How long a value may be served from memory.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    fn remember(&self, key: &str, value: &[u8], ttl: Option<Duration>) {
+        let expires_at = ttl.map(|ttl| Instant::now() + self.inner.capabilities().ttl(ttl));
+        self.cache.insert(key.to_owned(), Cached { value: value.into(), expires_at });
+    }
+}
+
+impl std::fmt::Debug for CachedKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedKv").field("max_age", &self.max_age).field("entries", &self.cache.entry_count()).finish()
+    }
+}
+
+#[async_trait]
+impl KeyValueStore for CachedKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(cached) = self.cache.get(key) {
+            if cached.expires_at.is_none_or(|at| at > Instant::now()) {
+                return Ok(Some(cached.value.to_vec()));
+            }
+            self.cache.invalidate(key);
+        }
+        let before = self.writes.load(Ordering::Acquire);
+        let value = self.inner.get(key).await?;
+        if let Some(value) = &value
+            && self.writes.load(Ordering::Acquire) == before
+        {
+            // The store does not say how long the value has left; `max_age` bounds it.
+            self.cache.insert(key.to_owned(), Cached { value: value.as_slice().into(), expires_at: None });
+        }
+        Ok(value)
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(key);
+        self.inner.set(key, value, ttl).await?;
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.remember(key, value, ttl);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(key);
+        let deleted = self.inner.delete(key).await;
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(key);
+        deleted
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    fn capabilities(&self) -> KvCapabilities {
+        let inner = self.inner.capabilities();
+        let consistency = match inner.consistency {
+            Consistency::Strong => Consistency::Eventual { within: self.max_age },
+            Consistency::Eventual { within } => Consistency::Eventual { within: within + self.max_age },
+        };
+        KvCapabilities { consistency, ..inner }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryKv;
+
+    /// A second instance's view: its own cache over the same store.
+    fn two_instances(max_age: Duration) -> (CachedKv, CachedKv) {
+        let store: Arc<dyn KeyValueStore> = Arc::new(MemoryKv::new());
+        (CachedKv::new(store.clone(), max_age, 100), CachedKv::new(store, max_age, 100))
+    }
+
+    #[tokio::test]
+    async fn a_delete_is_seen_here_at_once_and_elsewhere_within_max_age() {
+        let (here, there) = two_instances(Duration::from_millis(300));
+        here.set("session", b"s", None).await.unwrap();
+        assert_eq!(there.get("session").await.unwrap().as_deref(), Some(&b"s"[..]), "cached there now");
+        here.delete("session").await.unwrap();
+        assert_eq!(here.get("session").await.unwrap(), None, "the instance that deleted forgets at once");
+        assert!(there.get("session").await.unwrap().is_some(), "the other serves its copy for a while");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(there.get("session").await.unwrap(), None, "and forgets it within max_age");
+    }
+
+    #[tokio::test]
+    async fn missing_keys_are_not_cached() {
+        let (here, there) = two_instances(Duration::from_secs(60));
+        assert_eq!(there.get("k").await.unwrap(), None);
+        here.set("k", b"v", None).await.unwrap();
+        assert_eq!(there.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[tokio::test]
+    async fn the_declared_bound_grows_by_max_age() {
+        let (here, _) = two_instances(Duration::from_secs(20));
+        assert_eq!(here.capabilities().consistency, Consistency::Eventual { within: Duration::from_secs(20) });
+    }
+}
+
+#[cfg(test)]
+mod conformance {
+    alleato_core::kv_conformance!(std::sync::Arc::new(super::CachedKv::new(
+        std::sync::Arc::new(crate::MemoryKv::new()),
+        std::time::Duration::from_secs(30),
+        1000
+    )));
+}
