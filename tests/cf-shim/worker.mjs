@@ -202,6 +202,19 @@ async function workersKv(request, kv, rest, url) {
   return null;
 }
 
+// --- Counting ----------------------------------------------------------------------------------
+
+// Requests served, by kind, for the benchmark's "Cloudflare requests per user-facing request":
+// `GET /client/v4/__simulator/requests` (not a Cloudflare route; not counted itself).
+const served = { d1: 0, kv_read: 0, kv_write: 0, kv_other: 0 };
+
+function count(request, path) {
+  if (path.includes("/d1/database")) served.d1 += 1;
+  else if (path.includes("/values/") && request.method === "GET") served.kv_read += 1;
+  else if (path.includes("/values/")) served.kv_write += 1;
+  else if (path.includes("/storage/kv/")) served.kv_other += 1;
+}
+
 // --- Routing -----------------------------------------------------------------------------------
 
 export default {
@@ -212,6 +225,10 @@ export default {
     const url = new URL(request.url);
     // The raw path: KV key names are percent-encoded segments, decoded once, by workersKv.
     const path = url.pathname;
+    if (path === "/client/v4/__simulator/requests" && request.method === "GET") {
+      return json(200, envelope({ ...served, total: served.d1 + served.kv_read + served.kv_write + served.kv_other }));
+    }
+    count(request, path);
     const create = path.match(/^\/client\/v4\/accounts\/[^/]+\/d1\/database$/);
     if (create && request.method === "POST") return createDatabase(request, env);
     const query = path.match(/^\/client\/v4\/accounts\/[^/]+\/d1\/database\/([^/]+)\/(query|raw)$/);

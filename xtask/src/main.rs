@@ -195,6 +195,10 @@ fn bench(extra: &[String]) -> anyhow::Result<()> {
         services::redis()?;
         services::s3()?;
     }
+    if extra.iter().any(|a| a == "--edge") {
+        services::s3()?;
+        services::cloudflare_shim()?;
+    }
     cargo(&["build", "--release", "--bin", "alleato"])?;
     let binary = target_dir().join("release/alleato");
     let binary = binary.to_str().context("target path is not UTF-8")?;

@@ -6,6 +6,12 @@
 //! do about them: try later ([`ApiError::Unavailable`]: unreachable, timeouts, `429`, `5xx`,
 //! the budget spent), fix the request ([`ApiError::Rejected`]: a `4xx` with its errors), or
 //! nothing ([`ApiError::Malformed`]: an answer that is not the envelope).
+//!
+//! Retries are bounded ([`CloudflareSettings::retries`]) and only where sending again is safe:
+//! a failed connection (nothing was sent), a `429` (nothing was done; after its `retry-after`,
+//! if that is at most 2 s), and a `5xx` or a connection lost mid-way only for an idempotent
+//! request ([`Request::idempotent`]: a write to D1 may have been applied). A timeout is never
+//! retried, so a request fails within about its timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,7 +122,8 @@ impl CloudflareClient {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// `POST {base}/accounts/{account}/{path}` with a JSON body; the envelope's `result`.
+    /// `POST {base}/accounts/{account}/{path}` with a JSON body; the envelope's `result`. Not
+    /// retried after a `5xx` (see [`Request::idempotent`]).
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ApiError> {
         self.call(Request::new(Method::POST, path).json(body)).await?.require()
     }
@@ -216,19 +223,30 @@ impl CloudflareClient {
                 builder.header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(bytes.to_vec())
             }
         };
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| Failure::Retryable { why: format!("request failed: {e}"), after: None })?;
+        // What is retried: a request that never left (no connection), one refused unprocessed
+        // (`429`), and, when sending it twice does no harm, one that failed on the way or with
+        // a `5xx`. A timeout is not retried: the caller has waited long enough.
+        let unsure = |why: String, after| match request.idempotent {
+            true => Failure::Retryable { why, after },
+            false => Failure::Final(ApiError::Unavailable(why)),
+        };
+        let response = builder.send().await.map_err(|e| match (e.is_connect(), e.is_timeout()) {
+            (true, _) => Failure::Retryable { why: format!("could not connect: {e}"), after: None },
+            (_, true) => Failure::Final(ApiError::Unavailable(format!("no answer in time: {e}"))),
+            _ => unsure(format!("request failed: {e}"), None),
+        })?;
         let status = response.status();
         let after = retry_after(&response);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Retryable { why: format!("reading the answer: {e}"), after })?;
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            let why = format!("HTTP {status}{}", first_error(&body).map(|e| format!(": {e}")).unwrap_or_default());
-            return Err(Failure::Retryable { why, after });
+        let body = response.bytes().await.map_err(|e| match e.is_timeout() {
+            true => Failure::Final(ApiError::Unavailable(format!("no answer in time: {e}"))),
+            false => unsure(format!("reading the answer: {e}"), after),
+        })?;
+        let why = || format!("HTTP {status}{}", first_error(&body).map(|e| format!(": {e}")).unwrap_or_default());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failure::Retryable { why: why(), after });
+        }
+        if status.is_server_error() {
+            return Err(unsure(why(), after));
         }
         Ok((status, body.to_vec()))
     }
@@ -243,6 +261,9 @@ pub struct Request<'a> {
     key: Option<&'a str>,
     query: Vec<(&'static str, String)>,
     body: Body<'a>,
+    /// Sending it twice has the effect of sending it once: then a `5xx` or a connection lost
+    /// mid-request is retried.
+    idempotent: bool,
 }
 
 #[derive(Debug)]
@@ -253,8 +274,17 @@ enum Body<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// A request; `GET`, `PUT` and `DELETE` are taken as idempotent, `POST` not (see
+    /// [`Request::idempotent`]).
     pub fn new(method: Method, path: &'a str) -> Self {
-        Self { method, path, key: None, query: Vec::new(), body: Body::None }
+        let idempotent = method != Method::POST;
+        Self { method, path, key: None, query: Vec::new(), body: Body::None, idempotent }
+    }
+
+    /// Whether sending the request twice does no harm (a `POST` that only reads).
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
     }
 
     /// Appends `key` as one more path segment, percent-encoded whatever it holds.

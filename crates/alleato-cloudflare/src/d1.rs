@@ -9,6 +9,7 @@ use alleato_sqlite::sql::{Executor, Outcome, Row, SqlError, SqlErrorKind, Statem
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::client::{Method, Request};
 use crate::{ApiError, CloudflareClient};
 
 /// One D1 database through the REST API (or the proxy Worker).
@@ -65,8 +66,14 @@ impl Executor for D1 {
             };
             batch.push(json!({"sql": sql, "params": params}));
         }
+        // A batch that only reads may be sent again after a `5xx`; one that writes may not (the
+        // first may have been applied).
+        let reads_only =
+            statements.iter().all(|s| s.sql.trim_start().get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select")));
+        let body = json!({ "batch": batch });
+        let request = Request::new(Method::POST, &self.path).json(&body).idempotent(reads_only);
         let results: Vec<RawResult> =
-            self.client.post(&self.path, &json!({ "batch": batch })).await.map_err(sql_error)?;
+            self.client.call(request).await.and_then(|answer| answer.require()).map_err(sql_error)?;
         if results.len() != statements.len() {
             return Err(SqlError::new(
                 SqlErrorKind::Other,

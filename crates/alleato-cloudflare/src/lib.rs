@@ -2,9 +2,9 @@
 //! `tests/cf-shim/`, which serves the same paths and envelopes):
 //!
 //! - [`CloudflareClient`]: one HTTP client per process, with the bearer token, the documented
-//!   JSON envelopes, bounded retries of `429` (honouring `retry-after`) and `5xx`, timeouts, and
-//!   a request [`Budget`] that every adapter shares, so the process stays under the account-wide
-//!   API rate limit (1,200 requests per 5 minutes).
+//!   JSON envelopes, bounded retries where they are safe (`429` after its `retry-after`; `5xx`
+//!   for idempotent requests), timeouts, and a request [`Budget`] that every adapter shares, so
+//!   the process stays under the account-wide API rate limit (1,200 requests per 5 minutes).
 //! - [`D1`]: Cloudflare D1 as an [`Executor`](alleato_sqlite::sql::Executor) of the SQLite
 //!   crate's statements, so `SqlDatabase<D1>` runs the same SQL and migrations as the embedded
 //!   stack, a port call being one HTTP request (one `batch`) wherever the SQL allows.

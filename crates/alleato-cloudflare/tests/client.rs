@@ -71,11 +71,28 @@ async fn a_long_retry_after_fails_at_once_as_unavailable() {
 }
 
 #[tokio::test]
-async fn server_errors_are_retried_a_bounded_number_of_times() {
+async fn server_errors_are_retried_a_bounded_number_of_times_when_a_retry_is_harmless() {
+    use alleato_cloudflare::{Method, Request};
     let (url, seen) = fake(vec![(503, None, "upstream down", 0)]).await;
-    let err = call(&client(url, |s| s.retries = 2)).await.unwrap_err();
+    let client = client(url, |s| s.retries = 2);
+    let read = Request::new(Method::POST, "d1/database/x/raw").idempotent(true);
+    let err = client.call::<Vec<u64>>(read).await.unwrap_err();
     assert!(matches!(err, ApiError::Unavailable(_)), "{err}");
     assert_eq!(seen.load(Ordering::SeqCst), 3, "one try and two retries");
+    let err = call(&client).await.unwrap_err();
+    assert!(matches!(err, ApiError::Unavailable(_)), "{err}");
+    assert_eq!(seen.load(Ordering::SeqCst), 4, "a write after a 5xx may have been applied: not sent again");
+}
+
+#[tokio::test]
+async fn an_unreachable_api_is_retried_then_unavailable_at_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let client = client(format!("http://127.0.0.1:{port}/client/v4"), |s| s.retries = 2);
+    let started = Instant::now();
+    let err = call(&client).await.unwrap_err();
+    assert!(matches!(&err, ApiError::Unavailable(why) if why.contains("connect")), "{err}");
+    assert_eq!(client.requests_sent(), 3, "never sent, so tried again even for a write");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -98,16 +115,17 @@ async fn a_refusal_keeps_cloudflares_code_and_message() {
 
 #[tokio::test]
 async fn a_slow_answer_times_out_as_unavailable() {
-    let (url, _) = fake(vec![(200, None, OK, 3000)]).await;
+    let (url, seen) = fake(vec![(200, None, OK, 3000)]).await;
     let started = Instant::now();
     let err = call(&client(url, |s| {
         s.timeout = Duration::from_millis(300);
-        s.retries = 0;
+        s.retries = 2;
     }))
     .await
     .unwrap_err();
     assert!(matches!(err, ApiError::Unavailable(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "a timeout is not retried: the caller has waited enough");
 }
 
 #[tokio::test]

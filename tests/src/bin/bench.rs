@@ -7,7 +7,12 @@
 //! in-process `GET /ping` route, the machine's ceiling through the same stack; then streaming:
 //! time to first byte, generations per second, server CPU per chunk, 1,000 open streams.
 //!
-//! Usage: `bench <path to alleato binary> [--seconds N] [--connections N]`
+//! With `--traditional` it runs on PostgreSQL + Redis + S3 (the local test services); with
+//! `--edge`, on the Cloudflare stack: D1 and Workers KV through Cloudflare's simulator (the
+//! Worker in `tests/cf-shim/`, which counts the requests it serves) and R2 through s3s-fs,
+//! and it adds a table of Cloudflare API requests per user-facing request, per route.
+//!
+//! Usage: `bench <path to alleato binary> [--seconds N] [--connections N] [--traditional | --edge]`
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +29,8 @@ struct Args {
     connections: usize,
     /// Run on PostgreSQL + Redis + S3 (the local test services) instead of the embedded stack.
     traditional: bool,
+    /// Run on D1 + Workers KV (Cloudflare's simulator) + R2 (s3s-fs with R2's settings).
+    edge: bool,
 }
 
 static STACK_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
@@ -31,10 +38,11 @@ static STACK_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLo
 fn parse_args() -> Args {
     let mut args = std::env::args().skip(1);
     let binary = PathBuf::from(args.next().expect("usage: bench <alleato binary> [--seconds N] [--connections N]"));
-    let (mut seconds, mut connections, mut traditional) = (5, 32, false);
+    let (mut seconds, mut connections, mut traditional, mut edge) = (5, 32, false, false);
     while let Some(flag) = args.next() {
-        if flag == "--traditional" {
-            traditional = true;
+        if flag == "--traditional" || flag == "--edge" {
+            traditional |= flag == "--traditional";
+            edge |= flag == "--edge";
             continue;
         }
         let value = args.next().and_then(|v| v.parse().ok()).expect("a number after the flag");
@@ -44,7 +52,30 @@ fn parse_args() -> Args {
             other => panic!("unknown flag {other}"),
         }
     }
-    Args { binary, seconds, connections, traditional }
+    Args { binary, seconds, connections, traditional, edge }
+}
+
+/// The environment that puts a server on the Cloudflare stack of the local test services: D1
+/// (a database of its own) and Workers KV through the simulator, R2 through s3s-fs.
+fn edge_env(run: &str) -> Vec<(String, String)> {
+    [
+        ("USE_CLOUDFLARE", "true".to_owned()),
+        ("CLOUDFLARE_API_BASE_URL", alleato_e2e::cf_url()),
+        ("CLOUDFLARE_ACCOUNT_ID", "bench-account".to_owned()),
+        ("CLOUDFLARE_API_TOKEN", "bench-token".to_owned()),
+        ("CLOUDFLARE_D1_DATABASE_ID", format!("bench-{run}")),
+        ("CLOUDFLARE_KV_NAMESPACE_ID", "bench".to_owned()),
+        // The simulator has no account-wide limit; the load below would spend 1,200 in a second.
+        ("ALLEATO_CLOUDFLARE__API_REQUESTS_PER_5_MINUTES", "1000000000".to_owned()),
+        ("R2_BUCKET", "alleato-test".to_owned()),
+        ("R2_ENDPOINT", alleato_e2e::s3_endpoint()),
+        ("R2_ACCESS_KEY_ID", "AKTEST".to_owned()),
+        ("R2_SECRET_ACCESS_KEY", "SKTEST".to_owned()),
+        ("ALLEATO_STORAGE__S3_PREFIX", format!("bench-{run}")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// Starts the binary and returns it with the time until `/ready` first answered 200.
@@ -116,7 +147,12 @@ async fn load(url: &str, token: Option<&str>, connections: usize, seconds: u64) 
 async fn main() {
     let args = parse_args();
     let run = alleato_e2e::uuid_like();
-    STACK_ENV.set(if args.traditional { traditional_env("bench", &run) } else { Vec::new() }).unwrap();
+    let env = match (args.traditional, args.edge) {
+        (true, _) => traditional_env("bench", &run),
+        (_, true) => edge_env(&run),
+        _ => Vec::new(),
+    };
+    STACK_ENV.set(env).unwrap();
     if std::env::var("BENCH_ONLY_STREAMING").is_ok() {
         streaming(&args.binary, args.connections, args.seconds).await;
         return;
@@ -159,7 +195,11 @@ async fn main() {
     let (server, warm_start) = start(&args.binary, dir.path()).await;
     drop(server);
 
-    let stack = if args.traditional { "traditional stack (PostgreSQL + Redis + S3)" } else { "embedded stack" };
+    let stack = match (args.traditional, args.edge) {
+        (true, _) => "traditional stack (PostgreSQL + Redis + S3)",
+        (_, true) => "Cloudflare stack (D1 + Workers KV in Cloudflare's simulator, R2 through s3s-fs)",
+        _ => "embedded stack",
+    };
     println!(
         "alleato benchmark: {stack}, {} connections, {} s per route, release build",
         args.connections, args.seconds
@@ -188,7 +228,61 @@ async fn main() {
         ms(cold_start),
         ms(warm_start)
     );
+    if args.edge {
+        cloudflare_requests(&args.binary).await;
+    }
     streaming(&args.binary, args.connections, args.seconds).await;
+}
+
+/// The simulator's count of requests served, by kind.
+async fn served() -> serde_json::Value {
+    let url = format!("{}/__simulator/requests", alleato_e2e::cf_url());
+    let answer: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    answer["result"].clone()
+}
+
+/// Cloudflare API requests per user-facing request, per route, counted by the simulator's
+/// Worker: each route is called `N` times in a row after one call that warms the caches, on a
+/// server with rate limiting on (its counters are settled with D1 every 2 s, so part of a
+/// request each).
+async fn cloudflare_requests(binary: &Path) {
+    const N: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start_with(binary, dir.path(), &[("RATE_LIMIT_ENABLED", "true")]).await;
+    let client = Client::new(server.base_url());
+    let session =
+        client.register(&format!("cf-{}@example.com", alleato_e2e::uuid_like()), "benchmark password").await.unwrap();
+    let user = client.with_token(&session.token);
+    let chat = user.create_chat(&CreateChatRequest::default()).await.unwrap();
+    let mut rows = Vec::new();
+    macro_rules! measure {
+        ($name:expr, $call:expr) => {{
+            $call;
+            let before = served().await;
+            for _ in 0..N {
+                $call;
+            }
+            let after = served().await;
+            let per = |kind: &str| (after[kind].as_u64().unwrap() - before[kind].as_u64().unwrap()) as f64 / N as f64;
+            rows.push(($name, per("total"), per("d1"), per("kv_read"), per("kv_write") + per("kv_other")));
+        }};
+    }
+    measure!("GET /api/v1/auth/me (a cached session check)", user.me().await.unwrap());
+    measure!("GET /api/v1/chats (a listing)", user.list_chats(&Default::default()).await.unwrap());
+    measure!("GET /api/v1/chats/:id (a read)", user.get_chat(chat.id).await.unwrap());
+    measure!("POST /api/v1/chats/:id/messages (send, stream to the end)", {
+        let mut events = user.send_text(ChatId::new(), "Count my requests").await.unwrap();
+        while events.next().await.is_some() {}
+    });
+    drop(server);
+    println!();
+    println!("Cloudflare API requests per user-facing request ({N} calls each, counted by the simulator's Worker):");
+    println!();
+    println!("| route | all | D1 | KV reads | KV writes |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (name, all, d1, reads, writes) in rows {
+        println!("| {name} | {all:.2} | {d1:.2} | {reads:.2} | {writes:.2} |");
+    }
 }
 
 /// CPU time (user + system) the process has used so far.
@@ -402,6 +496,15 @@ async fn seed_messages(data_dir: &Path, chat: alleato_core::ids::ChatId, n: usiz
     if let Some(url) = env.get("DATABASE_URL") {
         config.database.url = Some(alleato_server::config::Secret::new(url.clone()));
         config.database.schema = env.get("ALLEATO_DATABASE__SCHEMA").cloned();
+    }
+    if let Some(database) = env.get("CLOUDFLARE_D1_DATABASE_ID") {
+        let cf = &mut config.cloudflare;
+        cf.use_cloudflare = Some(true);
+        cf.api_base_url = env["CLOUDFLARE_API_BASE_URL"].clone();
+        cf.account_id = env.get("CLOUDFLARE_ACCOUNT_ID").cloned();
+        cf.api_token = env.get("CLOUDFLARE_API_TOKEN").map(|t| alleato_server::config::Secret::new(t.clone()));
+        cf.d1_database_id = Some(database.clone());
+        cf.api_requests_per_5_minutes = u32::MAX;
     }
     let db = alleato_server::wiring::open_database(&config).await.unwrap().chats;
     let start = alleato_core::time::now();

@@ -17,7 +17,7 @@ mod model;
 mod objects;
 mod streams;
 
-pub use counters::{Counter, Counters, counter_window};
+pub use counters::{Counter, CounterAdd, Counters, check_adds, counter_window};
 pub use database::{
     ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore,
 };

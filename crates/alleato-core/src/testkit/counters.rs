@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
-use crate::ports::{Counters, MAX_KEY_BYTES};
+use crate::ports::{CounterAdd, Counters, MAX_KEY_BYTES};
 
 fn key(name: &str) -> String {
     format!("test:{}:{name}", uuid::Uuid::new_v4().simple())
@@ -49,6 +49,24 @@ pub async fn oversized_keys_are_rejected(counters: Arc<dyn Counters>) {
     let long = "k".repeat(MAX_KEY_BYTES + 1);
     assert!(matches!(counters.increment(&long, Duration::from_secs(60)).await, Err(Error::BadRequest { .. })));
     assert!(matches!(counters.increment("", Duration::from_secs(60)).await, Err(Error::BadRequest { .. })));
+}
+
+pub async fn adding_many_at_once_counts_like_increments(counters: Arc<dyn Counters>) {
+    let (a, b) = (key("many-a"), key("many-b"));
+    let window = Duration::from_secs(60);
+    counters.increment(&a, window).await.unwrap();
+    let adds = [
+        CounterAdd { key: a.clone(), window, n: 4 },
+        CounterAdd { key: b.clone(), window, n: 2 },
+        CounterAdd { key: a.clone(), window, n: 1 },
+    ];
+    let after = counters.add_many(&adds).await.unwrap();
+    assert_eq!(after.iter().map(|c| c.count).collect::<Vec<_>>(), [5, 2, 6], "in order, each after its addition");
+    assert!(after.iter().all(|c| c.resets_in <= window && c.resets_in > Duration::from_secs(50)));
+    assert_eq!(counters.increment(&b, window).await.unwrap().count, 3);
+    assert!(counters.add_many(&[]).await.unwrap().is_empty());
+    let nothing = [CounterAdd { key: a, window, n: 0 }];
+    assert!(matches!(counters.add_many(&nothing).await, Err(Error::BadRequest { .. })));
 }
 
 pub async fn ping_answers(counters: Arc<dyn Counters>) {

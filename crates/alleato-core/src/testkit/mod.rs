@@ -136,6 +136,7 @@ macro_rules! counters_conformance {
                 increments_count_within_a_window,
                 increment_windows_reset,
                 concurrent_increments_are_distinct,
+                adding_many_at_once_counts_like_increments,
                 oversized_keys_are_rejected,
                 ping_answers,
             ]

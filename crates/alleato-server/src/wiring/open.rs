@@ -12,7 +12,7 @@ use alleato_cloudflare::{CloudflareClient, CloudflareSettings, D1, KvStreams, Kv
 use alleato_core::Surface;
 use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
 use alleato_core::services::{DatabasePorts, GenerationSettings};
-use alleato_memory::{CachedKv, MemoryKv, MemoryStreams};
+use alleato_memory::{CachedKv, CachedUsers, MemoryKv, MemoryStreams, PreCountedCounters};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
@@ -88,8 +88,8 @@ impl<'a> Opener<'a> {
                     PostgresDatabase::connect(&settings).await.context("connecting to PostgreSQL (DATABASE_URL)")?,
                 ))
             }
-            DatabaseBackend::D1 => DatabasePorts::new(self.d1("database", &choice.reason).await?),
-            DatabaseBackend::D1Local(path) => DatabasePorts::new(self.d1_local(path).await?),
+            DatabaseBackend::D1 => self.cache_users(DatabasePorts::new(self.d1("database", &choice.reason).await?)),
+            DatabaseBackend::D1Local(path) => self.cache_users(DatabasePorts::new(self.d1_local(path).await?)),
         })
     }
 
@@ -165,8 +165,14 @@ impl<'a> Opener<'a> {
             CountersBackend::Memory => self.memory_kv().await,
             CountersBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
             CountersBackend::Redis => Arc::new(RedisKv::new(self.redis("counters", &choice.reason).await?)),
-            CountersBackend::D1 => self.d1("counters", &choice.reason).await?,
-            CountersBackend::D1Local(path) => self.d1_local(path).await?,
+            // Every API request is counted: in D1, one request each would spend Cloudflare's API
+            // budget; counted here and settled in batches, one per `settle_every`.
+            CountersBackend::D1 => {
+                Arc::new(PreCountedCounters::new(self.d1("counters", &choice.reason).await?, COUNTERS_SETTLE_EVERY))
+            }
+            CountersBackend::D1Local(path) => {
+                Arc::new(PreCountedCounters::new(self.d1_local(path).await?, COUNTERS_SETTLE_EVERY))
+            }
         })
     }
 
@@ -252,6 +258,14 @@ impl<'a> Opener<'a> {
         };
         let choice = Choice { backend: model.describe(), reason: why };
         Ok((model, settings, choice))
+    }
+
+    /// On D1, users by id are read through this process's memory, for as long as sessions are
+    /// (`kv_cache_secs`): a signed-in request's session check then costs no API request.
+    fn cache_users(&self, mut ports: DatabasePorts) -> DatabasePorts {
+        let max_age = Duration::from_secs(self.config.cloudflare.kv_cache_secs);
+        ports.users = Arc::new(CachedUsers::new(ports.users, max_age, KV_CACHE_ENTRIES));
+        ports
     }
 
     async fn memory_kv(&self) -> Arc<MemoryKv> {
@@ -353,8 +367,13 @@ impl<'a> Opener<'a> {
     }
 }
 
-/// Sessions held in memory in front of Workers KV, at most (a few hundred bytes each).
+/// Sessions (and users) held in memory in front of Workers KV (and D1), at most (a few hundred
+/// bytes each).
 const KV_CACHE_ENTRIES: u64 = 100_000;
+
+/// How often counters counted in memory are settled with D1: at most one API request per this
+/// interval per instance, and the most another instance's counts can lag.
+const COUNTERS_SETTLE_EVERY: Duration = Duration::from_secs(2);
 
 pub(super) fn describe_database(backend: &DatabaseBackend) -> String {
     match backend {

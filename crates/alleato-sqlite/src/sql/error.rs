@@ -64,7 +64,9 @@ impl SqlError {
                 Error::conflict(surface, format!("already exists ({})", constraint_target(&self.message)))
             }
             SqlErrorKind::ForeignKey => Error::not_found(surface),
-            SqlErrorKind::Unavailable => Error::unavailable(surface, self),
+            // The database itself is down, whichever entity was asked for: the code names it
+            // (`unavailable:database`), as the PostgreSQL adapter's does.
+            SqlErrorKind::Unavailable => Error::unavailable(Surface::Database, self),
             SqlErrorKind::Other => Error::backend(surface, self),
         }
     }

@@ -1,0 +1,155 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use alleato_core::Result;
+use alleato_core::ids::UserId;
+use alleato_core::model::User;
+use alleato_core::ports::UserStore;
+use async_trait::async_trait;
+
+/// A read-through cache of users by id in this process's memory, in front of a database whose
+/// reads are metered (D1 over Cloudflare's REST API): with the session cache ([`crate::CachedKv`])
+/// it makes a signed-in request's session check cost no request at all.
+///
+/// - A user read by id is served from memory for at most `max_age`.
+/// - Writes (insert, update, delete) go to the store, then drop the cached user: this instance
+///   sees a password change (which ends other sessions) or a deletion at once; other instances
+///   within `max_age`, the bound the session cache already states for a logout.
+/// - Reads by email (sign-in) always go to the store.
+pub struct CachedUsers {
+    inner: Arc<dyn UserStore>,
+    cache: moka::sync::Cache<UserId, User>,
+    /// Bumped by every write; a read that raced one does not cache what it read.
+    writes: AtomicU64,
+}
+
+impl CachedUsers {
+    pub fn new(inner: Arc<dyn UserStore>, max_age: Duration, capacity: u64) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(max_age.max(Duration::from_millis(1)))
+            .build();
+        Self { inner, cache, writes: AtomicU64::new(0) }
+    }
+
+    async fn write<T>(&self, id: UserId, write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(&id);
+        let written = write.await;
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(&id);
+        written
+    }
+}
+
+impl std::fmt::Debug for CachedUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedUsers").field("entries", &self.cache.entry_count()).finish()
+    }
+}
+
+#[async_trait]
+impl UserStore for CachedUsers {
+    async fn insert_user(&self, user: &User) -> Result<()> {
+        self.write(user.id, self.inner.insert_user(user)).await
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        if let Some(user) = self.cache.get(&id) {
+            return Ok(Some(user));
+        }
+        let before = self.writes.load(Ordering::Acquire);
+        let user = self.inner.user_by_id(id).await?;
+        if let Some(user) = &user
+            && self.writes.load(Ordering::Acquire) == before
+        {
+            self.cache.insert(id, user.clone());
+        }
+        Ok(user)
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        self.inner.user_by_email(email).await
+    }
+
+    async fn update_user(&self, user: &User) -> Result<()> {
+        self.write(user.id, self.inner.update_user(user)).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<()> {
+        self.write(id, self.inner.delete_user(id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    use alleato_core::model::UserKind;
+
+    use super::*;
+
+    /// Users in a map, counting reads by id.
+    #[derive(Default)]
+    struct Users(Mutex<HashMap<UserId, User>>, AtomicUsize);
+
+    #[async_trait]
+    impl UserStore for Users {
+        async fn insert_user(&self, user: &User) -> Result<()> {
+            self.0.lock().unwrap().insert(user.id, user.clone());
+            Ok(())
+        }
+        async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            Ok(self.0.lock().unwrap().get(&id).cloned())
+        }
+        async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+            Ok(self.0.lock().unwrap().values().find(|u| u.email == email).cloned())
+        }
+        async fn update_user(&self, user: &User) -> Result<()> {
+            self.insert_user(user).await
+        }
+        async fn delete_user(&self, id: UserId) -> Result<()> {
+            self.0.lock().unwrap().remove(&id);
+            Ok(())
+        }
+    }
+
+    fn user() -> User {
+        let id = UserId::new();
+        User {
+            id,
+            email: format!("{id}@example.com"),
+            kind: UserKind::Regular,
+            password_hash: None,
+            created_at: alleato_core::time::now(),
+            sessions_valid_from: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_by_id_are_served_from_memory_and_writes_here_are_seen_at_once() {
+        let store = Arc::new(Users::default());
+        let (here, there) = (
+            CachedUsers::new(store.clone(), Duration::from_millis(300), 100),
+            CachedUsers::new(store.clone(), Duration::from_millis(300), 100),
+        );
+        let mut ada = user();
+        here.insert_user(&ada).await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(there.user_by_id(ada.id).await.unwrap().unwrap().email, ada.email);
+        }
+        assert_eq!(store.1.load(Ordering::SeqCst), 1, "one read, then memory");
+        ada.sessions_valid_from = Some(alleato_core::time::now());
+        here.update_user(&ada).await.unwrap();
+        assert!(here.user_by_id(ada.id).await.unwrap().unwrap().sessions_valid_from.is_some(), "here at once");
+        assert!(there.user_by_id(ada.id).await.unwrap().unwrap().sessions_valid_from.is_none(), "there: stale");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(there.user_by_id(ada.id).await.unwrap().unwrap().sessions_valid_from.is_some(), "within max_age");
+        here.delete_user(ada.id).await.unwrap();
+        assert_eq!(here.user_by_id(ada.id).await.unwrap(), None);
+    }
+}
