@@ -135,3 +135,44 @@ async fn malformed_uploads_are_rejected() {
     assert_api_error(unauthenticated, 401, "unauthorized:auth");
     assert!(app.stored_objects().await.is_empty());
 }
+
+/// With `R2_PUBLIC_URL` (the bucket served publicly), a file in a public chat links to its
+/// permanent public address, with no expiry; a private file gets no direct link at all, since a
+/// signed one would show the key the public address serves forever. The content route serves
+/// both to whoever may read them.
+#[tokio::test]
+async fn a_public_r2_bucket_links_public_files_only() {
+    use alleato_sdk::api::{CreateChatRequest, UpdateChatRequest, Visibility};
+    use alleato_server::config::Secret;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().to_path_buf());
+    let prefix = format!("e2e-public-{}", alleato_e2e::uuid_like());
+    let cf = &mut config.cloudflare;
+    cf.use_cloudflare_storage = Some(true);
+    cf.r2_bucket = Some("alleato-test".into());
+    cf.r2_endpoint = Some(alleato_e2e::s3_endpoint());
+    cf.r2_access_key_id = Some(Secret::new("AKTEST"));
+    cf.r2_secret_access_key = Some(Secret::new("SKTEST"));
+    cf.r2_public_url = Some("https://files.example.com/".into());
+    config.storage.s3_prefix = Some(prefix.clone());
+    let app = TestApp::spawn_with(config, Some(dir)).await;
+    let (ada, session) = app.user().await;
+    let chat = ada.create_chat(&CreateChatRequest::default()).await.unwrap();
+    let attached = ada.upload_file("cat.png", "image/png", PNG, Some(chat.id)).await.unwrap();
+    let loose = ada.upload_file("dog.png", "image/png", PNG, None).await.unwrap();
+    for file in [&attached, &loose] {
+        let shown = ada.file(file.id).await.unwrap();
+        assert_eq!((shown.download_url, shown.download_url_expires_at), (None, None), "private: no direct link");
+    }
+
+    ada.update_chat(chat.id, &UpdateChatRequest { visibility: Some(Visibility::Public), title: None }).await.unwrap();
+    let (bob, _) = app.user().await;
+    for viewer in [&ada, &bob] {
+        let shown = viewer.file(attached.id).await.unwrap();
+        let expected = format!("https://files.example.com/{prefix}/files/{}/{}", session.user.id, attached.id);
+        assert_eq!(shown.download_url.as_deref(), Some(expected.as_str()));
+        assert_eq!(shown.download_url_expires_at, None, "a public address does not expire");
+        assert_eq!(viewer.file_content(attached.id).await.unwrap().1, PNG);
+    }
+    assert!(ada.file(loose.id).await.unwrap().download_url.is_none(), "still private");
+}

@@ -289,11 +289,13 @@ pub struct FileView {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "alleato_core::time::wire")]
     pub created_at: alleato_core::time::Timestamp,
-    /// A URL that fetches the bytes straight from the storage service without credentials,
-    /// when it signs URLs (S3, R2); absent otherwise. `url` always works.
+    /// A URL that fetches the bytes straight from the storage service without credentials:
+    /// signed, when the storage signs URLs (S3, R2); the public bucket's address for a file in
+    /// a public chat when the bucket is public (`R2_PUBLIC_URL`); absent otherwise. `url`
+    /// always works.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_url: Option<String>,
-    /// When `downloadUrl` stops working.
+    /// When a signed `downloadUrl` stops working; absent for a public one, which does not.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     #[serde(default, skip_serializing_if = "Option::is_none", with = "alleato_core::time::wire_option")]
     pub download_url_expires_at: Option<alleato_core::time::Timestamp>,
@@ -316,9 +318,10 @@ impl FileView {
         }
     }
 
-    /// Adds a signed download URL and its expiry.
-    pub fn with_download_url(mut self, download: Option<(String, alleato_core::time::Timestamp)>) -> Self {
-        (self.download_url, self.download_url_expires_at) = download.unzip();
+    /// Adds a download URL and, for a signed one, its expiry.
+    pub fn with_download_url(mut self, download: Option<(String, Option<alleato_core::time::Timestamp>)>) -> Self {
+        let (url, expires_at) = download.unzip();
+        (self.download_url, self.download_url_expires_at) = (url, expires_at.flatten());
         self
     }
 }

@@ -35,6 +35,14 @@ mod counters {
     alleato_core::counters_conformance!(super::database().await);
 }
 
+/// As the server runs them on D1: counted in memory, settled with D1 in batches.
+mod pre_counted_counters {
+    alleato_core::counters_conformance!(std::sync::Arc::new(alleato_memory::PreCountedCounters::new(
+        super::database().await,
+        std::time::Duration::from_millis(100)
+    )));
+}
+
 #[tokio::test]
 async fn one_port_call_is_one_request() {
     use alleato_core::ports::{ChatStore, UserStore};

@@ -45,6 +45,9 @@ pub struct S3Settings {
     pub prefix: Option<String>,
     /// The longest one request (retries included) may take.
     pub timeout: Duration,
+    /// Where the bucket is served publicly (an R2 bucket's custom domain or `r2.dev` address),
+    /// for [`ObjectStorage::public_url`]: `<public_base_url>/<prefix>/<key>`.
+    pub public_base_url: Option<String>,
 }
 
 impl S3Settings {
@@ -75,6 +78,7 @@ impl Default for S3Settings {
             path_style: true,
             prefix: None,
             timeout: Duration::from_secs(10),
+            public_base_url: None,
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct ObjectStoreAdapter {
     name: &'static str,
     /// The S3 client itself, to sign download URLs (under the same key prefix as `store`).
     signer: Option<(AmazonS3, ObjectPath)>,
+    /// The bucket's public address and the key prefix, when it is served publicly.
+    public: Option<(String, ObjectPath)>,
     /// The directory of a local store, swept of abandoned staging files from `put`, at most
     /// once an hour.
     local_dir: Option<std::path::PathBuf>,
@@ -107,6 +113,7 @@ impl ObjectStoreAdapter {
             keeps_attributes: false,
             name: "local",
             signer: None,
+            public: None,
             local_dir: Some(dir.to_path_buf()),
             sweep: hourly(),
         })
@@ -118,6 +125,7 @@ impl ObjectStoreAdapter {
             keeps_attributes: true,
             name: "memory",
             signer: None,
+            public: None,
             local_dir: None,
             sweep: hourly(),
         }
@@ -149,16 +157,18 @@ impl ObjectStoreAdapter {
         let store = builder.build().map_err(|e| Error::backend(S, format!("S3 settings: {e}")))?;
         let prefix = ObjectPath::from(settings.prefix.as_deref().unwrap_or_default());
         let signer = Some((store.clone(), prefix.clone()));
+        let public =
+            settings.public_base_url.as_ref().map(|base| (base.trim_end_matches('/').to_owned(), prefix.clone()));
         let store: Arc<dyn ObjectStore> = match prefix.as_ref() {
             "" => Arc::new(store),
             _ => Arc::new(PrefixStore::new(store, prefix)),
         };
-        Ok(Self { store, keeps_attributes: true, name: "s3", signer, local_dir: None, sweep: hourly() })
+        Ok(Self { store, keeps_attributes: true, name: "s3", signer, public, local_dir: None, sweep: hourly() })
     }
 
     /// Wraps any other `object_store` backend.
     pub fn from_store(store: Arc<dyn ObjectStore>, keeps_attributes: bool, name: &'static str) -> Self {
-        Self { store, keeps_attributes, name, signer: None, local_dir: None, sweep: hourly() }
+        Self { store, keeps_attributes, name, signer: None, public: None, local_dir: None, sweep: hourly() }
     }
 
     /// Removes the staging files that writes to a local store left behind when the process
@@ -277,6 +287,13 @@ impl ObjectStorage for ObjectStoreAdapter {
         let expires_in = download.expires_in.clamp(Duration::from_secs(1), SignedDownload::MAX_EXPIRES_IN);
         let url = signer.signed_url_opts(Method::GET, &location, expires_in, &options).await.map_err(map)?;
         Ok(Some(url.into()))
+    }
+
+    fn public_url(&self, key: &str) -> Option<String> {
+        let (base, prefix) = self.public.as_ref()?;
+        // Keys are letters, digits, `-`, `_`, `.` and `/` (the port's rule): nothing to escape.
+        let location: ObjectPath = prefix.parts().chain(path(key).ok()?.parts()).collect();
+        Some(format!("{base}/{location}"))
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectEntry>> {

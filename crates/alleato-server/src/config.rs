@@ -147,6 +147,10 @@ pub struct CloudflareConfig {
     /// `R2_ENDPOINT`: instead of `https://<account_id>.r2.cloudflarestorage.com` (a
     /// jurisdiction's endpoint, or a test server; plain `http://` is accepted).
     pub r2_endpoint: Option<String>,
+    /// `R2_PUBLIC_URL`: where the bucket is served publicly (a custom domain or its `r2.dev`
+    /// address). Files in public chats then link there, for good; private files get no direct
+    /// link at all (a signed one would show a key that the public address serves forever).
+    pub r2_public_url: Option<String>,
 }
 
 impl Default for CloudflareConfig {
@@ -167,6 +171,7 @@ impl Default for CloudflareConfig {
             r2_access_key_id: None,
             r2_secret_access_key: None,
             r2_endpoint: None,
+            r2_public_url: None,
         }
     }
 }
@@ -369,6 +374,7 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("R2_ACCESS_KEY_ID", "cloudflare.r2_access_key_id"),
     ("R2_SECRET_ACCESS_KEY", "cloudflare.r2_secret_access_key"),
     ("R2_ENDPOINT", "cloudflare.r2_endpoint"),
+    ("R2_PUBLIC_URL", "cloudflare.r2_public_url"),
     ("POSTGRES_URL", "database.url"),
     ("DATABASE_URL", "database.url"),
     ("REDIS_URL", "redis.url"),

@@ -102,6 +102,9 @@ type RemoteRead = (Option<Arc<Record>>, Instant);
 struct Owned {
     expires_at_ms: i64,
     dirty: bool,
+    /// A write of its value is under way: no second one starts, so an older snapshot never
+    /// lands after a newer one.
+    writing: bool,
     last_write: Option<Instant>,
     finished: bool,
 }
@@ -144,10 +147,12 @@ impl KvStreams {
     /// Writes every stream that changed since its last write, waiting where a value was
     /// written less than `flush_every` ago; for a graceful stop.
     pub async fn flush(&self) {
-        for _ in 0..3 {
-            if self.inner.flush_due(true).await == 0 {
+        for _ in 0..50 {
+            let left = self.inner.flush_due(true).await;
+            if left == 0 && !self.inner.owned(|o| o.values().any(|s| s.writing)) {
                 return;
             }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -214,6 +219,7 @@ impl Inner {
                 o.entry(id.to_owned()).or_insert(Owned {
                     expires_at_ms: record.header.expires_at_ms,
                     dirty: false,
+                    writing: false,
                     last_write: None,
                     finished: record.header.done,
                 });
@@ -255,8 +261,8 @@ impl Inner {
             return Ok(());
         };
         let Some(expires_at_ms) = self.owned(|o| {
-            let owned = o.get_mut(id)?;
-            owned.dirty = false;
+            let owned = o.get_mut(id).filter(|s| !s.writing)?;
+            (owned.dirty, owned.writing) = (false, true);
             Some(owned.expires_at_ms)
         }) else {
             return Ok(());
@@ -278,7 +284,7 @@ impl Inner {
         let written = self.kv.set(&record_key(id), &record.encode(), Some(left + KV_MIN_TTL)).await;
         self.owned(|o| {
             if let Some(owned) = o.get_mut(id) {
-                owned.last_write = Some(Instant::now());
+                (owned.last_write, owned.writing) = (Some(Instant::now()), false);
                 if written.is_err() {
                     owned.dirty = true;
                 }
@@ -369,7 +375,13 @@ impl StreamStore for KvStreams {
         inner.owned(|o| {
             o.insert(
                 id.to_owned(),
-                Owned { expires_at_ms: unix_millis() + millis(ttl), dirty: true, last_write: None, finished: false },
+                Owned {
+                    expires_at_ms: unix_millis() + millis(ttl),
+                    dirty: true,
+                    writing: false,
+                    last_write: None,
+                    finished: false,
+                },
             )
         });
         Ok(())

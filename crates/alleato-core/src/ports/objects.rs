@@ -48,6 +48,13 @@ pub trait ObjectStorage: Send + Sync + 'static {
         let _ = (key, download);
         Ok(None)
     }
+    /// The object's permanent public URL, when the bucket is served publicly (an R2 bucket's
+    /// public domain, `R2_PUBLIC_URL`): anyone who knows it can read the object, for good.
+    /// `None` for a private store, the usual case.
+    fn public_url(&self, key: &str) -> Option<String> {
+        let _ = key;
+        None
+    }
     /// Every object whose key starts with `prefix` (a whole path segment: `files/` or `files`),
     /// in no particular order, read lazily: for sweeps over the whole store.
     fn list(&self, prefix: &str) -> futures::stream::BoxStream<'static, Result<ObjectEntry>>;

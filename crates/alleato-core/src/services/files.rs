@@ -35,7 +35,8 @@ impl Default for FileSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadUrl {
     pub url: String,
-    pub expires_at: Timestamp,
+    /// `None` for a public bucket's permanent URL.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// An upload as received.
@@ -122,10 +123,22 @@ impl FileService {
         Err(Error::not_found(Surface::File))
     }
 
-    /// A signed URL for the bytes of `meta` (which `meta` or `upload` returned, so access was
-    /// checked), when the storage signs URLs and they are enabled. A signing failure is logged
+    /// A URL for the bytes of `meta` (which `meta` or `upload` returned, so access was checked):
+    /// a signed one when the storage signs URLs and they are enabled. A signing failure is logged
     /// and offers none: the content route still serves the file.
+    ///
+    /// When the bucket is served publicly ([`ObjectStorage::public_url`]), a file in a public
+    /// chat gets its permanent public URL, and a private file none: a signed URL would show its
+    /// key, and with it a public address that never expires.
     pub async fn download_url(&self, meta: &FileMeta) -> Option<DownloadUrl> {
+        if let Some(public) = self.objects.public_url(&meta.storage_key) {
+            let chat = match meta.chat_id {
+                Some(chat) => self.chats.chat(chat).await.ok().flatten(),
+                None => None,
+            };
+            let public_chat = chat.is_some_and(|c| c.visibility == Visibility::Public);
+            return public_chat.then_some(DownloadUrl { url: public, expires_at: None });
+        }
         let ttl = self.settings.download_url_ttl.min(SignedDownload::MAX_EXPIRES_IN);
         if ttl.is_zero() {
             return None;
@@ -137,7 +150,7 @@ impl FileService {
         };
         let expires_at = now() + ttl;
         match self.objects.signed_download_url(&meta.storage_key, &download).await {
-            Ok(url) => url.map(|url| DownloadUrl { url, expires_at }),
+            Ok(url) => url.map(|url| DownloadUrl { url, expires_at: Some(expires_at) }),
             Err(err) => {
                 tracing::warn!(file = %meta.id, error = %err, "could not sign a download URL");
                 None

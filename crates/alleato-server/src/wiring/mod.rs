@@ -54,13 +54,10 @@ pub async fn open_database(config: &Config) -> anyhow::Result<DatabasePorts> {
 
 /// Opens every chosen adapter and builds the services.
 pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
-    if std::env::var_os("R2_PUBLIC_URL").is_some() {
-        tracing::warn!(
-            "R2_PUBLIC_URL is ignored: uploads are private and are served through signed URLs or /content, \
-             never from a public bucket"
-        );
-    }
     let plan = plan(config);
+    if config.cloudflare.r2_public_url.is_some() && plan.storage.backend != StorageBackend::R2 {
+        tracing::warn!("R2_PUBLIC_URL is ignored: uploads are not on R2 ({})", plan.storage.reason);
+    }
     let open = Opener::new(config);
     let database = open.database(&plan.database).await?;
     let objects = open.objects(&plan.storage)?;

@@ -143,6 +143,7 @@ impl<'a> Opener<'a> {
             access_key_id: cf.r2_access_key_id.as_ref().map(|s| s.expose().to_owned()),
             secret_access_key: cf.r2_secret_access_key.as_ref().map(|s| s.expose().to_owned()),
             prefix: self.config.storage.s3_prefix.clone(),
+            public_base_url: cf.r2_public_url.clone(),
             ..settings
         };
         Ok(Arc::new(ObjectStoreAdapter::s3(&settings).context("configuring R2 storage")?))
