@@ -54,6 +54,11 @@ impl Executor for D1 {
         outcomes.pop().ok_or_else(|| SqlError::new(SqlErrorKind::Other, "D1 answered no result"))
     }
 
+    /// One request for all the reads.
+    async fn query_all(&self, statements: Vec<Statement>) -> Result<Vec<Outcome>, SqlError> {
+        self.batch(statements).await
+    }
+
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Outcome>, SqlError> {
         let mut batch = Vec::with_capacity(statements.len());
         for statement in &statements {

@@ -52,6 +52,8 @@ async fn one_port_call_is_one_request() {
     let chats = db.streams(alleato_core::ids::ChatId::new()).await.unwrap();
     assert!(chats.is_empty());
     assert_eq!(db.executor().client().requests_sent(), before + 2);
+    assert_eq!(db.chat_with_messages(alleato_core::ids::ChatId::new()).await.unwrap(), None);
+    assert_eq!(db.executor().client().requests_sent(), before + 3, "a chat and its messages: one request");
 }
 
 #[tokio::test]

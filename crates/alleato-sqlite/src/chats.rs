@@ -164,6 +164,28 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
         self.all(Surface::Message, select.bind(chat.to_string()), message).await
     }
 
+    async fn chat_with_messages(&self, id: ChatId) -> Result<Option<(Chat, Vec<StoredMessage>)>> {
+        let select_chat =
+            Statement::new(concat!(select_chat!(), r#" WHERE "id" = ?1"#)).bind(id.to_string()).max_rows(1);
+        let select_messages =
+            Statement::new(concat!(select_message!(), r#" WHERE "chatId" = ?1 ORDER BY "createdAt", "id""#))
+                .bind(id.to_string());
+        let mut outcomes =
+            self.exec.query_all(vec![select_chat, select_messages]).await.map_err(|e| e.into_port(S))?.into_iter();
+        let (Some(chat_rows), Some(message_rows)) = (outcomes.next(), outcomes.next()) else {
+            return Err(Error::backend(S, "two reads answered fewer than two results"));
+        };
+        let Some(row) = chat_rows.rows.into_iter().next() else { return Ok(None) };
+        let chat = chat(row).map_err(|e| e.into_port(S))?;
+        let messages = message_rows
+            .rows
+            .into_iter()
+            .map(message)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.into_port(Surface::Message))?;
+        Ok(Some((chat, messages)))
+    }
+
     async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
         let select = Statement::new(concat!(select_message!(), r#" WHERE "id" = ?1"#));
         self.optional(Surface::Message, select.bind(id.to_string()), message).await

@@ -232,19 +232,23 @@ impl Inner {
     /// (after waiting out `flush_every`). Returns how many are still to write.
     async fn flush_due(&self, wait: bool) -> usize {
         let every = self.settings.flush_every;
-        let (due, later): (Vec<_>, Vec<_>) = self.owned(|o| {
-            o.iter()
-                .filter(|(_, s)| s.dirty)
-                .map(|(id, s)| {
-                    (id.clone(), s.last_write.map_or(Duration::ZERO, |at| every.saturating_sub(at.elapsed())))
-                })
-                .partition(|(_, wait)| wait.is_zero())
-        });
-        if wait && let Some(longest) = later.iter().map(|(_, w)| *w).max() {
+        // Per changed stream, how long until its value may be written again.
+        let spacing = || {
+            self.owned(|o| {
+                o.iter()
+                    .filter(|(_, s)| s.dirty && !s.writing)
+                    .map(|(id, s)| {
+                        (id.clone(), s.last_write.map_or(Duration::ZERO, |at| every.saturating_sub(at.elapsed())))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        if wait && let Some(longest) = spacing().iter().map(|(_, w)| *w).max() {
             tokio::time::sleep(longest).await;
         }
-        let ids: Vec<String> = due.into_iter().chain(if wait { later } else { Vec::new() }).map(|(id, _)| id).collect();
-        futures::stream::iter(ids)
+        // Chosen after any wait: the flusher may have written one meanwhile.
+        let due: Vec<String> = spacing().into_iter().filter(|(_, w)| w.is_zero()).map(|(id, _)| id).collect();
+        futures::stream::iter(due)
             .for_each_concurrent(FLUSH_CONCURRENCY, |id| async move {
                 let _ = self.write(&id).await;
             })

@@ -49,6 +49,12 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn insert_messages(&self, messages: &[StoredMessage]) -> Result<()>;
     /// Messages of a chat, oldest first.
     async fn messages(&self, chat: ChatId) -> Result<Vec<StoredMessage>>;
+    /// The chat and its messages (none if it is missing): one round trip where the backend
+    /// charges per call.
+    async fn chat_with_messages(&self, id: ChatId) -> Result<Option<(Chat, Vec<StoredMessage>)>> {
+        let Some(chat) = self.chat(id).await? else { return Ok(None) };
+        Ok(Some((chat, self.messages(id).await?)))
+    }
     async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>>;
     /// Deletes the messages of `chat` created at or after `from`, and their votes.
     async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64>;

@@ -82,9 +82,9 @@ impl ChatService {
 
     /// A chat and its messages, if the caller may read it.
     pub async fn get(&self, who: &Principal, id: ChatId) -> Result<(Chat, Vec<StoredMessage>)> {
-        let chat = access::readable(self.chats.chat(id).await?, who.user_id())?;
-        let messages = self.chats.messages(id).await?;
-        Ok((chat, messages))
+        let (chat, messages) = self.chats.chat_with_messages(id).await?.unzip();
+        let chat = access::readable(chat, who.user_id())?;
+        Ok((chat, messages.unwrap_or_default()))
     }
 
     pub async fn update(&self, who: &Principal, id: ChatId, update: ChatUpdate) -> Result<Chat> {

@@ -238,8 +238,13 @@ pub async fn messages_keep_parts_and_order(db: Arc<dyn Database>) {
     rich.attachments = vec![json!({"legacy": true})];
     let question = message_at(chat.id, Role::User, "question", t);
     db.insert_messages(&[rich.clone(), question.clone()]).await.unwrap();
-    assert_eq!(db.messages(chat.id).await.unwrap(), vec![question, rich.clone()], "oldest first, parts intact");
-    assert_eq!(db.message(rich.id).await.unwrap(), Some(rich));
+    assert_eq!(db.messages(chat.id).await.unwrap(), vec![question.clone(), rich.clone()], "oldest first, parts intact");
+    assert_eq!(db.message(rich.id).await.unwrap(), Some(rich.clone()));
+    let stored = db.chat(chat.id).await.unwrap().unwrap();
+    assert_eq!(db.chat_with_messages(chat.id).await.unwrap(), Some((stored, vec![question, rich])), "both at once");
+    assert_eq!(db.chat_with_messages(ChatId::new()).await.unwrap(), None);
+    let empty = new_chat(&*db, user.id).await;
+    assert_eq!(db.chat_with_messages(empty.id).await.unwrap().map(|(_, m)| m.len()), Some(0));
 }
 
 pub async fn message_batches_are_atomic(db: Arc<dyn Database>) {

@@ -127,4 +127,17 @@ pub trait Executor: Clone + Send + Sync + 'static {
     /// Runs the statements in order as one transaction: all of them take effect, or (on the
     /// first error) none. Nothing else reads or writes between them.
     fn batch(&self, statements: Vec<Statement>) -> impl Future<Output = Result<Vec<Outcome>, SqlError>> + Send;
+
+    /// Runs statements that only read, in order, each as [`Executor::query`] would. An executor
+    /// whose every call is a round trip (D1 over HTTP) sends them together; the default runs
+    /// them one by one.
+    fn query_all(&self, statements: Vec<Statement>) -> impl Future<Output = Result<Vec<Outcome>, SqlError>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(statements.len());
+            for statement in statements {
+                outcomes.push(self.query(statement).await?);
+            }
+            Ok(outcomes)
+        }
+    }
 }
