@@ -9,6 +9,7 @@ use alleato_server::{Config, RunningServer};
 
 pub use alleato_sdk;
 
+pub mod outage;
 pub mod process;
 
 /// A running server with its own data directory.

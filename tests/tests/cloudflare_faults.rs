@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use alleato_e2e::outage::{assert_unavailable, ready_reports_down, recovers};
 use alleato_e2e::{TestApp, test_config};
 use alleato_sdk::SdkError;
 use alleato_server::config::Secret;
@@ -119,48 +120,8 @@ fn config_through(proxy: &Proxy, dir: &std::path::Path) -> alleato_server::Confi
     config
 }
 
-async fn assert_unavailable<T: std::fmt::Debug>(
-    call: impl std::future::Future<Output = Result<T, SdkError>>,
-    code: &str,
-    bound: Duration,
-) {
-    let started = Instant::now();
-    let result = call.await;
-    let elapsed = started.elapsed();
-    match result {
-        Err(SdkError::Api { status: 503, code: c, message }) => {
-            assert_eq!(c, code, "{message}");
-            assert!(!message.contains("faults-token") && !message.contains("127.0.0.1"), "no internals: {message}");
-        }
-        other => panic!("expected 503 {code}, got {other:?}"),
-    }
-    assert!(elapsed < bound, "answered in {elapsed:?}, more than {bound:?}");
-}
-
-async fn ready_reports_down(app: &TestApp, down: &[&str]) {
-    let response = app.client.request(reqwest::Method::GET, "/ready").send().await.unwrap();
-    assert_eq!(response.status(), 503);
-    let body: serde_json::Value = response.json().await.unwrap();
-    for check in body["checks"].as_array().unwrap() {
-        let port = check["port"].as_str().unwrap();
-        assert_eq!(check["ok"], !down.contains(&port), "{check}");
-    }
-}
-
-/// Polls `call` until it succeeds, within 30 s: the server recovers on its own.
-async fn recovers<T, F: std::future::Future<Output = Result<T, SdkError>>>(mut call: impl FnMut() -> F) -> T {
-    let started = Instant::now();
-    loop {
-        match call().await {
-            Ok(value) => return value,
-            Err(err) if started.elapsed() < Duration::from_secs(30) => {
-                assert!(err.status().is_none_or(|s| s == 503), "only 503s while recovering: {err}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(err) => panic!("no recovery within 30 s: {err}"),
-        }
-    }
-}
+/// What an outage's message must not show.
+const PRIVATE: &[&str] = &["faults-token", "127.0.0.1"];
 
 const CLOUDFLARE_PORTS: [&str; 4] = ["database", "key-value", "counters", "streams"];
 
@@ -180,11 +141,12 @@ async fn cloudflare_unreachable_limiting_or_failing_is_a_prompt_503_and_the_serv
         (Mode::Failing, Duration::from_secs(3)),
     ] {
         proxy.set(mode).await;
-        assert_unavailable(ada.list_chats(&page), "unavailable:database", bound).await;
+        assert_unavailable(ada.list_chats(&page), "unavailable:database", bound, PRIVATE).await;
         assert_unavailable(
             app.client.register(&format!("{}@example.com", alleato_e2e::uuid_like()), "correct horse battery"),
             "unavailable:database",
             bound,
+            PRIVATE,
         )
         .await;
         // The session and the user were read before: this instance still knows them.
@@ -192,7 +154,7 @@ async fn cloudflare_unreachable_limiting_or_failing_is_a_prompt_503_and_the_serv
         ready_reports_down(&app, &CLOUDFLARE_PORTS).await;
 
         proxy.set(Mode::Up).await;
-        let chats = recovers(|| ada.list_chats(&page)).await;
+        let chats = recovers(&[503], || ada.list_chats(&page)).await;
         assert_eq!(chats.chats[0].id, chat.id, "{mode:?}: the data is all there");
         assert!(app.client.ready().await.unwrap().ready);
     }

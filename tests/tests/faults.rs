@@ -9,10 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use alleato_e2e::outage::{assert_unavailable, ready_reports_down, recovers};
 use alleato_e2e::process::free_port;
 use alleato_e2e::{PNG, TestApp, test_config};
-use alleato_sdk::SdkError;
 use alleato_server::config::Secret;
+
+/// What an outage's message must not show.
+const PRIVATE: &[&str] = &["postgres", "redis://"];
 
 fn wait_port(port: u16, up: bool) {
     let started = Instant::now();
@@ -177,50 +180,6 @@ impl Drop for PrivateProcess {
     }
 }
 
-/// Asserts a 503 with this code, answered within `bound`.
-async fn assert_unavailable<T: std::fmt::Debug>(
-    call: impl std::future::Future<Output = Result<T, SdkError>>,
-    code: &str,
-    bound: Duration,
-) {
-    let started = Instant::now();
-    let result = call.await;
-    let elapsed = started.elapsed();
-    match result {
-        Err(SdkError::Api { status: 503, code: c, message }) => {
-            assert_eq!(c, code, "{message}");
-            assert!(!message.contains("postgres") && !message.contains("redis://"), "no internals: {message}");
-        }
-        other => panic!("expected 503 {code}, got {other:?}"),
-    }
-    assert!(elapsed < bound, "answered in {elapsed:?}, more than {bound:?}");
-}
-
-async fn ready_reports_down(app: &TestApp, down: &[&str]) {
-    let response = app.client.request(reqwest::Method::GET, "/ready").send().await.unwrap();
-    assert_eq!(response.status(), 503);
-    let body: serde_json::Value = response.json().await.unwrap();
-    for check in body["checks"].as_array().unwrap() {
-        let port = check["port"].as_str().unwrap();
-        assert_eq!(check["ok"], !down.contains(&port), "{check}");
-    }
-}
-
-/// Polls `call` until it succeeds, within 30 s; the server must recover on its own.
-async fn recovers<T, F: std::future::Future<Output = Result<T, SdkError>>>(mut call: impl FnMut() -> F) -> T {
-    let started = Instant::now();
-    loop {
-        match call().await {
-            Ok(value) => return value,
-            Err(err) if started.elapsed() < Duration::from_secs(30) => {
-                assert!(err.status().is_none_or(|s| s == 503 || s == 401), "only 503s while recovering: {err}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(err) => panic!("no recovery within 30 s: {err}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_postgres_outage_is_a_prompt_503_and_the_server_recovers() {
     let pg = PrivatePostgres::new();
@@ -236,18 +195,20 @@ async fn a_postgres_outage_is_a_prompt_503_and_the_server_recovers() {
     let chat = ada.create_chat(&Default::default()).await.unwrap();
 
     pg.stop();
-    assert_unavailable(ada.list_chats(&Default::default()), "unavailable:database", Duration::from_secs(8)).await;
+    assert_unavailable(ada.list_chats(&Default::default()), "unavailable:database", Duration::from_secs(8), PRIVATE)
+        .await;
     assert_unavailable(
         app.client.register("late@example.com", "correct horse battery"),
         "unavailable:database",
         Duration::from_secs(8),
+        PRIVATE,
     )
     .await;
     ready_reports_down(&app, &["database"]).await;
 
     pg.start();
     let page = alleato_sdk::ListChats::default();
-    let chats = recovers(|| ada.list_chats(&page)).await;
+    let chats = recovers(&[503, 401], || ada.list_chats(&page)).await;
     assert_eq!(chats.chats[0].id, chat.id, "the data is all there");
     assert!(app.client.ready().await.unwrap().ready);
 }
@@ -266,11 +227,11 @@ async fn a_redis_outage_is_a_prompt_503_and_the_server_recovers() {
     let (ada, session) = app.user().await;
 
     redis.stop();
-    assert_unavailable(ada.me(), "unavailable:kv", Duration::from_secs(5)).await;
+    assert_unavailable(ada.me(), "unavailable:kv", Duration::from_secs(5), PRIVATE).await;
     ready_reports_down(&app, &["key-value", "counters", "streams"]).await;
 
     redis.start();
-    let me = recovers(|| ada.me()).await;
+    let me = recovers(&[503, 401], || ada.me()).await;
     assert_eq!(me.id, session.user.id, "the same session, without a server restart");
 }
 
@@ -297,13 +258,14 @@ async fn an_s3_outage_is_a_prompt_503_and_leaves_nothing_half_stored() {
         ada.upload_file("lost.png", "image/png", PNG, None),
         "unavailable:storage",
         Duration::from_secs(15),
+        PRIVATE,
     )
     .await;
     assert_eq!(app.client.admin_stats("test-admin-key").await.unwrap().files, before, "no metadata without bytes");
     ready_reports_down(&app, &["storage"]).await;
 
     s3.start();
-    recovers(|| ada.upload_file("after.png", "image/png", PNG, None)).await;
+    recovers(&[503, 401], || ada.upload_file("after.png", "image/png", PNG, None)).await;
     assert_eq!(&ada.file_content(kept.id).await.unwrap().1[..], PNG);
     assert_eq!(app.client.admin_stats("test-admin-key").await.unwrap().files, before + 1);
 }

@@ -137,12 +137,7 @@ impl CloudflareClient {
         if envelope.success && status.is_success() {
             return Ok(Answer(envelope.result));
         }
-        let first = envelope.errors.into_iter().next();
-        Err(ApiError::Rejected {
-            status: status.as_u16(),
-            code: first.as_ref().and_then(|e| e.code),
-            message: first.map_or_else(|| "no error given".into(), |e| e.message),
-        })
+        Err(rejected(status, envelope.errors))
     }
 
     /// Sends `request` and returns the answer's raw bytes, for the endpoints that answer a
@@ -158,12 +153,7 @@ impl CloudflareClient {
         }
         let envelope: Envelope<serde_json::Value> =
             serde_json::from_slice(&body).map_err(|e| ApiError::Malformed(format!("HTTP {status}: {e}")))?;
-        let first = envelope.errors.into_iter().next();
-        Err(ApiError::Rejected {
-            status: status.as_u16(),
-            code: first.as_ref().and_then(|e| e.code),
-            message: first.map_or_else(|| "no error given".into(), |e| e.message),
-        })
+        Err(rejected(status, envelope.errors))
     }
 
     /// The request with its retries: the status and body of the first answer that is neither
@@ -317,6 +307,16 @@ impl<T> Answer<T> {
     /// The result, which this endpoint must give.
     pub fn require(self) -> Result<T, ApiError> {
         self.0.ok_or_else(|| ApiError::Malformed("success without a result".into()))
+    }
+}
+
+/// A refusal as the envelope's first error gives it.
+fn rejected(status: StatusCode, errors: Vec<EnvelopeError>) -> ApiError {
+    let first = errors.into_iter().next();
+    ApiError::Rejected {
+        status: status.as_u16(),
+        code: first.as_ref().and_then(|e| e.code),
+        message: first.map_or_else(|| "no error given".into(), |e| e.message),
     }
 }
 

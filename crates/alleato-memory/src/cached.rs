@@ -1,10 +1,11 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alleato_core::Result;
 use alleato_core::ports::{Consistency, KeyValueStore, KvCapabilities};
 use async_trait::async_trait;
+
+use crate::read_through::ReadThrough;
 
 /// A read-through cache in this process's memory in front of a key-value store whose reads are
 /// slow or metered (Workers KV over its REST API: every read is an API request under the
@@ -20,11 +21,8 @@ use async_trait::async_trait;
 /// - At most `capacity` values are held; the least used go first.
 pub struct CachedKv {
     inner: Arc<dyn KeyValueStore>,
-    cache: moka::sync::Cache<String, Cached>,
+    cache: ReadThrough<String, Cached>,
     max_age: Duration,
-    /// Bumped by every write and delete; a read that raced one does not cache what it read,
-    /// since it may be the value from before.
-    writes: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -35,11 +33,7 @@ struct Cached {
 
 impl CachedKv {
     pub fn new(inner: Arc<dyn KeyValueStore>, max_age: Duration, capacity: u64) -> Self {
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(capacity)
-            .time_to_live(max_age.max(Duration::from_millis(1)))
-            .build();
-        Self { inner, cache, max_age, writes: AtomicU64::new(0) }
+        Self { inner, cache: ReadThrough::new(max_age, capacity), max_age }
     }
 
     /// How long a value may be served from memory.
@@ -49,52 +43,39 @@ impl CachedKv {
 
     fn remember(&self, key: &str, value: &[u8], ttl: Option<Duration>) {
         let expires_at = ttl.map(|ttl| Instant::now() + self.inner.capabilities().ttl(ttl));
-        self.cache.insert(key.to_owned(), Cached { value: value.into(), expires_at });
+        self.cache.remember(key.to_owned(), Cached { value: value.into(), expires_at });
     }
 }
 
 impl std::fmt::Debug for CachedKv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CachedKv").field("max_age", &self.max_age).field("entries", &self.cache.entry_count()).finish()
+        f.debug_struct("CachedKv").field("max_age", &self.max_age).field("entries", &self.cache.len()).finish()
     }
 }
 
 #[async_trait]
 impl KeyValueStore for CachedKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        if let Some(cached) = self.cache.get(key) {
+        let key = key.to_owned();
+        if let Some(cached) = self.cache.get(&key) {
             if cached.expires_at.is_none_or(|at| at > Instant::now()) {
                 return Ok(Some(cached.value.to_vec()));
             }
-            self.cache.invalidate(key);
+            self.cache.forget(&key);
         }
-        let before = self.writes.load(Ordering::Acquire);
-        let value = self.inner.get(key).await?;
-        if let Some(value) = &value
-            && self.writes.load(Ordering::Acquire) == before
-        {
-            // The store does not say how long the value has left; `max_age` bounds it.
-            self.cache.insert(key.to_owned(), Cached { value: value.as_slice().into(), expires_at: None });
-        }
-        Ok(value)
+        // The store does not say how long the value has left; `max_age` bounds it.
+        let read = async { Ok(self.inner.get(&key).await?.map(|v| Cached { value: v.into(), expires_at: None })) };
+        Ok(self.cache.load(key.clone(), read).await?.map(|c| c.value.to_vec()))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
-        self.writes.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(key);
-        self.inner.set(key, value, ttl).await?;
-        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.write(&key.to_owned(), self.inner.set(key, value, ttl)).await?;
         self.remember(key, value, ttl);
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        self.writes.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(key);
-        let deleted = self.inner.delete(key).await;
-        self.writes.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(key);
-        deleted
+        self.cache.write(&key.to_owned(), self.inner.delete(key)).await
     }
 
     async fn ping(&self) -> Result<()> {

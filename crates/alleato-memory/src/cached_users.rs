@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use alleato_core::Result;
@@ -7,6 +6,8 @@ use alleato_core::ids::UserId;
 use alleato_core::model::User;
 use alleato_core::ports::UserStore;
 use async_trait::async_trait;
+
+use crate::read_through::ReadThrough;
 
 /// A read-through cache of users by id in this process's memory, in front of a database whose
 /// reads are metered (D1 over Cloudflare's REST API): with the session cache ([`crate::CachedKv`])
@@ -19,54 +20,32 @@ use async_trait::async_trait;
 /// - Reads by email (sign-in) always go to the store.
 pub struct CachedUsers {
     inner: Arc<dyn UserStore>,
-    cache: moka::sync::Cache<UserId, User>,
-    /// Bumped by every write; a read that raced one does not cache what it read.
-    writes: AtomicU64,
+    cache: ReadThrough<UserId, User>,
 }
 
 impl CachedUsers {
     pub fn new(inner: Arc<dyn UserStore>, max_age: Duration, capacity: u64) -> Self {
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(capacity)
-            .time_to_live(max_age.max(Duration::from_millis(1)))
-            .build();
-        Self { inner, cache, writes: AtomicU64::new(0) }
-    }
-
-    async fn write<T>(&self, id: UserId, write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        self.writes.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(&id);
-        let written = write.await;
-        self.writes.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(&id);
-        written
+        Self { inner, cache: ReadThrough::new(max_age, capacity) }
     }
 }
 
 impl std::fmt::Debug for CachedUsers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CachedUsers").field("entries", &self.cache.entry_count()).finish()
+        f.debug_struct("CachedUsers").field("entries", &self.cache.len()).finish()
     }
 }
 
 #[async_trait]
 impl UserStore for CachedUsers {
     async fn insert_user(&self, user: &User) -> Result<()> {
-        self.write(user.id, self.inner.insert_user(user)).await
+        self.cache.write(&user.id, self.inner.insert_user(user)).await
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
-        if let Some(user) = self.cache.get(&id) {
-            return Ok(Some(user));
+        match self.cache.get(&id) {
+            Some(user) => Ok(Some(user)),
+            None => self.cache.load(id, self.inner.user_by_id(id)).await,
         }
-        let before = self.writes.load(Ordering::Acquire);
-        let user = self.inner.user_by_id(id).await?;
-        if let Some(user) = &user
-            && self.writes.load(Ordering::Acquire) == before
-        {
-            self.cache.insert(id, user.clone());
-        }
-        Ok(user)
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
@@ -74,11 +53,11 @@ impl UserStore for CachedUsers {
     }
 
     async fn update_user(&self, user: &User) -> Result<()> {
-        self.write(user.id, self.inner.update_user(user)).await
+        self.cache.write(&user.id, self.inner.update_user(user)).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<()> {
-        self.write(id, self.inner.delete_user(id)).await
+        self.cache.write(&id, self.inner.delete_user(id)).await
     }
 }
 
@@ -86,7 +65,7 @@ impl UserStore for CachedUsers {
 mod tests {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use alleato_core::model::UserKind;
 

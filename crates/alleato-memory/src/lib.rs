@@ -16,6 +16,7 @@ mod cached;
 mod cached_users;
 mod memory;
 mod precounted;
+mod read_through;
 mod streams;
 
 pub use cached::CachedKv;

@@ -178,18 +178,7 @@ impl StreamStore for MemoryStreams {
     }
 
     async fn read(&self, id: &str, after: u64, max: usize) -> Result<Option<StreamSlice>> {
-        Ok(self.with(|m, now| {
-            self.live(m, id, now).map(|s| {
-                let start = (after as usize).min(s.entries.len());
-                let entries = s.entries[start..]
-                    .iter()
-                    .take(max)
-                    .enumerate()
-                    .map(|(i, e)| ((start + i + 1) as u64, e.clone()))
-                    .collect();
-                StreamSlice { entries, done: s.done }
-            })
-        }))
+        Ok(self.with(|m, now| self.live(m, id, now).map(|s| StreamSlice::of(&s.entries, after, max, s.done))))
     }
 
     async fn finish(&self, id: &str, keep: Duration) -> Result<()> {

@@ -51,14 +51,7 @@ impl Record {
     }
 
     pub fn slice(&self, after: u64, max: usize) -> StreamSlice {
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(self.entries.len());
-        let entries = self.entries[start..]
-            .iter()
-            .take(max)
-            .enumerate()
-            .map(|(i, e)| ((start + i + 1) as u64, e.clone()))
-            .collect();
-        StreamSlice { entries, done: self.header.done }
+        StreamSlice::of(&self.entries, after, max, self.header.done)
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -29,6 +29,17 @@ pub struct StreamSlice {
     pub done: bool,
 }
 
+impl StreamSlice {
+    /// Up to `max` of a stream's `entries` (numbered from 1) after `after`, as
+    /// [`StreamStore::read`] answers for a store that holds them all.
+    pub fn of(entries: &[Vec<u8>], after: u64, max: usize, done: bool) -> Self {
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(entries.len());
+        let entries =
+            entries[start..].iter().take(max).enumerate().map(|(i, e)| ((start + i + 1) as u64, e.clone())).collect();
+        Self { entries, done }
+    }
+}
+
 /// Append-only streams with live following: generations and the generic streams resource.
 ///
 /// # Contract

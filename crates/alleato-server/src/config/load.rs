@@ -1,0 +1,150 @@
+//! Reading the configuration in: defaults, the file, the environment (with the design
+//! document's names), and printing it back with secrets redacted.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+
+use super::Config;
+
+/// The design document's environment names and where each lands in [`Config`]. Later entries
+/// win, so `DATABASE_URL` overrides its alias `POSTGRES_URL`.
+const ENV_NAMES: &[(&str, &str)] = &[
+    ("ALLEATO_ADDR", "addr"),
+    ("ALLEATO_DATA_DIR", "data_dir"),
+    ("CORS_ORIGINS", "cors_origins"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+    ("ADMIN_API_KEY", "admin.api_key"),
+    ("RATE_LIMIT_ENABLED", "rate_limit.enabled"),
+    ("USE_CLOUDFLARE", "cloudflare.use_cloudflare"),
+    ("USE_CLOUDFLARE_DATABASE", "cloudflare.use_cloudflare_database"),
+    ("USE_CLOUDFLARE_STORAGE", "cloudflare.use_cloudflare_storage"),
+    ("USE_CLOUDFLARE_STREAMS", "cloudflare.use_cloudflare_streams"),
+    ("CLOUDFLARE_ACCOUNT_ID", "cloudflare.account_id"),
+    ("CLOUDFLARE_API_TOKEN", "cloudflare.api_token"),
+    ("CLOUDFLARE_D1_DATABASE_ID", "cloudflare.d1_database_id"),
+    ("CLOUDFLARE_KV_NAMESPACE_ID", "cloudflare.kv_namespace_id"),
+    ("CLOUDFLARE_API_BASE_URL", "cloudflare.api_base_url"),
+    ("R2_BUCKET", "cloudflare.r2_bucket"),
+    ("R2_ACCESS_KEY_ID", "cloudflare.r2_access_key_id"),
+    ("R2_SECRET_ACCESS_KEY", "cloudflare.r2_secret_access_key"),
+    ("R2_ENDPOINT", "cloudflare.r2_endpoint"),
+    ("R2_PUBLIC_URL", "cloudflare.r2_public_url"),
+    ("POSTGRES_URL", "database.url"),
+    ("DATABASE_URL", "database.url"),
+    ("REDIS_URL", "redis.url"),
+    ("S3_BUCKET", "storage.s3_bucket"),
+    ("S3_ENDPOINT", "storage.s3_endpoint"),
+    ("S3_REGION", "storage.s3_region"),
+    ("AWS_ACCESS_KEY_ID", "storage.s3_access_key_id"),
+    ("AWS_SECRET_ACCESS_KEY", "storage.s3_secret_access_key"),
+    ("S3_FORCE_PATH_STYLE", "storage.s3_force_path_style"),
+    ("OPENAI_API_KEY", "ai.openai_api_key"),
+    ("OPENAI_BASE_URL", "ai.openai_base_url"),
+    ("AI_PROVIDER", "ai.provider"),
+    ("AI_CHAT_MODEL", "ai.chat_model"),
+    ("AI_REASONING_MODEL", "ai.reasoning_model"),
+    ("AI_TITLE_MODEL", "ai.title_model"),
+    ("AI_MOCK_CHUNK_DELAY_MS", "ai.mock_chunk_delay_ms"),
+    ("AI_MOCK_REPLY_WORDS", "ai.mock_reply_words"),
+];
+
+impl Config {
+    /// Defaults, then the config file, then the environment.
+    pub fn figment() -> Figment {
+        let file = std::env::var("ALLEATO_CONFIG").unwrap_or_else(|_| "config/default.toml".to_owned());
+        let mut figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(file));
+        figment = figment.merge(
+            Env::prefixed("ALLEATO_")
+                .ignore(&["ADDR", "DATA_DIR", "CONFIG"])
+                .split("__")
+                .map(|k| k.as_str().to_lowercase().into()),
+        );
+        for (var, key) in ENV_NAMES {
+            // Unset and empty variables both mean "not configured".
+            if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+                figment = figment.merge(Env::raw().only(&[*var]).map(move |_| (*key).into()));
+            }
+        }
+        figment
+    }
+
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        Self::figment().extract().map_err(Box::new)
+    }
+
+    /// The effective configuration as TOML, secrets redacted (`alleato print-config`).
+    pub fn to_redacted_toml(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let mut out = String::new();
+        render_toml(&value, "", &mut out);
+        out
+    }
+}
+
+/// A small TOML renderer for the config's shape (tables of scalars and string lists).
+fn render_toml(value: &serde_json::Value, table: &str, out: &mut String) {
+    let serde_json::Value::Object(map) = value else { return };
+    let mut nested = Vec::new();
+    for (key, v) in map {
+        match v {
+            serde_json::Value::Object(_) => nested.push((key, v)),
+            serde_json::Value::Null => out.push_str(&format!("# {key} = (unset)\n")),
+            other => out.push_str(&format!("{key} = {other}\n")),
+        }
+    }
+    for (key, v) in nested {
+        let name = if table.is_empty() { key.clone() } else { format!("{table}.{key}") };
+        out.push_str(&format!("\n[{name}]\n"));
+        render_toml(v, &name, out);
+    }
+}
+
+#[cfg(test)]
+// figment's Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn environment_names_of_the_design_document_apply() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ALLEATO_CONFIG", "missing.toml");
+            jail.set_env("USE_CLOUDFLARE_STORAGE", "true");
+            jail.set_env("POSTGRES_URL", "postgres://alias");
+            jail.set_env("CORS_ORIGINS", "https://a.example, https://b.example");
+            jail.set_env("RATE_LIMIT_ENABLED", "false");
+            jail.set_env("ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE", "3");
+            jail.set_env("JWT_SECRET", "s3cret-s3cret-s3cret-s3cret-s3cret!");
+            jail.set_env("CLOUDFLARE_API_TOKEN", "cf-token-value");
+            jail.set_env("CLOUDFLARE_ACCOUNT_ID", "0123456789abcdef");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.cloudflare.use_cloudflare_storage, Some(true));
+            assert_eq!(config.cloudflare.use_cloudflare, None);
+            assert_eq!(config.database.url.as_ref().map(Secret::expose), Some("postgres://alias"));
+            assert_eq!(config.cors_origins, vec!["https://a.example", "https://b.example"]);
+            assert!(!config.rate_limit.enabled);
+            assert_eq!(config.rate_limit.auth_per_minute, 3);
+            jail.set_env("DATABASE_URL", "postgres://main");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.database.url.as_ref().map(Secret::expose), Some("postgres://main"), "DATABASE_URL wins");
+            assert_eq!(config.cloudflare.account_id.as_deref(), Some("0123456789abcdef"));
+            assert_eq!(config.cloudflare.api_token.as_ref().map(Secret::expose), Some("cf-token-value"));
+            let printed = config.to_redacted_toml();
+            assert!(!printed.contains("s3cret") && !printed.contains("postgres://main"), "{printed}");
+            assert!(!printed.contains("cf-token-value") && printed.contains("0123456789abcdef"), "{printed}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_shipped_config_file_documents_every_key() {
+        figment::Jail::expect_with(|_| {
+            let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/default.toml");
+            let from_file: Config = Figment::new().merge(Toml::file(shipped)).extract().map_err(|e| e.to_string())?;
+            let defaults = serde_json::to_value(Config::default()).unwrap();
+            assert_eq!(serde_json::to_value(from_file).unwrap(), defaults, "config/default.toml matches the defaults");
+            Ok(())
+        });
+    }
+}
