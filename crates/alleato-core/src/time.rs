@@ -15,6 +15,11 @@ pub fn unix_millis() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+/// Unix milliseconds `later` after `at` (saturating): an expiry as it is stored.
+pub fn millis_after(at: i64, later: std::time::Duration) -> i64 {
+    at.saturating_add(i64::try_from(later.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// The canonical text form used by the SQLite/D1 schema: fixed width, so text order is time
 /// order (`2026-11-27T02:32:32.123456Z`).
 pub fn to_sortable_text(ts: &Timestamp) -> String {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use alleato_core::ports::{Counter, Counters, check_key, counter_window};
-use alleato_core::time::unix_millis;
+use alleato_core::time::{millis_after, unix_millis};
 use alleato_core::{Result, Surface};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -19,7 +19,7 @@ impl Counters for PostgresDatabase {
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
         check_key(S, key)?;
         let now = unix_millis();
-        let fresh_end = now.saturating_add(counter_window(window).as_millis() as i64);
+        let fresh_end = millis_after(now, counter_window(window));
         // One statement: a new window if the key is absent or its window ended, else count on.
         let row = sqlx::query(
             r#"INSERT INTO "Counter" ("key", "count", "expiresAt") VALUES ($1, 1, $3)

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use alleato_core::ports::{Counter, CounterAdd, Counters, check_adds, check_key, counter_window};
-use alleato_core::time::unix_millis;
+use alleato_core::time::{millis_after, unix_millis};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 
@@ -16,7 +16,7 @@ const S: Surface = Surface::KeyValue;
 /// One statement: `n` more in the key's window, or a new window holding `n` if the key is
 /// absent or its window ended; answers the count and the window's end.
 fn upsert(key: &str, n: u64, now: i64, window: Duration) -> Statement {
-    let fresh_end = now.saturating_add(counter_window(window).as_millis() as i64);
+    let fresh_end = millis_after(now, counter_window(window));
     Statement::new(
         r#"INSERT INTO "Counter" ("key", "count", "expiresAt") VALUES (?1, ?4, ?3)
            ON CONFLICT ("key") DO UPDATE SET

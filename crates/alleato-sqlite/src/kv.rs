@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use alleato_core::ports::{Counter, Counters, KeyValueStore, KvCapabilities, check_key, counter_window};
 use alleato_core::sweep::SweepGate;
-use alleato_core::time::unix_millis;
+use alleato_core::time::{millis_after, unix_millis};
 use alleato_core::{Result, Surface};
 use async_trait::async_trait;
 use rusqlite::params;
@@ -47,10 +47,6 @@ pub struct SqliteKv {
     writes: Arc<tokio::sync::Mutex<()>>,
     sweep: Arc<SweepGate>,
     capabilities: KvCapabilities,
-}
-
-fn millis(d: Duration) -> i64 {
-    d.as_millis().min(i64::MAX as u128) as i64
 }
 
 /// Counters are stored as integers; everything else as blobs.
@@ -148,7 +144,7 @@ impl KeyValueStore for SqliteKv {
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         check_key(S, key)?;
         let serial = self.writes.lock().await;
-        let expires = ttl.map(|t| unix_millis().saturating_add(millis(self.capabilities.ttl(t))));
+        let expires = ttl.map(|t| millis_after(unix_millis(), self.capabilities.ttl(t)));
         let (k, v) = (key.to_owned(), value.to_vec());
         self.pool
             .write(move |tx| {
@@ -199,7 +195,7 @@ impl Counters for SqliteKv {
             .write(move |tx| {
                 let key = k;
                 let now = unix_millis();
-                let fresh_expiry = now.saturating_add(millis(counter_window(window)));
+                let fresh_expiry = millis_after(now, counter_window(window));
                 // One statement: start a new window if the key is absent or expired, else count on.
                 let (count, expires): (i64, i64) = tx
                     .prepare_cached(

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alleato_core::ports::{KeyValueStore, StreamInfo, StreamSlice, StreamStore};
-use alleato_core::time::unix_millis;
+use alleato_core::time::{millis_after, unix_millis};
 use alleato_core::{Error, Result, Surface};
 use alleato_memory::MemoryStreams;
 use async_trait::async_trait;
@@ -123,10 +123,6 @@ fn record_key(id: &str) -> String {
 
 fn stop_key(id: &str) -> String {
     format!("streams:{id}:stop")
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl KvStreams {
@@ -232,7 +228,7 @@ impl StreamStore for KvStreams {
             o.insert(
                 id.to_owned(),
                 Owned {
-                    expires_at_ms: unix_millis() + millis(ttl),
+                    expires_at_ms: millis_after(unix_millis(), ttl),
                     dirty: true,
                     writing: false,
                     last_write: None,
@@ -262,7 +258,7 @@ impl StreamStore for KvStreams {
             return Err(Error::not_found(S));
         }
         let seq = inner.local.append(id, entry, ttl).await?;
-        inner.touch(id, Some(unix_millis() + millis(ttl)), false);
+        inner.touch(id, Some(millis_after(unix_millis(), ttl)), false);
         Ok(seq)
     }
 
@@ -282,7 +278,7 @@ impl StreamStore for KvStreams {
         let already = inner.local.info(id).await?.is_some_and(|i| i.done);
         inner.local.finish(id, keep).await?;
         // Finishing twice keeps the first finish's expiry, as the local store does.
-        inner.touch(id, (!already).then(|| unix_millis() + millis(keep)), true);
+        inner.touch(id, (!already).then(|| millis_after(unix_millis(), keep)), true);
         Ok(())
     }
 
