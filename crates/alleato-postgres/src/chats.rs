@@ -2,7 +2,7 @@ use alleato_core::ids::{ChatId, MessageId, StreamId, UserId};
 use alleato_core::model::{
     Chat, ChatCursorDirection, ChatPage, MessagePart, Role, StoredMessage, StreamRecord, Visibility, Vote,
 };
-use alleato_core::ports::{ChatStore, GenerationStart, QuotaUse};
+use alleato_core::ports::{ChatStore, GenerationBegin, GenerationBegun, GenerationStart, QuotaUse, TitleUpdate};
 use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
@@ -25,6 +25,8 @@ macro_rules! select_message {
         r#"SELECT "id", "chatId", "role", "parts", "attachments", "createdAt" FROM "Message_v2""#
     };
 }
+
+mod generation;
 
 fn chat(row: &PgRow) -> sqlx::Result<Chat> {
     Ok(Chat {
@@ -207,45 +209,17 @@ impl ChatStore for PostgresDatabase {
 
     async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse> {
         let mut tx = self.pool.begin().await.map_err(db(S))?;
-        // The user's row is the lock: concurrent starts of one user (on any instance) take
-        // turns, and each counts what the previous ones committed.
-        let locked = sqlx::query(r#"SELECT 1 FROM "User" WHERE "id" = $1 FOR UPDATE"#)
-            .bind(start.user.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db(S))?;
-        if locked.is_none() {
-            return Err(Error::not_found(Surface::User));
-        }
-        sqlx::query(r#"DELETE FROM "GenerationStart" WHERE "userId" = $1 AND "createdAt" < $2"#)
-            .bind(start.user.0)
-            .bind(start.since)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(S))?;
-        let row = sqlx::query(
-            r#"SELECT COUNT(*), MIN("createdAt") FROM "GenerationStart" WHERE "userId" = $1 AND "createdAt" >= $2"#,
-        )
-        .bind(start.user.0)
-        .bind(start.since)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db(S))?;
-        let used = row.try_get::<i64, _>(0).map_err(db(S))? as u64;
-        let oldest: Option<Timestamp> = row.try_get(1).map_err(db(S))?;
-        if used >= start.limit {
-            tx.commit().await.map_err(db(S))?;
-            return Ok(QuotaUse { allowed: false, used, oldest });
-        }
-        sqlx::query(r#"INSERT INTO "GenerationStart" ("id", "userId", "createdAt") VALUES ($1, $2, $3)"#)
-            .bind(start.id.0)
-            .bind(start.user.0)
-            .bind(start.at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(S))?;
+        let quota = generation::take_quota(&mut tx, start).await?;
         tx.commit().await.map_err(db(S))?;
-        Ok(QuotaUse { allowed: true, used: used + 1, oldest: Some(oldest.map_or(start.at, |o| o.min(start.at))) })
+        Ok(quota)
+    }
+
+    async fn begin_generation(&self, begin: &GenerationBegin) -> Result<GenerationBegun> {
+        generation::begin(self, begin).await
+    }
+
+    async fn finish_generation(&self, answer: Option<&StoredMessage>, title: Option<&TitleUpdate>) -> Result<bool> {
+        generation::finish(self, answer, title).await
     }
 
     async fn set_vote(&self, v: &Vote) -> Result<()> {

@@ -1,6 +1,6 @@
 use alleato_core::ids::{ChatId, MessageId, UserId};
 use alleato_core::model::{Chat, ChatCursorDirection, ChatPage, Role, StoredMessage, StreamRecord, Visibility, Vote};
-use alleato_core::ports::{ChatStore, GenerationStart, QuotaUse};
+use alleato_core::ports::{ChatStore, GenerationBegin, GenerationBegun, GenerationStart, QuotaUse, TitleUpdate};
 use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
@@ -55,6 +55,17 @@ fn to_json(value: &impl serde::Serialize) -> Result<String> {
 }
 
 const S: Surface = Surface::Chat;
+
+mod generation;
+
+/// Sets a title only over the expected one (see [`ChatStore::set_title_if`]).
+fn set_title(t: &TitleUpdate) -> Statement {
+    Statement::new(r#"UPDATE "Chat" SET "title" = ?3, "updatedAt" = ?4 WHERE "id" = ?1 AND "title" = ?2"#)
+        .bind(t.chat.to_string())
+        .bind(t.expected.as_str())
+        .bind(t.title.as_str())
+        .bind(ts(&t.at))
+}
 
 #[async_trait]
 impl<E: Executor> ChatStore for SqlDatabase<E> {
@@ -120,13 +131,8 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
     }
 
     async fn set_title_if(&self, id: ChatId, expected: &str, title: &str, at: Timestamp) -> Result<bool> {
-        let update =
-            Statement::new(r#"UPDATE "Chat" SET "title" = ?3, "updatedAt" = ?4 WHERE "id" = ?1 AND "title" = ?2"#)
-                .bind(id.to_string())
-                .bind(expected)
-                .bind(title)
-                .bind(ts(&at));
-        Ok(self.write(S, update).await? > 0)
+        let update = TitleUpdate { chat: id, expected: expected.into(), title: title.into(), at };
+        Ok(self.write(S, set_title(&update)).await? > 0)
     }
 
     async fn delete_chat(&self, id: ChatId) -> Result<()> {
@@ -201,43 +207,34 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
     }
 
     async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse> {
-        // One batch, so count and insert cannot interleave with another start: forget starts
-        // older than the window, record this one if the user exists and is under the limit,
-        // then read what the window holds.
-        let (user, since) = (start.user.to_string(), ts(&start.since));
-        let batch = vec![
-            Statement::new(r#"DELETE FROM "GenerationStart" WHERE "userId" = ?1 AND "createdAt" < ?2"#)
-                .bind(user.as_str())
-                .bind(since.as_str()),
-            Statement::new(
-                r#"INSERT INTO "GenerationStart" ("id", "userId", "createdAt")
-                   SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM "User" WHERE "id" = ?2)
-                     AND (SELECT COUNT(*) FROM "GenerationStart" WHERE "userId" = ?2 AND "createdAt" >= ?4) < ?5"#,
-            )
-            .bind(start.id.to_string())
-            .bind(user.as_str())
-            .bind(ts(&start.at))
-            .bind(since.as_str())
-            .bind(start.limit),
-            Statement::new(
-                r#"SELECT EXISTS (SELECT 1 FROM "User" WHERE "id" = ?1), COUNT(*), MIN("createdAt")
-                   FROM "GenerationStart" WHERE "userId" = ?1 AND "createdAt" >= ?2"#,
-            )
-            .bind(user)
-            .bind(since),
-        ];
-        let outcomes = self.write_all(S, batch).await?;
-        let allowed = outcomes[1].changes > 0;
-        let window = outcomes.into_iter().nth(2).and_then(|o| o.rows.into_iter().next());
-        let (user_exists, used, oldest) = window
-            .map(|mut r| Ok((r.bool(0)?, r.count(1)?, r.timestamp_opt(2)?)))
-            .transpose()
-            .map_err(|e: SqlError| e.into_port(S))?
-            .ok_or_else(|| Error::backend(S, "the quota window read returned no row"))?;
-        if !user_exists {
-            return Err(Error::not_found(Surface::User));
-        }
-        Ok(QuotaUse { allowed, used, oldest })
+        let [forget, take] = generation::quota_take(start);
+        let mut outcomes = self.write_all(S, vec![forget, take, generation::quota_window(start)]).await?;
+        let window = outcomes.pop().ok_or_else(|| Error::backend(S, "the quota batch answered no window"))?;
+        generation::quota_use(&outcomes[1], window)
+    }
+
+    async fn chat_and_message(&self, id: ChatId, m: MessageId) -> Result<(Option<Chat>, Option<StoredMessage>)> {
+        let select_chat =
+            Statement::new(concat!(select_chat!(), r#" WHERE "id" = ?1"#)).bind(id.to_string()).max_rows(1);
+        let select_message =
+            Statement::new(concat!(select_message!(), r#" WHERE "id" = ?1"#)).bind(m.to_string()).max_rows(1);
+        let mut outcomes =
+            self.exec.query_all(vec![select_chat, select_message]).await.map_err(|e| e.into_port(S))?.into_iter();
+        let (Some(chat_rows), Some(message_rows)) = (outcomes.next(), outcomes.next()) else {
+            return Err(Error::backend(S, "two reads answered fewer than two results"));
+        };
+        let chat = chat_rows.rows.into_iter().next().map(chat).transpose().map_err(|e| e.into_port(S))?;
+        let message =
+            message_rows.rows.into_iter().next().map(message).transpose().map_err(|e| e.into_port(Surface::Message))?;
+        Ok((chat, message))
+    }
+
+    async fn begin_generation(&self, begin: &GenerationBegin) -> Result<GenerationBegun> {
+        generation::begin(self, begin).await
+    }
+
+    async fn finish_generation(&self, answer: Option<&StoredMessage>, title: Option<&TitleUpdate>) -> Result<bool> {
+        generation::finish(self, answer, title).await
     }
 
     async fn set_vote(&self, v: &Vote) -> Result<()> {

@@ -217,10 +217,10 @@ impl Inner {
 impl StreamStore for KvStreams {
     async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()> {
         let inner = &self.inner;
+        // Only this instance's streams are checked: asking Workers KV would cost a read per
+        // generation and still miss a stream created elsewhere less than a flush (and up to a
+        // minute of propagation) ago. The port's contract declares this.
         if inner.is_owned(id) && inner.local.info(id).await?.is_some() {
-            return Err(Error::conflict(S, "a stream with this id already exists"));
-        }
-        if inner.remote(id, Duration::ZERO).await?.is_some() {
             return Err(Error::conflict(S, "a stream with this id already exists"));
         }
         inner.local.create(id, metadata, ttl).await?;

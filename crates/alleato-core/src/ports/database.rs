@@ -63,6 +63,25 @@ pub trait ChatStore: Send + Sync + 'static {
     /// every caller and instance; nothing else (deleting chats or messages) changes the count.
     /// Records older than `since` may be dropped. `NotFound` if the user is gone.
     async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse>;
+    /// The chat and a message (either may be missing; the message may be of another chat), as
+    /// a send reads them before it writes: one round trip where the backend charges per call.
+    async fn chat_and_message(
+        &self,
+        chat: ChatId,
+        message: MessageId,
+    ) -> Result<(Option<Chat>, Option<StoredMessage>)> {
+        Ok((self.chat(chat).await?, self.message(message).await?))
+    }
+    /// Starts a generation in one atomic step: takes the quota as
+    /// [`ChatStore::take_generation_quota`] does and, only when it is allowed, creates
+    /// `new_chat`, deletes the chat's messages from `delete_from` on, and inserts the message
+    /// and the stream record. Then reads the chat's messages. A refused start writes nothing
+    /// else (and reads no history); a `new_chat` whose id exists is a `Conflict` that writes
+    /// nothing, the quota included. `NotFound` if the user is gone.
+    async fn begin_generation(&self, begin: &GenerationBegin) -> Result<GenerationBegun>;
+    /// Stores what a generation produced in one atomic step: the answer, and the background
+    /// title as [`ChatStore::set_title_if`] would set it. Returns whether the title was set.
+    async fn finish_generation(&self, answer: Option<&StoredMessage>, title: Option<&TitleUpdate>) -> Result<bool>;
 
     async fn set_vote(&self, vote: &Vote) -> Result<()>;
     async fn votes(&self, chat: ChatId) -> Result<Vec<Vote>>;
@@ -93,6 +112,36 @@ pub struct QuotaUse {
     pub used: u64,
     /// The oldest generation in the window, for when the quota frees up.
     pub oldest: Option<Timestamp>,
+}
+
+/// Everything starting a generation writes ([`ChatStore::begin_generation`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationBegin {
+    pub quota: GenerationStart,
+    /// The chat this message starts, when it is new.
+    pub new_chat: Option<Chat>,
+    /// Regenerating: the chat's messages created at or after this go first (with their votes).
+    pub delete_from: Option<Timestamp>,
+    /// The user's message.
+    pub message: StoredMessage,
+    pub stream: StreamRecord,
+}
+
+/// What [`ChatStore::begin_generation`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationBegun {
+    pub quota: QuotaUse,
+    /// The chat's messages after the writes, oldest first; empty when the quota refused.
+    pub history: Vec<StoredMessage>,
+}
+
+/// A title chosen in the background, set only while the chat's title is still `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TitleUpdate {
+    pub chat: ChatId,
+    pub expected: String,
+    pub title: String,
+    pub at: Timestamp,
 }
 
 /// Versioned documents and their suggestions.

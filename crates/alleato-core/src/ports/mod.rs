@@ -19,7 +19,8 @@ mod streams;
 
 pub use counters::{Counter, CounterAdd, Counters, check_adds, counter_window};
 pub use database::{
-    ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, GenerationStart, QuotaUse, UserStore,
+    ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, GenerationBegin, GenerationBegun, GenerationStart,
+    QuotaUse, TitleUpdate, UserStore,
 };
 pub use kv::{Consistency, KeyValueStore, KvCapabilities, MAX_KEY_BYTES, check_key};
 pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};

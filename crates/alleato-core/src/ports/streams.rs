@@ -46,7 +46,9 @@ impl StreamSlice {
 /// - Entries are numbered from 1 in append order; a number is never reused.
 /// - A stream expires `ttl` after its last append (or creation), and `keep` after it is
 ///   finished (the finish replaces the TTL); expired streams read as absent.
-/// - `create` of an existing id is a `Conflict`.
+/// - `create` of an existing id is a `Conflict`. A store shared through an eventually
+///   consistent backend (Workers KV) detects this only for streams created through the same
+///   instance; the services mint every id at random (UUIDv7), so they never rely on more.
 /// - `wait` returns as soon as the stream has an entry after `after`, is finished, or is gone,
 ///   or when `timeout` passes; followers call it between reads, so a stream shared by several
 ///   instances (Redis) wakes followers on any of them. `after` is a position the caller has

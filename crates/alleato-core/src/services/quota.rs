@@ -1,46 +1,42 @@
 //! The daily message quota: generations started per user in a sliding 24 hours, counted
 //! atomically where deleting chats or messages cannot give them back.
 
-use std::sync::Arc;
-
 use super::auth::Principal;
 use crate::error::{Error, Result, Surface};
 use crate::ids::StreamId;
 use crate::model::UserKind;
-use crate::ports::{ChatStore, GenerationStart};
+use crate::ports::{GenerationStart, QuotaUse};
 use crate::time::now;
 
 #[derive(Clone)]
 pub struct DailyQuota {
-    chats: Arc<dyn ChatStore>,
     guest_per_day: u32,
     regular_per_day: u32,
 }
 
 impl DailyQuota {
-    pub fn new(chats: Arc<dyn ChatStore>, guest_per_day: u32, regular_per_day: u32) -> Self {
-        Self { chats, guest_per_day, regular_per_day }
+    pub fn new(guest_per_day: u32, regular_per_day: u32) -> Self {
+        Self { guest_per_day, regular_per_day }
     }
 
-    /// Counts this generation against the user's daily quota, atomically and where deleting
-    /// chats or messages cannot give it back; refuses with 429 when it is used up.
-    pub async fn take(&self, who: &Principal, generation: StreamId) -> Result<()> {
+    /// The quota record of a generation starting now, for the store to take (as part of
+    /// [`crate::ports::ChatStore::begin_generation`]).
+    pub fn start(&self, who: &Principal, generation: StreamId) -> GenerationStart {
         let limit = match who.user.kind {
             UserKind::Guest => self.guest_per_day,
             UserKind::Regular => self.regular_per_day,
         };
         let at = now();
-        let window = chrono::Duration::hours(24);
-        let start =
-            GenerationStart { id: generation, user: who.user_id(), at, since: at - window, limit: limit.into() };
-        let quota = self.chats.take_generation_quota(&start).await.map_err(|e| match e {
-            Error::NotFound { .. } => Error::unauthorized(Surface::Auth, "The account no longer exists."),
-            other => other,
-        })?;
+        GenerationStart { id: generation, user: who.user_id(), at, since: at - WINDOW, limit: limit.into() }
+    }
+
+    /// Turns what the store found into the refusal a client sees (429, with when to retry).
+    pub fn check(&self, who: &Principal, start: &GenerationStart, quota: QuotaUse) -> Result<()> {
         if quota.allowed {
             return Ok(());
         }
-        let resets_at = quota.oldest.unwrap_or(at) + window;
+        let limit = start.limit;
+        let resets_at = quota.oldest.unwrap_or(start.at) + WINDOW;
         let retry_after_secs = (resets_at - now()).num_seconds().max(1) as u64;
         Err(Error::RateLimited {
             surface: Surface::Chat,
@@ -54,5 +50,15 @@ impl DailyQuota {
             .into(),
             retry_after_secs,
         })
+    }
+}
+
+const WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// The store's `NotFound` for the quota's user: the account was deleted under the session.
+pub fn account_gone(e: Error) -> Error {
+    match e {
+        Error::NotFound { .. } => Error::unauthorized(Surface::Auth, "The account no longer exists."),
+        other => other,
     }
 }

@@ -12,6 +12,9 @@ pub use crate::ports::Database;
 use crate::ports::{GenerationStart, QuotaUse};
 use crate::time::{Timestamp, now};
 
+mod generation;
+pub use generation::*;
+
 fn user_at(created_at: Timestamp) -> User {
     let id = UserId::new();
     User {

@@ -14,7 +14,7 @@ use super::registry::Running;
 use crate::error::Error;
 use crate::ids::{MessageId, StreamId};
 use crate::model::{Chat, MessagePart, Role, StoredMessage};
-use crate::ports::{ChatStore, LanguageModel, ModelEvent, ModelRequest, StreamStore};
+use crate::ports::{ChatStore, LanguageModel, ModelEvent, ModelRequest, StreamStore, TitleUpdate};
 use crate::services::ui_message::Blocks;
 use crate::services::ui_stream::{self as ui, DONE};
 use crate::time::{Timestamp, now};
@@ -72,6 +72,11 @@ impl Job {
                 .expect("a valid data part"),
             );
         }
+        // A new chat's title, if it arrives in reasonable time, is stored with the answer.
+        let title = match self.title.take() {
+            Some(title) => tokio::time::timeout(Duration::from_secs(10), title).await.ok().and_then(Result::ok),
+            None => None,
+        };
         // Stored before the stream says it is finished: a client that reloads on `finish`
         // finds the answer.
         let message = StoredMessage {
@@ -82,15 +87,28 @@ impl Job {
             attachments: vec![],
             created_at: now(),
         };
-        if !message.parts.is_empty()
-            && let Err(err) = self.chats.insert_messages(std::slice::from_ref(&message)).await
-        {
-            tracing::error!(chat = %self.chat.id, error = %err, "could not store the assistant message");
-        }
-        if let Some(title) = self.title.take() {
-            // A new chat's title, if it arrives in reasonable time.
-            if let Ok(Ok(title)) = tokio::time::timeout(Duration::from_secs(10), title).await {
-                self.emit(&ui::data("chat-title", Value::String(title))).await;
+        let answer = (!message.parts.is_empty()).then_some(&message);
+        let update = title.map(|title| TitleUpdate {
+            chat: self.chat.id,
+            expected: Chat::DEFAULT_TITLE.into(),
+            title,
+            at: now(),
+        });
+        match self.chats.finish_generation(answer, update.as_ref()).await {
+            Ok(true) => {
+                if let Some(update) = update {
+                    self.emit(&ui::data("chat-title", Value::String(update.title))).await;
+                }
+            }
+            Ok(false) => {}
+            Err(err) => {
+                tracing::error!(chat = %self.chat.id, error = %err, "could not store the assistant message");
+                // The title does not depend on the answer: it still goes in alone.
+                if let Some(t) = &update
+                    && let Err(err) = self.chats.set_title_if(t.chat, &t.expected, &t.title, t.at).await
+                {
+                    tracing::warn!(chat = %self.chat.id, error = %err, "could not store the chat title");
+                }
             }
         }
         match outcome {

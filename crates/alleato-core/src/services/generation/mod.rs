@@ -16,13 +16,13 @@ use super::access;
 use super::auth::Principal;
 use super::follow::follow;
 use super::incoming;
-use super::quota::DailyQuota;
+use super::quota::{self, DailyQuota};
 use super::recovery;
 use super::streams::StreamOwner;
 use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, MessageId, StreamId};
 use crate::model::{Chat, MessagePart, PartKind, Role, StoredMessage, StreamRecord, Visibility};
-use crate::ports::{ChatStore, LanguageModel, ModelRequest, StreamInfo, StreamStore};
+use crate::ports::{ChatStore, GenerationBegin, LanguageModel, ModelRequest, StreamInfo, StreamStore};
 use crate::time::now;
 
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ impl GenerationService {
         streams: Arc<dyn StreamStore>,
         settings: GenerationSettings,
     ) -> Self {
-        let quota = DailyQuota::new(chats.clone(), settings.guest_messages_per_day, settings.regular_messages_per_day);
+        let quota = DailyQuota::new(settings.guest_messages_per_day, settings.regular_messages_per_day);
         Self { chats, model, streams, quota, settings: Arc::new(settings), running: Running::default() }
     }
 
@@ -157,15 +157,16 @@ impl GenerationService {
         let model = self.model_id(request.model.as_deref())?;
         let parts = request.message.parts;
         let text = self.check_parts(&parts)?;
-
-        // Someone else's chat, public or not, cannot take messages: 404 either way.
-        let existing = match self.chats.chat(chat_id).await? {
-            Some(chat) if chat.user_id != who.user_id() => return Err(Error::not_found(Surface::Chat)),
-            other => other,
-        };
         let mut message_id =
             request.message.id.as_deref().map(|raw| message_id_from_client(chat_id, raw)).unwrap_or_default();
-        let previous = match self.chats.message(message_id).await? {
+        // One read for both, and one write for everything a start stores: on a backend that
+        // charges per call (D1), a send costs three calls with the answer's.
+        let (existing, previous) = self.chats.chat_and_message(chat_id, message_id).await?;
+        // Someone else's chat, public or not, cannot take messages: 404 either way.
+        if existing.as_ref().is_some_and(|chat| chat.user_id != who.user_id()) {
+            return Err(Error::not_found(Surface::Chat));
+        }
+        let previous = match previous {
             // An id used in another chat (perhaps another user's) is answered as if it were
             // free: the message gets an id of its own, and nothing confirms the other exists.
             Some(m) if m.chat_id != chat_id => {
@@ -180,47 +181,37 @@ impl GenerationService {
 
         let (claim, cancelled) = self.running.claim(chat_id)?;
         let stream_id = StreamId::new();
-        self.quota.take(who, stream_id).await?;
-
-        let (chat, created) = match existing {
-            Some(chat) => (chat, false),
-            None => {
-                let at = now();
-                let chat = Chat {
-                    id: chat_id,
-                    user_id: who.user_id(),
-                    title: Chat::DEFAULT_TITLE.into(),
-                    visibility: request.visibility.unwrap_or_default(),
-                    created_at: at,
-                    updated_at: at,
-                };
-                self.chats.insert_chat(&chat).await.map_err(|e| match e {
-                    // Created by a concurrent request a moment ago; ids are never reused.
-                    Error::Conflict { .. } => Error::conflict(Surface::Chat, "The chat was just created; retry."),
-                    other => other,
-                })?;
-                (chat, true)
-            }
-        };
-        if let Some(previous) = &previous {
+        let at = now();
+        let created = existing.is_none();
+        let chat = existing.unwrap_or_else(|| Chat {
+            id: chat_id,
+            user_id: who.user_id(),
+            title: Chat::DEFAULT_TITLE.into(),
+            visibility: request.visibility.unwrap_or_default(),
+            created_at: at,
+            updated_at: at,
+        });
+        let user_message =
+            StoredMessage { id: message_id, chat_id, role: Role::User, parts, attachments: vec![], created_at: at };
+        let begin = GenerationBegin {
+            quota: self.quota.start(who, stream_id),
+            new_chat: created.then(|| chat.clone()),
             // Regenerate: the message and everything after it go (the original's edit flow).
-            self.chats.delete_messages_from(chat.id, previous.created_at).await?;
-        }
-        let user_message = StoredMessage {
-            id: message_id,
-            chat_id: chat.id,
-            role: Role::User,
-            parts,
-            attachments: vec![],
-            created_at: now(),
+            delete_from: previous.map(|p| p.created_at),
+            message: user_message.clone(),
+            stream: StreamRecord { id: stream_id, chat_id, created_at: at },
         };
-        self.chats.insert_messages(std::slice::from_ref(&user_message)).await?;
+        let begun = self.chats.begin_generation(&begin).await.map_err(|e| match quota::account_gone(e) {
+            // Created by a concurrent request a moment ago; ids are never reused.
+            Error::Conflict { .. } if created => Error::conflict(Surface::Chat, "The chat was just created; retry."),
+            other => other,
+        })?;
+        self.quota.check(who, &begin.quota, begun.quota)?;
+        let history = begun.history;
 
         let owner = StreamOwner::encode(who.user_id(), Some(chat.id))?;
         self.streams.create(&stream_id.to_string(), &owner, self.settings.stream_ttl).await?;
-        self.chats.insert_stream(&StreamRecord { id: stream_id, chat_id: chat.id, created_at: now() }).await?;
 
-        let history = self.chats.messages(chat.id).await?;
         let prompt = prompt::prompt(&self.settings, &history);
         let title = created.then(|| {
             let title_model = self.settings.title_model.clone();

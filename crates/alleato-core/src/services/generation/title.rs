@@ -12,8 +12,10 @@ use crate::model::{Chat, Role};
 use crate::ports::{ChatStore, LanguageModel, ModelEvent, ModelRequest, PromptMessage};
 use crate::time::now;
 
-/// Names a new chat in the background. The title is set only while the chat still has
-/// its default title: the owner may rename it, or change anything else, meanwhile.
+/// Names a new chat in the background. The title goes to the generation, which stores it with
+/// the answer (one write); if the generation stopped waiting, it is stored here. Either way it
+/// is set only while the chat still has its default title: the owner may rename it, or change
+/// anything else, meanwhile.
 pub(super) fn spawn(
     chats: Arc<dyn ChatStore>,
     model: Arc<dyn LanguageModel>,
@@ -30,10 +32,9 @@ pub(super) fn spawn(
                 return;
             }
         };
+        let Err(title) = tx.send(title) else { return };
         match chats.set_title_if(chat, Chat::DEFAULT_TITLE, &title, now()).await {
-            Ok(true) => {
-                let _ = tx.send(title);
-            }
+            Ok(true) => {}
             Ok(false) => tracing::debug!(%chat, "the chat was renamed or deleted first; keeping that"),
             Err(err) => tracing::warn!(%chat, error = %err, "could not store the chat title"),
         }
