@@ -4,7 +4,8 @@ use std::time::Duration;
 use alleato_core::Result;
 use alleato_core::ids::UserId;
 use alleato_core::model::User;
-use alleato_core::ports::UserStore;
+use alleato_core::ports::{SessionRevocation, UserStore};
+use alleato_core::time::Timestamp;
 use async_trait::async_trait;
 
 use crate::read_through::ReadThrough;
@@ -59,6 +60,14 @@ impl UserStore for CachedUsers {
     async fn delete_user(&self, id: UserId) -> Result<()> {
         self.cache.write(&id, self.inner.delete_user(id)).await
     }
+
+    async fn revoke_session(&self, revocation: &SessionRevocation, forget_before: Timestamp) -> Result<()> {
+        self.inner.revoke_session(revocation, forget_before).await
+    }
+
+    async fn revoked_sessions(&self, since: Timestamp) -> Result<Vec<SessionRevocation>> {
+        self.inner.revoked_sessions(since).await
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +103,12 @@ mod tests {
         async fn delete_user(&self, id: UserId) -> Result<()> {
             self.0.lock().unwrap().remove(&id);
             Ok(())
+        }
+        async fn revoke_session(&self, _: &SessionRevocation, _: Timestamp) -> Result<()> {
+            Ok(())
+        }
+        async fn revoked_sessions(&self, _: Timestamp) -> Result<Vec<SessionRevocation>> {
+            Ok(vec![])
         }
     }
 

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[Migration] = &[
     (2, "0002_generation_quota", include_str!("../../../migrations/postgres/0002_generation_quota.sql")),
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/postgres/0003_sessions_valid_from.sql")),
     (4, "0004_counters", include_str!("../../../migrations/postgres/0004_counters.sql")),
+    (5, "0005_session_revocations", include_str!("../../../migrations/postgres/0005_session_revocations.sql")),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, under an advisory

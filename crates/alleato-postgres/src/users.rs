@@ -1,6 +1,7 @@
-use alleato_core::ids::UserId;
+use alleato_core::ids::{SessionId, UserId};
 use alleato_core::model::{Stats, User, UserKind};
-use alleato_core::ports::{DatabaseAdmin, UserStore};
+use alleato_core::ports::{DatabaseAdmin, SessionRevocation, UserStore};
+use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -89,6 +90,34 @@ impl UserStore for PostgresDatabase {
         let done =
             sqlx::query(r#"DELETE FROM "User" WHERE "id" = $1"#).bind(id.0).execute(&self.pool).await.map_err(db(S))?;
         if done.rows_affected() == 0 { Err(Error::not_found(S)) } else { Ok(()) }
+    }
+
+    async fn revoke_session(&self, r: &SessionRevocation, forget_before: Timestamp) -> Result<()> {
+        sqlx::query(
+            r#"WITH "forgotten" AS (DELETE FROM "SessionRevocation" WHERE "revokedAt" < $3)
+               INSERT INTO "SessionRevocation" ("id", "revokedAt") VALUES ($1, $2) ON CONFLICT ("id") DO NOTHING"#,
+        )
+        .bind(r.session.0)
+        .bind(r.revoked_at)
+        .bind(forget_before)
+        .execute(&self.pool)
+        .await
+        .map_err(db(S))?;
+        Ok(())
+    }
+
+    async fn revoked_sessions(&self, since: Timestamp) -> Result<Vec<SessionRevocation>> {
+        let rows = sqlx::query(
+            r#"SELECT "id", "revokedAt" FROM "SessionRevocation" WHERE "revokedAt" >= $1 ORDER BY "revokedAt", "id""#,
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db(S))?;
+        rows.iter()
+            .map(|r| Ok(SessionRevocation { session: SessionId(r.try_get(0)?), revoked_at: r.try_get(1)? }))
+            .collect::<sqlx::Result<_>>()
+            .map_err(db(S))
     }
 }
 

@@ -171,6 +171,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         },
     );
     let files = state.services.files.clone();
+    let logouts = state.services.auth.revocations().cloned().map(|revocations| {
+        tracing::info!(
+            poll_secs = revocations.poll_every().as_secs(),
+            "sessions live in an eventually consistent store: reading other instances' logouts from the database"
+        );
+        tokio::spawn(revocations.run())
+    });
     let router = app(state, &config)?;
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
@@ -195,6 +202,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         })
         .await;
         sweeper.abort();
+        if let Some(logouts) = &logouts {
+            logouts.abort();
+        }
         if let Some(streams) = &flush_on_stop {
             streams.flush().await;
         }

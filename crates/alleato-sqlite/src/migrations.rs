@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[Migration] = &[
     (2, "0002_generation_quota", include_str!("../../../migrations/sqlite/0002_generation_quota.sql")),
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/sqlite/0003_sessions_valid_from.sql")),
     (4, "0004_counters", include_str!("../../../migrations/sqlite/0004_counters.sql")),
+    (5, "0005_session_revocations", include_str!("../../../migrations/sqlite/0005_session_revocations.sql")),
 ];
 
 /// The table that records applied migrations; valid on D1 too.

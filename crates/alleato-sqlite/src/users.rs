@@ -1,6 +1,7 @@
 use alleato_core::ids::UserId;
 use alleato_core::model::{Stats, User, UserKind};
-use alleato_core::ports::{DatabaseAdmin, UserStore};
+use alleato_core::ports::{DatabaseAdmin, SessionRevocation, UserStore};
+use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 
@@ -81,6 +82,26 @@ impl<E: Executor> UserStore for SqlDatabase<E> {
         // files.
         let delete = Statement::new(r#"DELETE FROM "User" WHERE "id" = ?1"#).bind(id.to_string());
         if self.write(S, delete).await? == 0 { Err(Error::not_found(S)) } else { Ok(()) }
+    }
+
+    async fn revoke_session(&self, r: &SessionRevocation, forget_before: Timestamp) -> Result<()> {
+        let batch = vec![
+            Statement::new(r#"DELETE FROM "SessionRevocation" WHERE "revokedAt" < ?1"#).bind(ts(&forget_before)),
+            Statement::new(
+                r#"INSERT INTO "SessionRevocation" ("id", "revokedAt") VALUES (?1, ?2) ON CONFLICT ("id") DO NOTHING"#,
+            )
+            .bind(r.session.to_string())
+            .bind(ts(&r.revoked_at)),
+        ];
+        self.write_all(S, batch).await.map(drop)
+    }
+
+    async fn revoked_sessions(&self, since: Timestamp) -> Result<Vec<SessionRevocation>> {
+        let select = Statement::new(
+            r#"SELECT "id", "revokedAt" FROM "SessionRevocation" WHERE "revokedAt" >= ?1 ORDER BY "revokedAt", "id""#,
+        )
+        .bind(ts(&since));
+        self.all(S, select, |mut r| Ok(SessionRevocation { session: r.parsed(0)?, revoked_at: r.timestamp(1)? })).await
     }
 }
 

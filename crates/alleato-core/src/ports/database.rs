@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::ids::{ChatId, DocumentId, FileId, MessageId, StreamId, SuggestionId, UserId};
+use crate::ids::{ChatId, DocumentId, FileId, MessageId, SessionId, StreamId, SuggestionId, UserId};
 use crate::model::{Chat, ChatPage, Document, FileMeta, Stats, StoredMessage, StreamRecord, Suggestion, User, Vote};
 use crate::time::Timestamp;
 
@@ -20,6 +20,18 @@ pub trait UserStore: Send + Sync + 'static {
     /// Replaces email, kind and password hash. `NotFound` if the user is gone.
     async fn update_user(&self, user: &User) -> Result<()>;
     async fn delete_user(&self, id: UserId) -> Result<()>;
+    /// Records a logout for the other instances to read ([`crate::services::Revocations`]),
+    /// and drops the records of logouts before `forget_before`. Recording one twice is fine.
+    async fn revoke_session(&self, revocation: &SessionRevocation, forget_before: Timestamp) -> Result<()>;
+    /// The logouts recorded at or after `since`, oldest first.
+    async fn revoked_sessions(&self, since: Timestamp) -> Result<Vec<SessionRevocation>>;
+}
+
+/// A logout, as every instance learns of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRevocation {
+    pub session: SessionId,
+    pub revoked_at: Timestamp,
 }
 
 /// Chats and everything that hangs off them: messages, votes and stream records.

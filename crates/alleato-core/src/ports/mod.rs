@@ -20,7 +20,7 @@ mod streams;
 pub use counters::{Counter, CounterAdd, Counters, check_adds, counter_window};
 pub use database::{
     ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, GenerationBegin, GenerationBegun, GenerationStart,
-    QuotaUse, TitleUpdate, UserStore,
+    QuotaUse, SessionRevocation, TitleUpdate, UserStore,
 };
 pub use kv::{Consistency, KeyValueStore, KvCapabilities, MAX_KEY_BYTES, check_key};
 pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};

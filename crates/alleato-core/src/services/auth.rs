@@ -11,10 +11,11 @@ use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::password::{self, hash_password, verify_password};
+use super::revocations::Revocations;
 use crate::error::{Error, Result, Surface};
 use crate::ids::{SessionId, UserId};
 use crate::model::{Email, Password, User, UserKind};
-use crate::ports::{KeyValueStore, UserStore};
+use crate::ports::{Consistency, KeyValueStore, UserStore};
 use crate::time::{Timestamp, now};
 
 #[derive(Clone)]
@@ -22,6 +23,9 @@ pub struct AuthSettings {
     /// The HS256 key; at least 32 bytes.
     pub jwt_secret: Vec<u8>,
     pub session_ttl: Duration,
+    /// Where the key-value store is eventually consistent, how often this instance reads the
+    /// other instances' logouts: the bound on a logout reaching it ([`Revocations`]).
+    pub logout_poll: Duration,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -29,6 +33,7 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("jwt_secret", &"<redacted>")
             .field("session_ttl", &self.session_ttl)
+            .field("logout_poll", &self.logout_poll)
             .finish()
     }
 }
@@ -36,6 +41,7 @@ impl std::fmt::Debug for AuthSettings {
 impl AuthSettings {
     pub const MIN_SECRET_BYTES: usize = 32;
     pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+    pub const DEFAULT_LOGOUT_POLL: Duration = Duration::from_secs(10);
 }
 
 /// Who is calling: the signed-in user and the session the request came with.
@@ -87,6 +93,9 @@ pub struct AuthService {
     decoding: Arc<DecodingKey>,
     validation: Arc<Validation>,
     ttl: Duration,
+    /// Logouts recorded for every instance, where the key-value store alone would let a
+    /// session outlive its logout on another instance for longer than a poll.
+    revocations: Option<Revocations>,
 }
 
 fn session_key(id: SessionId) -> String {
@@ -95,6 +104,10 @@ fn session_key(id: SessionId) -> String {
 
 fn invalid_credentials() -> Error {
     Error::unauthorized(Surface::Auth, "Invalid email or password.")
+}
+
+fn session_ended() -> Error {
+    Error::unauthorized(Surface::Auth, "The session has ended; please sign in again.")
 }
 
 fn not_signed_in() -> Error {
@@ -106,7 +119,10 @@ impl AuthService {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub", "jti"]);
         validation.leeway = 5;
+        let revocations = matches!(kv.capabilities().consistency, Consistency::Eventual { .. })
+            .then(|| Revocations::new(users.clone(), settings.logout_poll));
         Self {
+            revocations,
             users,
             kv,
             encoding: Arc::new(EncodingKey::from_secret(&settings.jwt_secret)),
@@ -174,9 +190,19 @@ impl AuthService {
         self.issue(user).await
     }
 
-    /// Ends the session at once, everywhere.
+    /// Ends the session: at once here and wherever the key-value store is read consistently;
+    /// where it is not, within a poll of [`Revocations`].
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
+        if let Some(revocations) = &self.revocations {
+            revocations.revoke(principal.session_id).await?;
+        }
         self.kv.delete(&session_key(principal.session_id)).await
+    }
+
+    /// The logouts this instance must read from the others, when its key-value store is
+    /// eventually consistent: the server runs [`Revocations::run`] beside it.
+    pub fn revocations(&self) -> Option<&Revocations> {
+        self.revocations.as_ref()
     }
 
     /// Resolves a bearer token to its principal; fails unless the signature, expiry, session
@@ -187,11 +213,10 @@ impl AuthService {
             .claims;
         let session_id: SessionId = claims.jti.parse().map_err(|_| not_signed_in())?;
         let user_id: UserId = claims.sub.parse().map_err(|_| not_signed_in())?;
-        let record = self
-            .kv
-            .get(&session_key(session_id))
-            .await?
-            .ok_or_else(|| Error::unauthorized(Surface::Auth, "The session has ended; please sign in again."))?;
+        if self.revocations.as_ref().is_some_and(|r| r.is_revoked(session_id)) {
+            return Err(session_ended());
+        }
+        let record = self.kv.get(&session_key(session_id)).await?.ok_or_else(session_ended)?;
         let record: SessionRecord =
             serde_json::from_slice(&record).map_err(|e| Error::backend(Surface::KeyValue, e))?;
         if record.user_id != user_id {

@@ -13,6 +13,7 @@ mod password;
 mod quota;
 mod rate_limit;
 mod recovery;
+mod revocations;
 mod streams;
 mod ui_message;
 pub mod ui_stream;
@@ -29,6 +30,7 @@ pub use generation::{
     GenerationService, GenerationSettings, IncomingMessage, SendMessage, Started, message_id_from_client,
 };
 pub use rate_limit::{RateDecision, RateLimiter};
+pub use revocations::Revocations;
 pub use streams::{StreamPages, StreamService};
 pub use users::{UserService, UserUpdate};
 

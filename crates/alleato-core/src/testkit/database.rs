@@ -13,7 +13,9 @@ use crate::ports::{GenerationStart, QuotaUse};
 use crate::time::{Timestamp, now};
 
 mod generation;
+mod revocations;
 pub use generation::*;
+pub use revocations::*;
 
 fn user_at(created_at: Timestamp) -> User {
     let id = UserId::new();

@@ -64,6 +64,7 @@ macro_rules! database_conformance {
             $make,
             [
                 users_round_trip,
+                logouts_are_recorded_for_every_instance_to_read,
                 emails_are_unique,
                 updating_a_missing_user_is_not_found,
                 deleting_a_user_deletes_everything_it_owns,

@@ -138,8 +138,13 @@ pub struct CloudflareConfig {
     pub api_requests_per_5_minutes: u32,
     /// How long this process serves a Workers KV value (a session) from memory before reading
     /// it again. A logout reaches the other instances within this plus Workers KV's own
-    /// propagation; the instance that took it forgets the session at once.
+    /// propagation, unless `logout_poll_secs` comes first; the instance that took it forgets
+    /// the session at once.
     pub kv_cache_secs: u64,
+    /// How often each instance reads the logouts of the others from the database (one D1
+    /// request each time), when sessions live in Workers KV: a logout reaches every instance
+    /// within this, however long Workers KV and `kv_cache_secs` keep the session.
+    pub logout_poll_secs: u64,
     /// `R2_BUCKET`: the R2 bucket for uploads.
     pub r2_bucket: Option<String>,
     /// `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY`: an R2 API token's S3 key pair. Without
@@ -169,6 +174,7 @@ impl Default for CloudflareConfig {
             api_base_url: "https://api.cloudflare.com/client/v4".into(),
             api_requests_per_5_minutes: 1200,
             kv_cache_secs: 30,
+            logout_poll_secs: 10,
             r2_bucket: None,
             r2_access_key_id: None,
             r2_secret_access_key: None,

@@ -75,7 +75,11 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     ];
 
     let jwt_secret = jwt_secret(config)?;
-    let auth = AuthSettings { jwt_secret, session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)) };
+    let auth = AuthSettings {
+        jwt_secret,
+        session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)),
+        logout_poll: Duration::from_secs(config.cloudflare.logout_poll_secs.max(1)),
+    };
     let files = FileSettings {
         max_bytes: config.max_upload_bytes,
         download_url_ttl: Duration::from_secs(config.storage.download_url_ttl_secs),
