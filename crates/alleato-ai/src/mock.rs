@@ -14,7 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 #[derive(Debug, Clone)]
 pub struct MockModel {
     chunk_delay: Duration,
-    min_words: usize,
+    reply_words: usize,
 }
 
 const PREAMBLE: &str =
@@ -22,12 +22,14 @@ const PREAMBLE: &str =
 
 impl MockModel {
     pub fn new(chunk_delay: Duration) -> Self {
-        Self { chunk_delay, min_words: Self::MIN_WORDS }
+        Self { chunk_delay, reply_words: Self::MIN_WORDS }
     }
 
-    /// Replies of at least `words` words (never fewer than 40): benchmarks use long ones.
+    /// Replies of at least `words` words from 40 on (benchmarks of long answers), and of
+    /// exactly `words` below that: the start of the usual reply, which still says it is the
+    /// mock (a benchmark matching another system's short test answers). At least one word.
     pub fn with_reply_words(mut self, words: usize) -> Self {
-        self.min_words = words.max(Self::MIN_WORDS);
+        self.reply_words = words.max(1);
         self
     }
 
@@ -38,7 +40,15 @@ impl MockModel {
         Self::reply_of(user_text, Self::MIN_WORDS)
     }
 
-    fn reply_of(user_text: &str, min_words: usize) -> String {
+    fn reply_of(user_text: &str, words: usize) -> String {
+        let reply = Self::full_reply(user_text, words.max(Self::MIN_WORDS));
+        if words >= Self::MIN_WORDS {
+            return reply;
+        }
+        reply.split(' ').take(words).collect::<Vec<_>>().join(" ")
+    }
+
+    fn full_reply(user_text: &str, min_words: usize) -> String {
         let words: Vec<&str> = user_text.split_whitespace().take(24).collect();
         let echo = if words.is_empty() { "nothing".to_owned() } else { words.join(" ") };
         let mut reply = format!("{PREAMBLE} You wrote: {echo}.");
@@ -88,7 +98,7 @@ impl LanguageModel for MockModel {
                 let thought = format!("Considering a message of {} words.", user_text.split_whitespace().count());
                 events.extend(word_chunks(&thought).into_iter().map(ModelEvent::ReasoningDelta));
             }
-            let reply = Self::reply_of(&user_text, self.min_words);
+            let reply = Self::reply_of(&user_text, self.reply_words);
             let output_tokens = reply.split_whitespace().count() as u64;
             events.extend(word_chunks(&reply).into_iter().map(ModelEvent::TextDelta));
             let input_tokens = request.messages.iter().map(|m| m.content.split_whitespace().count() as u64).sum();
@@ -128,6 +138,18 @@ mod tests {
             }
         }
         (text, reasoning)
+    }
+
+    #[tokio::test]
+    async fn short_replies_are_exactly_as_long_as_asked_and_still_say_they_are_the_mock() {
+        let (four, _) = collect(&MockModel::new(Duration::ZERO).with_reply_words(4), request("chat", "Hi there")).await;
+        assert_eq!(four, "This is the mock");
+        let (one, _) = collect(&MockModel::new(Duration::ZERO).with_reply_words(0), request("chat", "Hi")).await;
+        assert_eq!(one, "This", "never empty");
+        let (usual, _) = collect(&MockModel::new(Duration::ZERO), request("chat", "Hi there")).await;
+        let (forty, _) =
+            collect(&MockModel::new(Duration::ZERO).with_reply_words(40), request("chat", "Hi there")).await;
+        assert_eq!(usual, forty, "the default is unchanged");
     }
 
     #[tokio::test]

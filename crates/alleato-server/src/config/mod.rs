@@ -278,7 +278,8 @@ pub struct AiConfig {
     pub title_model: Option<String>,
     /// `AI_MOCK_CHUNK_DELAY_MS`: the mock model's pause between chunks.
     pub mock_chunk_delay_ms: u64,
-    /// `AI_MOCK_REPLY_WORDS`: the mock's replies have at least this many words (40 at least).
+    /// `AI_MOCK_REPLY_WORDS`: the mock's replies have at least this many words from 40 on, and
+    /// exactly this many below (to match another system's short test answers in a benchmark).
     pub mock_reply_words: usize,
     /// Longest wait for the provider's first byte.
     pub first_byte_timeout_secs: u64,
