@@ -9,6 +9,7 @@ mod documents;
 mod errors;
 mod files;
 pub mod migrations;
+mod tls;
 mod users;
 
 use std::time::Duration;
@@ -59,6 +60,7 @@ impl PostgresDatabase {
             .url
             .parse()
             .map_err(|e| Error::backend(Surface::Database, format!("invalid DATABASE_URL: {e}")))?;
+        let options = tls::plain_on_loopback(options, &settings.url);
         let timeout_ms = settings.statement_timeout.as_millis();
         let options = options.options([("statement_timeout", timeout_ms.to_string())]);
         let schema = settings.schema.clone();
