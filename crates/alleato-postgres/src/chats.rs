@@ -55,18 +55,7 @@ fn message(row: &PgRow) -> sqlx::Result<StoredMessage> {
 #[async_trait]
 impl ChatStore for PostgresDatabase {
     async fn insert_chat(&self, c: &Chat) -> Result<()> {
-        sqlx::query(
-            r#"INSERT INTO "Chat" ("id", "userId", "title", "visibility", "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5, $6)"#,
-        )
-        .bind(c.id.0)
-        .bind(c.user_id.0)
-        .bind(&c.title)
-        .bind(c.visibility.as_str())
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db(S))?;
+        insert_chat(c).execute(&self.pool).await.map_err(db(S))?;
         Ok(())
     }
 
@@ -139,14 +128,7 @@ impl ChatStore for PostgresDatabase {
     }
 
     async fn set_title_if(&self, id: ChatId, expected: &str, title: &str, at: Timestamp) -> Result<bool> {
-        let done = sqlx::query(r#"UPDATE "Chat" SET "title" = $3, "updatedAt" = $4 WHERE "id" = $1 AND "title" = $2"#)
-            .bind(id.0)
-            .bind(expected)
-            .bind(title)
-            .bind(at)
-            .execute(&self.pool)
-            .await
-            .map_err(db(S))?;
+        let done = set_title(id, expected, title, at).execute(&self.pool).await.map_err(db(S))?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -180,11 +162,7 @@ impl ChatStore for PostgresDatabase {
     }
 
     async fn messages(&self, chat: ChatId) -> Result<Vec<StoredMessage>> {
-        let rows = sqlx::query(concat!(select_message!(), r#" WHERE "chatId" = $1 ORDER BY "createdAt", "id""#))
-            .bind(chat.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db(Surface::Message))?;
+        let rows = select_messages(chat).fetch_all(&self.pool).await.map_err(db(Surface::Message))?;
         rows.iter().map(message).collect::<sqlx::Result<_>>().map_err(db(Surface::Message))
     }
 
@@ -198,12 +176,7 @@ impl ChatStore for PostgresDatabase {
     }
 
     async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64> {
-        let done = sqlx::query(r#"DELETE FROM "Message_v2" WHERE "chatId" = $1 AND "createdAt" >= $2"#)
-            .bind(chat.0)
-            .bind(from)
-            .execute(&self.pool)
-            .await
-            .map_err(db(Surface::Message))?;
+        let done = delete_messages_from(chat, from).execute(&self.pool).await.map_err(db(Surface::Message))?;
         Ok(done.rows_affected())
     }
 
@@ -258,13 +231,7 @@ impl ChatStore for PostgresDatabase {
     }
 
     async fn insert_stream(&self, s: &StreamRecord) -> Result<()> {
-        sqlx::query(r#"INSERT INTO "Stream" ("id", "chatId", "createdAt") VALUES ($1, $2, $3)"#)
-            .bind(s.id.0)
-            .bind(s.chat_id.0)
-            .bind(s.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(db(Surface::Stream))?;
+        insert_stream(s).execute(&self.pool).await.map_err(db(Surface::Stream))?;
         Ok(())
     }
 
@@ -289,7 +256,46 @@ impl ChatStore for PostgresDatabase {
     }
 }
 
-fn insert_message(message: &StoredMessage) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+/// A statement ready to run on the pool or inside a transaction: the port methods run them
+/// alone, a generation's start and end run several in one transaction.
+type Query<'a> = sqlx::query::Query<'a, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn insert_chat(c: &Chat) -> Query<'_> {
+    sqlx::query(
+        r#"INSERT INTO "Chat" ("id", "userId", "title", "visibility", "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5, $6)"#,
+    )
+    .bind(c.id.0)
+    .bind(c.user_id.0)
+    .bind(&c.title)
+    .bind(c.visibility.as_str())
+    .bind(c.created_at)
+    .bind(c.updated_at)
+}
+
+fn set_title<'a>(id: ChatId, expected: &'a str, title: &'a str, at: Timestamp) -> Query<'a> {
+    sqlx::query(r#"UPDATE "Chat" SET "title" = $3, "updatedAt" = $4 WHERE "id" = $1 AND "title" = $2"#)
+        .bind(id.0)
+        .bind(expected)
+        .bind(title)
+        .bind(at)
+}
+
+fn select_messages(chat: ChatId) -> Query<'static> {
+    sqlx::query(concat!(select_message!(), r#" WHERE "chatId" = $1 ORDER BY "createdAt", "id""#)).bind(chat.0)
+}
+
+fn delete_messages_from(chat: ChatId, from: Timestamp) -> Query<'static> {
+    sqlx::query(r#"DELETE FROM "Message_v2" WHERE "chatId" = $1 AND "createdAt" >= $2"#).bind(chat.0).bind(from)
+}
+
+fn insert_stream(s: &StreamRecord) -> Query<'static> {
+    sqlx::query(r#"INSERT INTO "Stream" ("id", "chatId", "createdAt") VALUES ($1, $2, $3)"#)
+        .bind(s.id.0)
+        .bind(s.chat_id.0)
+        .bind(s.created_at)
+}
+
+fn insert_message(message: &StoredMessage) -> Query<'_> {
     sqlx::query(
         r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
            VALUES ($1, $2, (SELECT "userId" FROM "Chat" WHERE "id" = $2), $3, $4, $5, $6)"#,

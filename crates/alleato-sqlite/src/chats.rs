@@ -58,6 +58,91 @@ const S: Surface = Surface::Chat;
 
 mod generation;
 
+/// The condition a write (or a read) runs under: always, or only if a generation's start took
+/// the quota (its `GenerationStart` row exists), so a refused start writes nothing in the same
+/// batch without an error to roll it back.
+#[derive(Clone, Copy)]
+enum Only<'a> {
+    Always,
+    IfStarted(&'a str),
+}
+
+impl Only<'_> {
+    /// `statement` with its `{only}` placeholder replaced by the condition, whose parameter (if
+    /// any) comes after the statement's own.
+    fn apply(self, statement: Statement) -> Statement {
+        let condition = match self {
+            Only::Always => "1".to_owned(),
+            Only::IfStarted(_) => {
+                format!(r#"EXISTS (SELECT 1 FROM "GenerationStart" WHERE "id" = ?{})"#, statement.params.len() + 1)
+            }
+        };
+        let statement = Statement { sql: statement.sql.replace("{only}", &condition).into(), ..statement };
+        match self {
+            Only::Always => statement,
+            Only::IfStarted(id) => statement.bind(id),
+        }
+    }
+}
+
+fn insert_chat(c: &Chat, only: Only) -> Statement {
+    only.apply(
+        Statement::new(
+            r#"INSERT INTO "Chat" ("id", "userId", "title", "visibility", "createdAt", "updatedAt")
+               SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE {only}"#,
+        )
+        .bind(c.id.to_string())
+        .bind(c.user_id.to_string())
+        .bind(c.title.as_str())
+        .bind(c.visibility.as_str())
+        .bind(ts(&c.created_at))
+        .bind(ts(&c.updated_at)),
+    )
+}
+
+fn insert_message(m: &StoredMessage, only: Only) -> Result<Statement> {
+    Ok(only.apply(
+        Statement::new(
+            r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
+               SELECT ?1, ?2, (SELECT "userId" FROM "Chat" WHERE "id" = ?2), ?3, ?4, ?5, ?6 WHERE {only}"#,
+        )
+        .bind(m.id.to_string())
+        .bind(m.chat_id.to_string())
+        .bind(m.role.as_str())
+        .bind(to_json(&m.parts)?)
+        .bind(to_json(&m.attachments)?)
+        .bind(ts(&m.created_at)),
+    ))
+}
+
+fn select_messages(chat: ChatId, only: Only) -> Statement {
+    only.apply(
+        Statement::new(concat!(select_message!(), r#" WHERE "chatId" = ?1 AND {only} ORDER BY "createdAt", "id""#))
+            .bind(chat.to_string()),
+    )
+}
+
+/// Votes on these messages go with them (ON DELETE CASCADE). Counted by `RETURNING`: D1's
+/// `changes` counts the cascaded deletes too.
+fn delete_messages_from(chat: ChatId, from: &Timestamp, only: Only) -> Statement {
+    only.apply(
+        Statement::new(
+            r#"DELETE FROM "Message_v2" WHERE "chatId" = ?1 AND "createdAt" >= ?2 AND {only} RETURNING "id""#,
+        )
+        .bind(chat.to_string())
+        .bind(ts(from)),
+    )
+}
+
+fn insert_stream(s: &StreamRecord, only: Only) -> Statement {
+    only.apply(
+        Statement::new(r#"INSERT INTO "Stream" ("id", "chatId", "createdAt") SELECT ?1, ?2, ?3 WHERE {only}"#)
+            .bind(s.id.to_string())
+            .bind(s.chat_id.to_string())
+            .bind(ts(&s.created_at)),
+    )
+}
+
 /// Sets a title only over the expected one (see [`ChatStore::set_title_if`]).
 fn set_title(t: &TitleUpdate) -> Statement {
     Statement::new(r#"UPDATE "Chat" SET "title" = ?3, "updatedAt" = ?4 WHERE "id" = ?1 AND "title" = ?2"#)
@@ -70,17 +155,7 @@ fn set_title(t: &TitleUpdate) -> Statement {
 #[async_trait]
 impl<E: Executor> ChatStore for SqlDatabase<E> {
     async fn insert_chat(&self, c: &Chat) -> Result<()> {
-        let insert = Statement::new(
-            r#"INSERT INTO "Chat" ("id", "userId", "title", "visibility", "createdAt", "updatedAt")
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6)"#,
-        )
-        .bind(c.id.to_string())
-        .bind(c.user_id.to_string())
-        .bind(c.title.as_str())
-        .bind(c.visibility.as_str())
-        .bind(ts(&c.created_at))
-        .bind(ts(&c.updated_at));
-        self.write(S, insert).await.map(drop)
+        self.write(S, insert_chat(c, Only::Always)).await.map(drop)
     }
 
     async fn chat(&self, id: ChatId) -> Result<Option<Chat>> {
@@ -147,40 +222,18 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
     }
 
     async fn insert_messages(&self, messages: &[StoredMessage]) -> Result<()> {
-        let inserts = messages
-            .iter()
-            .map(|m| {
-                Ok(Statement::new(
-                    r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
-                       VALUES (?1, ?2, (SELECT "userId" FROM "Chat" WHERE "id" = ?2), ?3, ?4, ?5, ?6)"#,
-                )
-                .bind(m.id.to_string())
-                .bind(m.chat_id.to_string())
-                .bind(m.role.as_str())
-                .bind(to_json(&m.parts)?)
-                .bind(to_json(&m.attachments)?)
-                .bind(ts(&m.created_at)))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let inserts = messages.iter().map(|m| insert_message(m, Only::Always)).collect::<Result<Vec<_>>>()?;
         self.write_all(Surface::Message, inserts).await.map(drop)
     }
 
     async fn messages(&self, chat: ChatId) -> Result<Vec<StoredMessage>> {
-        let select = Statement::new(concat!(select_message!(), r#" WHERE "chatId" = ?1 ORDER BY "createdAt", "id""#));
-        self.all(Surface::Message, select.bind(chat.to_string()), message).await
+        self.all(Surface::Message, select_messages(chat, Only::Always), message).await
     }
 
     async fn chat_with_messages(&self, id: ChatId) -> Result<Option<(Chat, Vec<StoredMessage>)>> {
         let select_chat =
             Statement::new(concat!(select_chat!(), r#" WHERE "id" = ?1"#)).bind(id.to_string()).max_rows(1);
-        let select_messages =
-            Statement::new(concat!(select_message!(), r#" WHERE "chatId" = ?1 ORDER BY "createdAt", "id""#))
-                .bind(id.to_string());
-        let mut outcomes =
-            self.exec.query_all(vec![select_chat, select_messages]).await.map_err(|e| e.into_port(S))?.into_iter();
-        let (Some(chat_rows), Some(message_rows)) = (outcomes.next(), outcomes.next()) else {
-            return Err(Error::backend(S, "two reads answered fewer than two results"));
-        };
+        let (chat_rows, message_rows) = self.read_two(select_chat, select_messages(id, Only::Always)).await?;
         let Some(row) = chat_rows.rows.into_iter().next() else { return Ok(None) };
         let chat = chat(row).map_err(|e| e.into_port(S))?;
         let messages = message_rows
@@ -198,12 +251,7 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
     }
 
     async fn delete_messages_from(&self, chat: ChatId, from: Timestamp) -> Result<u64> {
-        // Votes on these messages go with them (ON DELETE CASCADE).
-        let delete =
-            Statement::new(r#"DELETE FROM "Message_v2" WHERE "chatId" = ?1 AND "createdAt" >= ?2 RETURNING "id""#)
-                .bind(chat.to_string())
-                .bind(ts(&from));
-        self.returned(Surface::Message, delete).await
+        self.returned(Surface::Message, delete_messages_from(chat, &from, Only::Always)).await
     }
 
     async fn take_generation_quota(&self, start: &GenerationStart) -> Result<QuotaUse> {
@@ -218,11 +266,7 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
             Statement::new(concat!(select_chat!(), r#" WHERE "id" = ?1"#)).bind(id.to_string()).max_rows(1);
         let select_message =
             Statement::new(concat!(select_message!(), r#" WHERE "id" = ?1"#)).bind(m.to_string()).max_rows(1);
-        let mut outcomes =
-            self.exec.query_all(vec![select_chat, select_message]).await.map_err(|e| e.into_port(S))?.into_iter();
-        let (Some(chat_rows), Some(message_rows)) = (outcomes.next(), outcomes.next()) else {
-            return Err(Error::backend(S, "two reads answered fewer than two results"));
-        };
+        let (chat_rows, message_rows) = self.read_two(select_chat, select_message).await?;
         let chat = chat_rows.rows.into_iter().next().map(chat).transpose().map_err(|e| e.into_port(S))?;
         let message =
             message_rows.rows.into_iter().next().map(message).transpose().map_err(|e| e.into_port(Surface::Message))?;
@@ -259,11 +303,7 @@ impl<E: Executor> ChatStore for SqlDatabase<E> {
     }
 
     async fn insert_stream(&self, s: &StreamRecord) -> Result<()> {
-        let insert = Statement::new(r#"INSERT INTO "Stream" ("id", "chatId", "createdAt") VALUES (?1, ?2, ?3)"#)
-            .bind(s.id.to_string())
-            .bind(s.chat_id.to_string())
-            .bind(ts(&s.created_at));
-        self.write(Surface::Stream, insert).await.map(drop)
+        self.write(Surface::Stream, insert_stream(s, Only::Always)).await.map(drop)
     }
 
     async fn streams(&self, chat: ChatId) -> Result<Vec<StreamRecord>> {

@@ -73,6 +73,18 @@ impl<E: Executor> SqlDatabase<E> {
         outcome.rows.into_iter().next().map(decode).transpose().map_err(|e| e.into_port(surface))
     }
 
+    /// Two reads sent together ([`Executor::query_all`]: one request on D1), for a port
+    /// method that answers from both.
+    pub(crate) async fn read_two(&self, first: Statement, second: Statement) -> Result<(Outcome, Outcome)> {
+        let surface = Surface::Database;
+        let mut outcomes =
+            self.exec.query_all(vec![first, second]).await.map_err(|e| e.into_port(surface))?.into_iter();
+        match (outcomes.next(), outcomes.next()) {
+            (Some(first), Some(second)) => Ok((first, second)),
+            _ => Err(alleato_core::Error::backend(surface, "two reads answered fewer than two results")),
+        }
+    }
+
     /// Runs one writing statement; the rows it changed.
     pub(crate) async fn write(&self, surface: Surface, statement: Statement) -> Result<u64> {
         Ok(self.write_all(surface, vec![statement]).await?.pop().map_or(0, |o| o.changes))

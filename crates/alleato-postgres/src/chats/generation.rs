@@ -6,7 +6,7 @@ use alleato_core::time::Timestamp;
 use alleato_core::{Error, Result, Surface};
 use sqlx::{PgConnection, Row};
 
-use super::{S, insert_message, message};
+use super::{S, delete_messages_from, insert_chat, insert_message, insert_stream, message, select_messages, set_title};
 use crate::PostgresDatabase;
 use crate::errors::db;
 
@@ -60,42 +60,16 @@ pub(super) async fn begin(pg: &PostgresDatabase, begin: &GenerationBegin) -> Res
         return Ok(GenerationBegun { quota, history: vec![] });
     }
     if let Some(c) = &begin.new_chat {
-        sqlx::query(
-            r#"INSERT INTO "Chat" ("id", "userId", "title", "visibility", "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5, $6)"#,
-        )
-        .bind(c.id.0)
-        .bind(c.user_id.0)
-        .bind(&c.title)
-        .bind(c.visibility.as_str())
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(S))?;
+        insert_chat(c).execute(&mut *tx).await.map_err(db(S))?;
     }
     let m = Surface::Message;
     let chat = begin.message.chat_id;
     if let Some(from) = begin.delete_from {
-        sqlx::query(r#"DELETE FROM "Message_v2" WHERE "chatId" = $1 AND "createdAt" >= $2"#)
-            .bind(chat.0)
-            .bind(from)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(m))?;
+        delete_messages_from(chat, from).execute(&mut *tx).await.map_err(db(m))?;
     }
     insert_message(&begin.message).execute(&mut *tx).await.map_err(db(m))?;
-    sqlx::query(r#"INSERT INTO "Stream" ("id", "chatId", "createdAt") VALUES ($1, $2, $3)"#)
-        .bind(begin.stream.id.0)
-        .bind(begin.stream.chat_id.0)
-        .bind(begin.stream.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(Surface::Stream))?;
-    let rows = sqlx::query(concat!(select_message!(), r#" WHERE "chatId" = $1 ORDER BY "createdAt", "id""#))
-        .bind(chat.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db(m))?;
+    insert_stream(&begin.stream).execute(&mut *tx).await.map_err(db(Surface::Stream))?;
+    let rows = select_messages(chat).fetch_all(&mut *tx).await.map_err(db(m))?;
     let history = rows.iter().map(message).collect::<sqlx::Result<_>>().map_err(db(m))?;
     tx.commit().await.map_err(db(S))?;
     Ok(GenerationBegun { quota, history })
@@ -112,14 +86,7 @@ pub(super) async fn finish(
     }
     let mut title_set = false;
     if let Some(t) = title {
-        let done = sqlx::query(r#"UPDATE "Chat" SET "title" = $3, "updatedAt" = $4 WHERE "id" = $1 AND "title" = $2"#)
-            .bind(t.chat.0)
-            .bind(&t.expected)
-            .bind(&t.title)
-            .bind(t.at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(S))?;
+        let done = set_title(t.chat, &t.expected, &t.title, t.at).execute(&mut *tx).await.map_err(db(S))?;
         title_set = done.rows_affected() > 0;
     }
     tx.commit().await.map_err(db(S))?;

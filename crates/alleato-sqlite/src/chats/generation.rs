@@ -6,7 +6,7 @@ use alleato_core::model::StoredMessage;
 use alleato_core::ports::{GenerationBegin, GenerationBegun, GenerationStart, QuotaUse, TitleUpdate};
 use alleato_core::{Error, Result, Surface};
 
-use super::{S, message, to_json};
+use super::{Only, S, delete_messages_from, insert_chat, insert_message, insert_stream, message, select_messages};
 use crate::SqlDatabase;
 use crate::sql::{Executor, Outcome, SqlError, Statement, ts};
 
@@ -58,82 +58,23 @@ pub(super) fn quota_use(insert: &Outcome, window: Outcome) -> Result<QuotaUse> {
     Ok(QuotaUse { allowed, used, oldest })
 }
 
-/// Inserts a message; `guard`, when given, is a condition the insert also needs.
-fn insert_message(m: &StoredMessage, guard: &str) -> Result<Statement> {
-    let sql = format!(
-        r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
-           SELECT ?1, ?2, (SELECT "userId" FROM "Chat" WHERE "id" = ?2), ?3, ?4, ?5, ?6 WHERE {guard}"#
-    );
-    Ok(Statement::new(sql)
-        .bind(m.id.to_string())
-        .bind(m.chat_id.to_string())
-        .bind(m.role.as_str())
-        .bind(to_json(&m.parts)?)
-        .bind(to_json(&m.attachments)?)
-        .bind(ts(&m.created_at)))
-}
-
-/// Every write after the quota is conditioned on the quota's record of this very start, so a
-/// refused start writes nothing, in the same batch, without an error to roll it back.
-fn allowed(parameter: u8) -> String {
-    format!(r#"EXISTS (SELECT 1 FROM "GenerationStart" WHERE "id" = ?{parameter})"#)
-}
-
 pub(super) async fn begin<E: Executor>(db: &SqlDatabase<E>, begin: &GenerationBegin) -> Result<GenerationBegun> {
     let stream = begin.quota.id.to_string();
-    let chat = begin.message.chat_id.to_string();
+    let only = Only::IfStarted(&stream);
+    let chat = begin.message.chat_id;
     let [forget, take] = quota_take(&begin.quota);
     let mut batch = vec![forget, take];
     if let Some(c) = &begin.new_chat {
         // An existing id fails the primary key, and with it the whole batch, quota included.
-        batch.push(
-            Statement::new(format!(
-                r#"INSERT INTO "Chat" ("id", "userId", "title", "visibility", "createdAt", "updatedAt")
-                   SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE {}"#,
-                allowed(7)
-            ))
-            .bind(c.id.to_string())
-            .bind(c.user_id.to_string())
-            .bind(c.title.as_str())
-            .bind(c.visibility.as_str())
-            .bind(ts(&c.created_at))
-            .bind(ts(&c.updated_at))
-            .bind(stream.as_str()),
-        );
+        batch.push(insert_chat(c, only));
     }
     if let Some(from) = &begin.delete_from {
-        batch.push(
-            Statement::new(format!(
-                r#"DELETE FROM "Message_v2" WHERE "chatId" = ?1 AND "createdAt" >= ?2 AND {}"#,
-                allowed(3)
-            ))
-            .bind(chat.as_str())
-            .bind(ts(from))
-            .bind(stream.as_str()),
-        );
+        batch.push(delete_messages_from(chat, from, only));
     }
-    batch.push(insert_message(&begin.message, &allowed(7))?.bind(stream.as_str()));
-    let record = &begin.stream;
-    batch.push(
-        Statement::new(format!(
-            r#"INSERT INTO "Stream" ("id", "chatId", "createdAt") SELECT ?1, ?2, ?3 WHERE {}"#,
-            allowed(4)
-        ))
-        .bind(record.id.to_string())
-        .bind(record.chat_id.to_string())
-        .bind(ts(&record.created_at))
-        .bind(stream.as_str()),
-    );
+    batch.push(insert_message(&begin.message, only)?);
+    batch.push(insert_stream(&begin.stream, only));
     batch.push(quota_window(&begin.quota));
-    batch.push(
-        Statement::new(format!(
-            r#"SELECT "id", "chatId", "role", "parts", "attachments", "createdAt" FROM "Message_v2"
-               WHERE "chatId" = ?1 AND {} ORDER BY "createdAt", "id""#,
-            allowed(2)
-        ))
-        .bind(chat)
-        .bind(stream),
-    );
+    batch.push(select_messages(chat, only));
     let mut outcomes = db.write_all(S, batch).await?;
     let (Some(history), Some(window)) = (outcomes.pop(), outcomes.pop()) else {
         return Err(Error::backend(S, "a generation's start answered fewer results than it sent"));
@@ -155,7 +96,7 @@ pub(super) async fn finish<E: Executor>(
 ) -> Result<bool> {
     let mut batch = Vec::with_capacity(2);
     if let Some(answer) = answer {
-        batch.push(insert_message(answer, "1")?);
+        batch.push(insert_message(answer, Only::Always)?);
     }
     if let Some(t) = title {
         batch.push(super::set_title(t));
