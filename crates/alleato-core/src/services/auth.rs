@@ -41,7 +41,6 @@ impl std::fmt::Debug for AuthSettings {
 impl AuthSettings {
     pub const MIN_SECRET_BYTES: usize = 32;
     pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-    pub const DEFAULT_LOGOUT_POLL: Duration = Duration::from_secs(10);
 }
 
 /// Who is calling: the signed-in user and the session the request came with.

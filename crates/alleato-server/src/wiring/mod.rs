@@ -78,7 +78,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let auth = AuthSettings {
         jwt_secret,
         session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)),
-        logout_poll: Duration::from_secs(config.cloudflare.logout_poll_secs.max(1)),
+        logout_poll: Duration::from_secs(config.cloudflare.logout_poll_secs),
     };
     let files = FileSettings {
         max_bytes: config.max_upload_bytes,
