@@ -52,6 +52,25 @@ async fn pair(extra: &[(&str, &str)]) -> (Instance, Instance) {
     (a, b)
 }
 
+/// The bound the README states for a logout, a password change or a deletion on one instance
+/// reaching another while both hold the session in memory: Redis pub/sub delivers the
+/// announcement in milliseconds; this leaves room for a loaded test machine.
+const ANNOUNCED_WITHIN: Duration = Duration::from_secs(1);
+
+/// Waits until `client`'s session is refused; fails if that takes longer than
+/// [`ANNOUNCED_WITHIN`].
+async fn refused_within_the_bound(client: &Client, what: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        match client.me().await {
+            Err(err) if err.status() == Some(401) => return,
+            Err(err) => panic!("{what}: unexpected error {err}"),
+            Ok(_) => assert!(start.elapsed() < ANNOUNCED_WITHIN, "{what}: still accepted after {ANNOUNCED_WITHIN:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn sessions_and_logouts_are_shared() {
     let (a, b) = pair(&[]).await;
@@ -60,8 +79,33 @@ async fn sessions_and_logouts_are_shared() {
     let on_a = a.client.with_token(&session.token);
     let on_b = b.client.with_token(&session.token);
     assert_eq!(on_b.me().await.unwrap().id, session.user.id, "a session made on A works on B");
+    on_a.me().await.expect("and is held in A's memory now");
     on_b.logout().await.unwrap();
-    assert_api_error(on_a.me().await, 401, "unauthorized:auth");
+    assert_api_error(on_b.me().await, 401, "unauthorized:auth");
+    refused_within_the_bound(&on_a, "a logout on B, on A").await;
+}
+
+#[tokio::test]
+async fn a_password_change_or_a_deletion_on_one_ends_sessions_held_by_the_other() {
+    let (a, b) = pair(&[]).await;
+    let (ada, session) = a.user().await;
+    let other_device =
+        b.client.with_token(&b.client.login(&session.user.email, "correct horse battery").await.unwrap().token);
+    other_device.me().await.expect("held in B's memory now");
+    let change = alleato_sdk::api::UpdateUserRequest {
+        password: Some("a brand new password".into()),
+        current_password: Some("correct horse battery".into()),
+        ..Default::default()
+    };
+    ada.update_me(&change).await.unwrap();
+    refused_within_the_bound(&other_device, "a password change on A, on B").await;
+    b.client.with_token(&session.token).me().await.expect("the session that changed it stays, on B too");
+
+    let (bob, session) = b.user().await;
+    let bob_on_a = a.client.with_token(&session.token);
+    bob_on_a.me().await.expect("held in A's memory now");
+    bob.delete_me().await.unwrap();
+    refused_within_the_bound(&bob_on_a, "an account deleted on B, on A").await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alleato_core::Result;
-use alleato_core::ports::{Consistency, KeyValueStore, KvCapabilities};
+use alleato_core::ports::{ChangeFeed, Consistency, KeyValueStore, KvCapabilities};
 use async_trait::async_trait;
 
 use crate::read_through::ReadThrough;
@@ -19,11 +19,20 @@ use crate::read_through::ReadThrough;
 ///   shows it: the declared [`Consistency::Eventual`] bound grows by `max_age`.
 /// - Missing keys are not cached: a key written elsewhere is found on the next read.
 /// - At most `capacity` values are held; the least used go first.
+/// - [Told by a change feed](CachedKv::told_by) (Redis pub/sub), every write is announced and
+///   every instance forgets the key as the announcement arrives (milliseconds); while the feed
+///   is down, reads go to the store. The declared consistency is then
+///   [`Consistency::Announced`].
 pub struct CachedKv {
     inner: Arc<dyn KeyValueStore>,
     cache: ReadThrough<String, Cached>,
     max_age: Duration,
+    /// How soon a missed announcement stops this cache serving from memory, when told by a feed.
+    told_within: Option<Duration>,
 }
+
+/// A key's name on a change feed: the feed is shared with other caches ([`crate::CachedUsers`]).
+const FEED_PREFIX: &str = "kv:";
 
 #[derive(Clone)]
 struct Cached {
@@ -33,7 +42,19 @@ struct Cached {
 
 impl CachedKv {
     pub fn new(inner: Arc<dyn KeyValueStore>, max_age: Duration, capacity: u64) -> Self {
-        Self { inner, cache: ReadThrough::new(max_age, capacity), max_age }
+        Self { inner, cache: ReadThrough::new(max_age, capacity), max_age, told_within: None }
+    }
+
+    /// Announces every write here on `feed` and forgets what other instances announce; see the
+    /// [type documentation](CachedKv).
+    pub fn told_by(self, feed: Arc<dyn ChangeFeed>) -> Self {
+        let told_within = Some(feed.detects_loss_within().min(self.max_age));
+        let cache = self.cache.told_by(
+            feed,
+            |key| format!("{FEED_PREFIX}{key}"),
+            |name| name.strip_prefix(FEED_PREFIX).map(str::to_owned),
+        );
+        Self { cache, told_within, ..self }
     }
 
     /// How long a value may be served from memory.
@@ -63,8 +84,11 @@ impl KeyValueStore for CachedKv {
             }
             self.cache.forget(&key);
         }
-        // The store does not say how long the value has left; `max_age` bounds it.
-        let read = async { Ok(self.inner.get(&key).await?.map(|v| Cached { value: v.into(), expires_at: None })) };
+        // Where the store does not say how long the value has left, `max_age` bounds it.
+        let read = async {
+            let found = self.inner.get_with_ttl(&key).await?;
+            Ok(found.map(|(v, left)| Cached { value: v.into(), expires_at: left.map(|left| Instant::now() + left) }))
+        };
         Ok(self.cache.load(key.clone(), read).await?.map(|c| c.value.to_vec()))
     }
 
@@ -84,9 +108,13 @@ impl KeyValueStore for CachedKv {
 
     fn capabilities(&self) -> KvCapabilities {
         let inner = self.inner.capabilities();
-        let consistency = match inner.consistency {
-            Consistency::Strong => Consistency::Eventual { within: self.max_age },
-            Consistency::Eventual { within } => Consistency::Eventual { within: within + self.max_age },
+        let consistency = match (inner.consistency, self.told_within) {
+            (Consistency::Strong, Some(within)) => Consistency::Announced { within },
+            (Consistency::Strong, None) => Consistency::Eventual { within: self.max_age },
+            (Consistency::Announced { within }, None) | (Consistency::Eventual { within }, _) => {
+                Consistency::Eventual { within: within + self.max_age }
+            }
+            (Consistency::Announced { within }, Some(told)) => Consistency::Announced { within: within.max(told) },
         };
         KvCapabilities { consistency, ..inner }
     }
@@ -94,6 +122,8 @@ impl KeyValueStore for CachedKv {
 
 #[cfg(test)]
 mod tests {
+    use alleato_core::ports::{Change, ChangeListener};
+
     use super::*;
     use crate::MemoryKv;
 
@@ -121,6 +151,81 @@ mod tests {
         assert_eq!(there.get("k").await.unwrap(), None);
         here.set("k", b"v", None).await.unwrap();
         assert_eq!(there.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    /// A change feed within this process: what Redis pub/sub does across processes.
+    #[derive(Default)]
+    struct LocalFeed {
+        down: std::sync::atomic::AtomicBool,
+        listeners: std::sync::Mutex<Vec<Arc<dyn ChangeListener>>>,
+    }
+
+    impl LocalFeed {
+        fn tell(&self, change: Change<'_>) {
+            for listener in self.listeners.lock().unwrap().iter() {
+                listener.changed(change);
+            }
+        }
+    }
+
+    #[async_trait]
+    impl ChangeFeed for LocalFeed {
+        async fn announce(&self, key: &str) -> Result<()> {
+            if !self.is_live() {
+                return Err(alleato_core::Error::unavailable(alleato_core::Surface::KeyValue, "feed down"));
+            }
+            self.tell(Change::Key(key));
+            Ok(())
+        }
+        fn listen(&self, listener: Arc<dyn ChangeListener>) {
+            self.listeners.lock().unwrap().push(listener);
+        }
+        fn is_live(&self) -> bool {
+            !self.down.load(std::sync::atomic::Ordering::Acquire)
+        }
+        fn detects_loss_within(&self) -> Duration {
+            Duration::from_secs(3)
+        }
+    }
+
+    #[tokio::test]
+    async fn told_by_a_feed_other_instances_forget_a_change_at_once() {
+        let store: Arc<dyn KeyValueStore> = Arc::new(MemoryKv::new());
+        let feed = Arc::new(LocalFeed::default());
+        let instance = || CachedKv::new(store.clone(), Duration::from_secs(60), 100).told_by(feed.clone());
+        let (here, there) = (instance(), instance());
+        here.set("session", b"s", None).await.unwrap();
+        assert_eq!(there.get("session").await.unwrap().as_deref(), Some(&b"s"[..]), "cached there now");
+        here.delete("session").await.unwrap();
+        assert_eq!(there.get("session").await.unwrap(), None, "forgotten there as the delete was announced");
+        here.set("session", b"renewed", None).await.unwrap();
+        assert_eq!(there.get("session").await.unwrap().as_deref(), Some(&b"renewed"[..]));
+        assert_eq!(
+            here.capabilities().consistency,
+            Consistency::Announced { within: Duration::from_secs(3) },
+            "a missed announcement is noticed within the feed's bound, under max_age"
+        );
+    }
+
+    #[tokio::test]
+    async fn while_the_feed_is_down_reads_go_to_the_store() {
+        let store: Arc<dyn KeyValueStore> = Arc::new(MemoryKv::new());
+        let feed = Arc::new(LocalFeed::default());
+        let there = CachedKv::new(store.clone(), Duration::from_secs(60), 100).told_by(feed.clone());
+        store.set("session", b"old", None).await.unwrap();
+        assert_eq!(there.get("session").await.unwrap().as_deref(), Some(&b"old"[..]));
+        // A change whose announcement is lost: the feed is down, as a broken subscription is.
+        feed.down.store(true, std::sync::atomic::Ordering::Release);
+        feed.tell(Change::All);
+        store.set("session", b"new", None).await.unwrap();
+        assert_eq!(there.get("session").await.unwrap().as_deref(), Some(&b"new"[..]), "read from the store");
+        store.delete("session").await.unwrap();
+        assert_eq!(there.get("session").await.unwrap(), None, "nothing kept from memory while down");
+        // Back up: the feed tells everyone to forget what they read meanwhile.
+        store.set("session", b"again", None).await.unwrap();
+        feed.down.store(false, std::sync::atomic::Ordering::Release);
+        feed.tell(Change::All);
+        assert_eq!(there.get("session").await.unwrap().as_deref(), Some(&b"again"[..]));
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 use alleato_core::Result;
 use alleato_core::ids::UserId;
 use alleato_core::model::User;
-use alleato_core::ports::{SessionRevocation, UserStore};
+use alleato_core::ports::{ChangeFeed, SessionRevocation, UserStore};
 use alleato_core::time::Timestamp;
 use async_trait::async_trait;
 
@@ -19,14 +19,31 @@ use crate::read_through::ReadThrough;
 ///   sees a password change (which ends other sessions) or a deletion at once; other instances
 ///   within `max_age`, the bound the session cache already states for a logout.
 /// - Reads by email (sign-in) always go to the store.
+/// - [Told by a change feed](CachedUsers::told_by), other instances' writes are forgotten as
+///   they are announced.
 pub struct CachedUsers {
     inner: Arc<dyn UserStore>,
     cache: ReadThrough<UserId, User>,
 }
 
+/// A user's name on a change feed: the feed is shared with other caches ([`crate::CachedKv`]).
+const FEED_PREFIX: &str = "user:";
+
 impl CachedUsers {
     pub fn new(inner: Arc<dyn UserStore>, max_age: Duration, capacity: u64) -> Self {
         Self { inner, cache: ReadThrough::new(max_age, capacity) }
+    }
+
+    /// Announces every write here on `feed` (Redis pub/sub) and forgets the users other
+    /// instances announce: a password change or a deletion reaches every instance within
+    /// milliseconds instead of `max_age`. While the feed is down, reads go to the store.
+    pub fn told_by(self, feed: Arc<dyn ChangeFeed>) -> Self {
+        let cache = self.cache.told_by(
+            feed,
+            |id| format!("{FEED_PREFIX}{id}"),
+            |name| name.strip_prefix(FEED_PREFIX)?.parse().ok(),
+        );
+        Self { cache, ..self }
     }
 }
 

@@ -40,17 +40,29 @@ fn chat(row: &PgRow) -> sqlx::Result<Chat> {
 }
 
 fn message(row: &PgRow) -> sqlx::Result<StoredMessage> {
-    let Json(parts): Json<Vec<MessagePart>> = row.try_get(3)?;
-    let Json(attachments): Json<Vec<serde_json::Value>> = row.try_get(4)?;
+    message_at(row, 0)
+}
+
+/// A message from the six columns of `select_message!` starting at column `at`.
+fn message_at(row: &PgRow, at: usize) -> sqlx::Result<StoredMessage> {
+    let Json(parts): Json<Vec<MessagePart>> = row.try_get(at + 3)?;
+    let Json(attachments): Json<Vec<serde_json::Value>> = row.try_get(at + 4)?;
     Ok(StoredMessage {
-        id: MessageId(row.try_get(0)?),
-        chat_id: ChatId(row.try_get(1)?),
-        role: named(row, 2, Role::parse)?,
+        id: MessageId(row.try_get(at)?),
+        chat_id: ChatId(row.try_get(at + 1)?),
+        role: named(row, at + 2, Role::parse)?,
         parts,
         attachments,
-        created_at: row.try_get(5)?,
+        created_at: row.try_get(at + 5)?,
     })
 }
+
+/// A chat with its messages in one round trip: the chat's columns, then a message's (all null
+/// for a chat without messages), one row per message, oldest first.
+const CHAT_WITH_MESSAGES: &str = r#"SELECT c."id", c."userId", c."title", c."visibility", c."createdAt", c."updatedAt",
+    m."id", m."chatId", m."role", m."parts", m."attachments", m."createdAt"
+    FROM "Chat" c LEFT JOIN "Message_v2" m ON m."chatId" = c."id"
+    WHERE c."id" = $1 ORDER BY m."createdAt", m."id""#;
 
 #[async_trait]
 impl ChatStore for PostgresDatabase {
@@ -164,6 +176,21 @@ impl ChatStore for PostgresDatabase {
     async fn messages(&self, chat: ChatId) -> Result<Vec<StoredMessage>> {
         let rows = select_messages(chat).fetch_all(&self.pool).await.map_err(db(Surface::Message))?;
         rows.iter().map(message).collect::<sqlx::Result<_>>().map_err(db(Surface::Message))
+    }
+
+    async fn chat_with_messages(&self, id: ChatId) -> Result<Option<(Chat, Vec<StoredMessage>)>> {
+        let rows = sqlx::query(CHAT_WITH_MESSAGES).bind(id.0).fetch_all(&self.pool).await.map_err(db(S))?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let read = || -> sqlx::Result<_> {
+            let mut messages = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if row.try_get::<Option<uuid::Uuid>, _>(6)?.is_some() {
+                    messages.push(message_at(row, 6)?);
+                }
+            }
+            Ok((chat(first)?, messages))
+        };
+        read().map(Some).map_err(db(Surface::Message))
     }
 
     async fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {

@@ -41,6 +41,19 @@ impl KeyValueStore for RedisKv {
         self.redis.run(S, redis::cmd("GET").arg(&key).query_async::<Option<Vec<u8>>>(&mut conn)).await
     }
 
+    /// `GET` and `PTTL` in one round trip.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        check_key(S, key)?;
+        let mut conn = self.redis.manager.clone();
+        let key = self.redis.key(key);
+        let mut both = redis::pipe();
+        both.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        let (value, ttl): (Option<Vec<u8>>, i64) = self.redis.run(S, both.query_async(&mut conn)).await?;
+        // PTTL: -1 without a TTL, -2 if the key expired between the two.
+        let left = u64::try_from(ttl).ok().map(Duration::from_millis);
+        Ok(value.filter(|_| ttl != -2).map(|value| (value, left)))
+    }
+
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         check_key(S, key)?;
         let mut conn = self.redis.manager.clone();

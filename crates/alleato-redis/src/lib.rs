@@ -6,11 +6,14 @@
 //! - [`RedisStreams`]: the streams port on Redis Streams: `XADD` with a TTL on the key,
 //!   `XREAD BLOCK` to follow live, a done marker; a generation started on one instance can be
 //!   followed and resumed through another.
+//! - [`RedisChanges`]: the change feed on pub/sub, which lets each instance cache sessions and
+//!   users in memory and still forget a changed one within milliseconds.
 //!
 //! Every call is bounded by a timeout, so an unreachable Redis is a prompt `Unavailable`, never
 //! a hang.
 #![forbid(unsafe_code)]
 
+mod changes;
 mod kv;
 mod streams;
 mod wakeups;
@@ -21,6 +24,7 @@ use std::time::Duration;
 use alleato_core::{Error, Result, Surface};
 use redis::aio::ConnectionManager;
 
+pub use changes::RedisChanges;
 pub use kv::RedisKv;
 pub use streams::RedisStreams;
 

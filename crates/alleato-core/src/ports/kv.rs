@@ -12,6 +12,10 @@ pub enum Consistency {
     /// The writing instance sees its write at once; others may read the old value (or none)
     /// for up to `within` (Workers KV: 60 s, its cache time).
     Eventual { within: Duration },
+    /// Every instance is told of a write as it returns ([`crate::ports::ChangeFeed`], Redis
+    /// pub/sub: milliseconds) and until then may serve its cached copy; an instance that may
+    /// have missed an announcement stops serving from memory within `within`.
+    Announced { within: Duration },
 }
 
 /// What a key-value store can promise, declared by each adapter. The conformance suite reads
@@ -52,6 +56,11 @@ impl KvCapabilities {
 #[async_trait]
 pub trait KeyValueStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// The value and how long it has left, where the store can tell in the same round trip
+    /// (`None` for no TTL or not known): a cache in front of the store keeps it no longer.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        Ok(self.get(key).await?.map(|value| (value, None)))
+    }
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()>;
     async fn delete(&self, key: &str) -> Result<()>;
     /// A cheap round trip proving the store answers.

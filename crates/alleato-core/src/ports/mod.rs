@@ -10,6 +10,7 @@
 //! - A backend that cannot be reached returns [`Error::Unavailable`](crate::Error::Unavailable);
 //!   any other backend failure returns [`Error::Backend`](crate::Error::Backend).
 
+mod changes;
 mod counters;
 mod database;
 mod kv;
@@ -17,6 +18,7 @@ mod model;
 mod objects;
 mod streams;
 
+pub use changes::{Change, ChangeFeed, ChangeListener};
 pub use counters::{Counter, CounterAdd, Counters, check_adds, counter_window};
 pub use database::{
     ChatStore, Database, DatabaseAdmin, DocumentStore, FileStore, GenerationBegin, GenerationBegun, GenerationStart,

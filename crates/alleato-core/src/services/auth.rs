@@ -190,7 +190,8 @@ impl AuthService {
     }
 
     /// Ends the session: at once here and wherever the key-value store is read consistently;
-    /// where it is not, within a poll of [`Revocations`].
+    /// as the announcement arrives where it is [announced](Consistency::Announced); where it is
+    /// eventually consistent, within a poll of [`Revocations`].
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         if let Some(revocations) = &self.revocations {
             revocations.revoke(principal.session_id).await?;

@@ -51,6 +51,19 @@ pub async fn keys_expire_after_their_ttl(kv: Arc<dyn KeyValueStore>) {
     assert_eq!(kv.get(&k).await.unwrap(), None, "gone after expiry");
 }
 
+pub async fn a_value_read_with_its_ttl_says_no_more_than_is_left(kv: Arc<dyn KeyValueStore>) {
+    let k = key("with-ttl");
+    assert_eq!(kv.get_with_ttl(&k).await.unwrap(), None);
+    let ttl = kv.capabilities().ttl(Duration::from_secs(120));
+    kv.set(&k, b"v", Some(ttl)).await.unwrap();
+    let (value, left) = kv.get_with_ttl(&k).await.unwrap().expect("present");
+    assert_eq!(value, b"v");
+    assert!(left.is_none_or(|left| left <= ttl), "{left:?} left of {ttl:?}");
+    kv.set(&k, b"w", None).await.unwrap();
+    let (value, left) = kv.get_with_ttl(&k).await.unwrap().expect("present");
+    assert_eq!((value.as_slice(), left), (&b"w"[..], None), "no TTL any more");
+}
+
 pub async fn oversized_keys_are_rejected(kv: Arc<dyn KeyValueStore>) {
     let long = "k".repeat(MAX_KEY_BYTES + 1);
     assert!(matches!(kv.set(&long, b"v", None).await, Err(Error::BadRequest { .. })));

@@ -122,6 +122,7 @@ macro_rules! kv_conformance {
                 missing_keys_read_as_none,
                 set_replaces_value_and_ttl,
                 keys_expire_after_their_ttl,
+                a_value_read_with_its_ttl_says_no_more_than_is_left,
                 oversized_keys_are_rejected,
                 binary_values_round_trip,
                 ping_answers,

@@ -216,11 +216,15 @@ pub struct RedisConfig {
     pub prefix: String,
     /// The longest one Redis command may take before the request fails with 503.
     pub command_timeout_ms: u64,
+    /// How long sessions and users may be served from this process's memory when sessions live
+    /// in Redis; every instance forgets a changed one as Redis pub/sub announces it
+    /// (milliseconds). `0` reads Redis on every request.
+    pub cache_secs: u64,
 }
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        Self { url: None, prefix: "alleato:".into(), command_timeout_ms: 2000 }
+        Self { url: None, prefix: "alleato:".into(), command_timeout_ms: 2000, cache_secs: 5 }
     }
 }
 

@@ -62,6 +62,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let database = open.database(&plan.database).await?;
     let objects = open.objects(&plan.storage)?;
     let kv = open.kv(&plan.kv).await?;
+    let database = open.cache_announced_users(database, &plan.database.backend, &plan.kv).await?;
     let counters = open.counters(&plan.counters).await?;
     let streams = open.streams(&plan.streams).await?;
     let (model, generation, model_choice) = open.model()?;

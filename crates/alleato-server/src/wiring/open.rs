@@ -10,12 +10,12 @@ use std::time::Duration;
 use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
 use alleato_cloudflare::{CloudflareClient, CloudflareSettings, D1, KvStreams, KvStreamsSettings, WorkersKv};
 use alleato_core::Surface;
-use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
+use alleato_core::ports::{ChangeFeed, Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
 use alleato_core::services::{DatabasePorts, GenerationSettings};
 use alleato_memory::{CachedKv, CachedUsers, MemoryKv, MemoryStreams, PreCountedCounters};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
-use alleato_redis::{Redis, RedisKv, RedisSettings, RedisStreams};
+use alleato_redis::{Redis, RedisChanges, RedisKv, RedisSettings, RedisStreams};
 use alleato_sqlite::sql::d1::D1Local;
 use alleato_sqlite::{Pool, SqlDatabase, SqliteDatabase, SqliteKv, SqliteStreams};
 use anyhow::{Context, bail};
@@ -30,6 +30,7 @@ use crate::config::Config;
 pub struct Opener<'a> {
     config: &'a Config,
     redis: OnceCell<Redis>,
+    changes: OnceCell<Option<RedisChanges>>,
     memory_kv: OnceCell<Arc<MemoryKv>>,
     embedded_kv: Mutex<HashMap<PathBuf, SqliteKv>>,
     d1_local: Mutex<HashMap<PathBuf, Arc<SqlDatabase<D1Local>>>>,
@@ -51,6 +52,7 @@ impl<'a> Opener<'a> {
         Self {
             config,
             redis: OnceCell::new(),
+            changes: OnceCell::new(),
             memory_kv: OnceCell::new(),
             embedded_kv: Mutex::default(),
             d1_local: Mutex::default(),
@@ -154,7 +156,13 @@ impl<'a> Opener<'a> {
         Ok(match &choice.backend {
             KvBackend::Memory => self.memory_kv().await,
             KvBackend::Embedded(path) => Arc::new(self.embedded_kv(path).await?),
-            KvBackend::Redis => Arc::new(RedisKv::new(self.redis("key-value", &choice.reason).await?)),
+            KvBackend::Redis => {
+                let kv = Arc::new(RedisKv::new(self.redis("key-value", &choice.reason).await?));
+                match self.redis_changes(&choice.reason).await? {
+                    Some(feed) => Arc::new(CachedKv::new(kv, self.redis_cache_age(), KV_CACHE_ENTRIES).told_by(feed)),
+                    None => kv,
+                }
+            }
             KvBackend::WorkersKv => self.workers_kv("key-value", &choice.reason)?,
             KvBackend::WorkersKvLocal(path) => Arc::new(self.workers_kv_local(path).await?),
         })
@@ -267,6 +275,49 @@ impl<'a> Opener<'a> {
         let max_age = Duration::from_secs(self.config.cloudflare.kv_cache_secs);
         ports.users = Arc::new(CachedUsers::new(ports.users, max_age, KV_CACHE_ENTRIES));
         ports
+    }
+
+    /// Beside sessions in Redis, users by id are read through this process's memory too, and
+    /// forgotten on every instance as Redis pub/sub announces a change: a signed-in request's
+    /// session check then costs no round trip at all. D1's users are cached already.
+    pub async fn cache_announced_users(
+        &self,
+        mut ports: DatabasePorts,
+        database: &DatabaseBackend,
+        kv: &Choice<KvBackend>,
+    ) -> anyhow::Result<DatabasePorts> {
+        if kv.backend != KvBackend::Redis || matches!(database, DatabaseBackend::D1 | DatabaseBackend::D1Local(_)) {
+            return Ok(ports);
+        }
+        if let Some(feed) = self.redis_changes(&kv.reason).await? {
+            let cached = CachedUsers::new(ports.users, self.redis_cache_age(), KV_CACHE_ENTRIES).told_by(feed);
+            ports.users = Arc::new(cached);
+        }
+        Ok(ports)
+    }
+
+    fn redis_cache_age(&self) -> Duration {
+        Duration::from_secs(self.config.redis.cache_secs)
+    }
+
+    /// The change feed on Redis pub/sub, when memory caches are on (`[redis] cache_secs`).
+    async fn redis_changes(&self, reason: &str) -> anyhow::Result<Option<Arc<dyn ChangeFeed>>> {
+        if self.config.redis.cache_secs == 0 {
+            return Ok(None);
+        }
+        let feed = self
+            .changes
+            .get_or_try_init(|| async {
+                let redis = self.redis("key-value", reason).await?;
+                let feed = RedisChanges::subscribe(redis).await.context("subscribing to Redis pub/sub")?;
+                tracing::info!(
+                    cache_secs = self.config.redis.cache_secs,
+                    "sessions and users are cached in memory; Redis pub/sub tells every instance of a change"
+                );
+                anyhow::Ok(Some(feed))
+            })
+            .await?;
+        Ok(feed.clone().map(|feed| Arc::new(feed) as Arc<dyn ChangeFeed>))
     }
 
     async fn memory_kv(&self) -> Arc<MemoryKv> {
