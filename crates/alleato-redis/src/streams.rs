@@ -29,15 +29,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// Appends every entry in `ARGV[3..]`, numbered on from `len`; one round trip for a batch.
 const APPEND: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'done') == '1' then return -2 end
-local len = redis.call('HINCRBY', KEYS[1], 'len', 1)
-redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[1]))
-redis.call('XADD', KEYS[2], len .. '-0', 'd', ARGV[1])
-redis.call('HSET', KEYS[1], 'updated', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local len = tonumber(redis.call('HGET', KEYS[1], 'len'))
+local bytes = 0
+for i = 3, #ARGV do
+  len = len + 1
+  bytes = bytes + string.len(ARGV[i])
+  redis.call('XADD', KEYS[2], len .. '-0', 'd', ARGV[i])
+end
+redis.call('HSET', KEYS[1], 'len', len, 'updated', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'bytes', bytes)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return len
 ";
 
@@ -146,10 +152,20 @@ impl StreamStore for RedisStreams {
     }
 
     async fn append(&self, id: &str, entry: &[u8], ttl: Duration) -> Result<u64> {
+        self.append_many(id, &[entry.to_vec()], ttl).await
+    }
+
+    async fn append_many(&self, id: &str, entries: &[Vec<u8>], ttl: Duration) -> Result<u64> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.append.key(meta);
-        call.key(data).arg(entry).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
+        call.key(data).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
+        for entry in entries {
+            call.arg(entry.as_slice());
+        }
         match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
             -1 => Err(Error::not_found(S)),
             -2 => Err(Error::conflict(S, "the stream is finished")),

@@ -62,6 +62,16 @@ pub trait StreamStore: Send + Sync + 'static {
     /// Appends one entry and returns its number; `NotFound` if the stream is missing,
     /// `Conflict` if it is finished. Refreshes the TTL.
     async fn append(&self, id: &str, entry: &[u8], ttl: Duration) -> Result<u64>;
+    /// Appends several entries in order, as many `append`s would, and returns the number of
+    /// the last (`0` for none, without touching the store). Where the backend is remote, one
+    /// round trip: a writer that falls behind catches up in one call.
+    async fn append_many(&self, id: &str, entries: &[Vec<u8>], ttl: Duration) -> Result<u64> {
+        let mut last = 0;
+        for entry in entries {
+            last = self.append(id, entry, ttl).await?;
+        }
+        Ok(last)
+    }
     /// Up to `max` entries numbered after `after`; `None` if the stream is missing.
     async fn read(&self, id: &str, after: u64, max: usize) -> Result<Option<StreamSlice>>;
     /// Marks the stream finished and keeps it `keep` longer (however long its TTL had left);

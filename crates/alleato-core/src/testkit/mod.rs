@@ -178,6 +178,7 @@ macro_rules! streams_conformance {
             $make,
             [
                 create_append_read,
+                appending_many_is_appending_each_in_order,
                 finished_streams_take_no_more,
                 missing_streams,
                 streams_expire,

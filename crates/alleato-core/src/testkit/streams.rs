@@ -31,6 +31,26 @@ pub async fn create_append_read(store: Arc<dyn StreamStore>) {
     assert!(store.read(&id, 3, 10).await.unwrap().unwrap().entries.is_empty());
 }
 
+pub async fn appending_many_is_appending_each_in_order(store: Arc<dyn StreamStore>) {
+    let id = id();
+    assert!(matches!(store.append_many(&id, &[b"x".to_vec()], TTL).await, Err(Error::NotFound { .. })));
+    store.create(&id, b"", TTL).await.unwrap();
+    assert_eq!(store.append_many(&id, &[], TTL).await.unwrap(), 0, "nothing to append");
+    store.append(&id, b"a", TTL).await.unwrap();
+    let batch = [b"bc".to_vec(), Vec::new(), b"d".to_vec()];
+    assert_eq!(store.append_many(&id, &batch, TTL).await.unwrap(), 4, "the number of the last");
+    assert_eq!(store.append(&id, b"e", TTL).await.unwrap(), 5);
+    let info = store.info(&id).await.unwrap().unwrap();
+    assert_eq!((info.len, info.bytes), (5, 5));
+    let all = store.read(&id, 0, 100).await.unwrap().unwrap().entries;
+    let expected: Vec<(u64, Vec<u8>)> =
+        vec![(1, b"a".to_vec()), (2, b"bc".to_vec()), (3, vec![]), (4, b"d".to_vec()), (5, b"e".to_vec())];
+    assert_eq!(all, expected);
+    store.finish(&id, TTL).await.unwrap();
+    assert!(matches!(store.append_many(&id, &batch, TTL).await, Err(Error::Conflict { .. })));
+    assert_eq!(store.info(&id).await.unwrap().unwrap().len, 5, "a refused batch adds nothing");
+}
+
 pub async fn finished_streams_take_no_more(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();

@@ -11,6 +11,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::GenerationSettings;
 use super::registry::Running;
+use super::writer::StreamWriter;
 use crate::error::Error;
 use crate::ids::{MessageId, StreamId};
 use crate::model::{Chat, MessagePart, Role, StoredMessage};
@@ -42,24 +43,19 @@ enum Outcome {
     Failed(Error),
 }
 
+fn emit(out: &StreamWriter, chunk: &Value) {
+    out.write(chunk.to_string().into_bytes());
+}
+
 impl Job {
-    async fn emit(&self, chunk: &Value) {
-        self.emit_raw(chunk.to_string().as_bytes()).await;
-    }
-
-    async fn emit_raw(&self, bytes: &[u8]) {
-        if let Err(err) = self.streams.append(&self.stream.to_string(), bytes, self.settings.stream_ttl).await {
-            tracing::warn!(stream = %self.stream, error = %err, "could not append to the generation stream");
-        }
-    }
-
     pub(super) async fn run(mut self) {
+        let out = StreamWriter::start(self.streams.clone(), self.stream.to_string(), self.settings.stream_ttl);
         let mut blocks = Blocks::new(self.message_id);
-        self.emit(&ui::start(&self.message_id.to_string())).await;
-        self.emit(&ui::start_step()).await;
-        let outcome = self.generate(&mut blocks).await;
+        emit(&out, &ui::start(&self.message_id.to_string()));
+        emit(&out, &ui::start_step());
+        let outcome = self.generate(&mut blocks, &out).await;
         if let Some(end) = blocks.close() {
-            self.emit(&end).await;
+            emit(&out, &end);
         }
         let mut parts = blocks.parts();
         if let Outcome::Failed(err) = &outcome {
@@ -97,7 +93,7 @@ impl Job {
         match self.chats.finish_generation(answer, update.as_ref()).await {
             Ok(true) => {
                 if let Some(update) = update {
-                    self.emit(&ui::data("chat-title", Value::String(update.title))).await;
+                    emit(&out, &ui::data("chat-title", Value::String(update.title)));
                 }
             }
             Ok(false) => {}
@@ -112,12 +108,14 @@ impl Job {
             }
         }
         match outcome {
-            Outcome::Failed(err) => self.emit(&ui::error(&err.public_message())).await,
+            Outcome::Failed(err) => emit(&out, &ui::error(&err.public_message())),
             Outcome::Completed | Outcome::Stopped => {}
         }
-        self.emit(&ui::finish_step()).await;
-        self.emit(&ui::finish()).await;
-        self.emit_raw(DONE.as_bytes()).await;
+        emit(&out, &ui::finish_step());
+        emit(&out, &ui::finish());
+        out.write(DONE.as_bytes().to_vec());
+        // Every chunk is in the stream before it is marked finished.
+        out.close().await;
         let id = self.stream.to_string();
         if let Err(err) = self.streams.finish(&id, self.settings.finished_stream_ttl).await {
             tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
@@ -125,7 +123,7 @@ impl Job {
         self.running.release(self.chat.id);
     }
 
-    async fn generate(&mut self, blocks: &mut Blocks) -> Outcome {
+    async fn generate(&mut self, blocks: &mut Blocks, out: &StreamWriter) -> Outcome {
         // One stop watcher for the whole generation: building it per chunk would register a
         // timer per chunk.
         let stop = self.stop_requested();
@@ -155,7 +153,7 @@ impl Job {
                 Some(Ok(_)) => continue,
             };
             for chunk in &chunks {
-                self.emit(chunk).await;
+                emit(out, chunk);
             }
         }
     }

@@ -6,6 +6,7 @@ mod job;
 mod prompt;
 mod registry;
 mod title;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
