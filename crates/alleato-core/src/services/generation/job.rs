@@ -43,20 +43,22 @@ enum Outcome {
     Failed(Error),
 }
 
-fn emit(out: &StreamWriter, chunk: &Value) {
+fn emit(out: &mut StreamWriter, chunk: &Value) {
     out.write(chunk.to_string().into_bytes());
 }
 
 impl Job {
     pub(super) async fn run(mut self) {
-        let out = StreamWriter::start(self.streams.clone(), self.stream.to_string(), self.settings.stream_ttl);
+        let out = &mut StreamWriter::new(self.streams.clone(), self.stream.to_string(), self.settings.stream_ttl);
         let mut blocks = Blocks::new(self.message_id);
-        emit(&out, &ui::start(&self.message_id.to_string()));
-        emit(&out, &ui::start_step());
-        let outcome = self.generate(&mut blocks, &out).await;
+        emit(out, &ui::start(&self.message_id.to_string()));
+        emit(out, &ui::start_step());
+        let outcome = self.generate(&mut blocks, out).await;
         if let Some(end) = blocks.close() {
-            emit(&out, &end);
+            emit(out, &end);
         }
+        // Followers have the whole answer before any wait for the title.
+        out.flush().await;
         let mut parts = blocks.parts();
         if let Outcome::Failed(err) = &outcome {
             tracing::warn!(chat = %self.chat.id, error = %err, "generation failed");
@@ -93,7 +95,7 @@ impl Job {
         match self.chats.finish_generation(answer, update.as_ref()).await {
             Ok(true) => {
                 if let Some(update) = update {
-                    emit(&out, &ui::data("chat-title", Value::String(update.title)));
+                    emit(out, &ui::data("chat-title", Value::String(update.title)));
                 }
             }
             Ok(false) => {}
@@ -108,14 +110,14 @@ impl Job {
             }
         }
         match outcome {
-            Outcome::Failed(err) => emit(&out, &ui::error(&err.public_message())),
+            Outcome::Failed(err) => emit(out, &ui::error(&err.public_message())),
             Outcome::Completed | Outcome::Stopped => {}
         }
-        emit(&out, &ui::finish_step());
-        emit(&out, &ui::finish());
+        emit(out, &ui::finish_step());
+        emit(out, &ui::finish());
         out.write(DONE.as_bytes().to_vec());
         // Every chunk is in the stream before it is marked finished.
-        out.close().await;
+        out.flush().await;
         let id = self.stream.to_string();
         if let Err(err) = self.streams.finish(&id, self.settings.finished_stream_ttl).await {
             tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
@@ -123,14 +125,21 @@ impl Job {
         self.running.release(self.chat.id);
     }
 
-    async fn generate(&mut self, blocks: &mut Blocks, out: &StreamWriter) -> Outcome {
+    async fn generate(&mut self, blocks: &mut Blocks, out: &mut StreamWriter) -> Outcome {
         // One stop watcher for the whole generation: building it per chunk would register a
         // timer per chunk.
         let stop = self.stop_requested();
         tokio::pin!(stop);
-        let stream = tokio::select! {
-            result = self.model.stream(self.request.clone()) => result,
-            _ = &mut stop => return Outcome::Stopped,
+        let opening = self.model.stream(self.request.clone());
+        tokio::pin!(opening);
+        // The start chunks go out while the model's answer begins.
+        let stream = loop {
+            tokio::select! {
+                biased;
+                () = out.progress() => {}
+                _ = &mut stop => return Outcome::Stopped,
+                result = &mut opening => break result,
+            }
         };
         let mut stream = match stream {
             Ok(stream) => stream,
@@ -138,8 +147,12 @@ impl Job {
         };
         loop {
             let event = tokio::select! {
-                event = stream.next() => event,
+                // Polled first: a write that is done makes way for the next before the model
+                // is read again.
+                biased;
+                () = out.progress() => continue,
                 _ = &mut stop => return Outcome::Stopped,
+                event = stream.next() => event,
             };
             let chunks = match event {
                 None => return Outcome::Completed,
