@@ -25,8 +25,12 @@ const S: Surface = Surface::Stream;
 
 /// The longest one `XREAD BLOCK` lasts; the loop also forgets idle keys between blocks.
 const BLOCK: Duration = Duration::from_secs(5);
-/// A key nobody waits on any more is dropped from the `XREAD` after this long.
-const KEEP_IDLE: Duration = Duration::from_secs(30);
+/// A key nobody waits on any more is dropped from the `XREAD` after this long (at once, if its
+/// stream is finished). A follower waits again right after each read, milliseconds later, so
+/// this only has to bridge that; every key watched costs every `XREAD` (Redis's time per call
+/// grows with the keys: with 30 s here, thousands of finished generations' keys made each call
+/// cost a millisecond of Redis time under load). A waiter that comes back later joins again.
+const KEEP_IDLE: Duration = Duration::from_secs(2);
 /// The pause between `XREAD`s per key watched, up to `MAX_PAUSE_KEYS` keys (5 ms).
 const PAUSE_PER_KEY: Duration = Duration::from_micros(5);
 const MAX_PAUSE_KEYS: usize = 1000;
@@ -289,10 +293,14 @@ async fn run(weak: std::sync::Weak<Shared>) {
     }
 }
 
-/// The keys to block on and the entry each has reached; forgets keys idle for `KEEP_IDLE`.
+/// The keys to block on and the entry each has reached; forgets keys idle for `KEEP_IDLE`, and
+/// finished streams nobody waits on.
 fn snapshot(shared: &Shared) -> Vec<(String, EntryId)> {
     let mut keys = shared.keys.lock().unwrap_or_else(|p| p.into_inner());
-    keys.retain(|_, watched| watched.seen.receiver_count() > 0 || watched.last_used.elapsed() < KEEP_IDLE);
+    keys.retain(|_, watched| {
+        let finished = watched.seen.borrow().last.1 == 1;
+        watched.seen.receiver_count() > 0 || (!finished && watched.last_used.elapsed() < KEEP_IDLE)
+    });
     keys.iter().map(|(key, watched)| (key.clone(), watched.seen.borrow().last)).collect()
 }
 
