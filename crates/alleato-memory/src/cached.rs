@@ -27,8 +27,6 @@ pub struct CachedKv {
     inner: Arc<dyn KeyValueStore>,
     cache: ReadThrough<String, Cached>,
     max_age: Duration,
-    /// How soon a missed announcement stops this cache serving from memory, when told by a feed.
-    told_within: Option<Duration>,
 }
 
 /// A key's name on a change feed: the feed is shared with other caches ([`crate::CachedUsers`]).
@@ -42,19 +40,18 @@ struct Cached {
 
 impl CachedKv {
     pub fn new(inner: Arc<dyn KeyValueStore>, max_age: Duration, capacity: u64) -> Self {
-        Self { inner, cache: ReadThrough::new(max_age, capacity), max_age, told_within: None }
+        Self { inner, cache: ReadThrough::new(max_age, capacity), max_age }
     }
 
     /// Announces every write here on `feed` and forgets what other instances announce; see the
     /// [type documentation](CachedKv).
     pub fn told_by(self, feed: Arc<dyn ChangeFeed>) -> Self {
-        let told_within = Some(feed.detects_loss_within().min(self.max_age));
         let cache = self.cache.told_by(
             feed,
             |key| format!("{FEED_PREFIX}{key}"),
             |name| name.strip_prefix(FEED_PREFIX).map(str::to_owned),
         );
-        Self { cache, told_within, ..self }
+        Self { cache, ..self }
     }
 
     /// How long a value may be served from memory.
@@ -108,7 +105,9 @@ impl KeyValueStore for CachedKv {
 
     fn capabilities(&self) -> KvCapabilities {
         let inner = self.inner.capabilities();
-        let consistency = match (inner.consistency, self.told_within) {
+        // How soon a missed announcement stops this cache serving from memory.
+        let told_within = self.cache.feed().map(|feed| feed.detects_loss_within().min(self.max_age));
+        let consistency = match (inner.consistency, told_within) {
             (Consistency::Strong, Some(within)) => Consistency::Announced { within },
             (Consistency::Strong, None) => Consistency::Eventual { within: self.max_age },
             (Consistency::Announced { within }, None) | (Consistency::Eventual { within }, _) => {

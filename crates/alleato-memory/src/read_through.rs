@@ -75,6 +75,11 @@ where
         self
     }
 
+    /// The feed this cache listens to, if any.
+    pub fn feed(&self) -> Option<&Arc<dyn ChangeFeed>> {
+        self.told.as_ref().map(|told| &told.feed)
+    }
+
     /// Whether memory may answer: always, unless the feed this cache relies on is down.
     fn trusted(&self) -> bool {
         self.told.as_ref().is_none_or(|told| told.feed.is_live())
@@ -120,17 +125,28 @@ where
     /// instance that misses it learns it from its own feed's failure (it stops serving from
     /// memory) or from `max_age`.
     pub async fn write<T>(&self, key: &K, write: impl Future<Output = Result<T>>) -> Result<T> {
-        self.writes.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(key);
-        let written = write.await;
-        self.writes.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(key);
+        let written = self.write_here(key, write).await;
         if let Some(told) = &self.told {
             let name = (told.to_name)(key);
             if let Err(err) = told.feed.announce(&name).await {
                 tracing::warn!(error = %err, key = %name, "could not announce a change to the other instances");
             }
         }
+        written
+    }
+
+    /// [`ReadThrough::write`] for an entry no instance can hold yet (a new id: missing entries
+    /// are never cached), so there is nothing to announce.
+    pub async fn write_new<T>(&self, key: &K, write: impl Future<Output = Result<T>>) -> Result<T> {
+        self.write_here(key, write).await
+    }
+
+    async fn write_here<T>(&self, key: &K, write: impl Future<Output = Result<T>>) -> Result<T> {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(key);
+        let written = write.await;
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(key);
         written
     }
 }

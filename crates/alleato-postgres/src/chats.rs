@@ -25,6 +25,14 @@ macro_rules! select_message {
         r#"SELECT "id", "chatId", "role", "parts", "attachments", "createdAt" FROM "Message_v2""#
     };
 }
+/// Inserts a message bound as `$1`..`$6` by `bind_message`; also the head of a statement that
+/// does more beside it.
+macro_rules! insert_message_sql {
+    () => {
+        r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
+           VALUES ($1, $2, (SELECT "userId" FROM "Chat" WHERE "id" = $2), $3, $4, $5, $6)"#
+    };
+}
 
 mod generation;
 
@@ -323,14 +331,16 @@ fn insert_stream(s: &StreamRecord) -> Query<'static> {
 }
 
 fn insert_message(message: &StoredMessage) -> Query<'_> {
-    sqlx::query(
-        r#"INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
-           VALUES ($1, $2, (SELECT "userId" FROM "Chat" WHERE "id" = $2), $3, $4, $5, $6)"#,
-    )
-    .bind(message.id.0)
-    .bind(message.chat_id.0)
-    .bind(message.role.as_str())
-    .bind(Json(&message.parts))
-    .bind(Json(&message.attachments))
-    .bind(message.created_at)
+    bind_message(sqlx::query(insert_message_sql!()), message)
+}
+
+/// Binds a message's columns as the next six parameters, in `insert_message_sql!`'s order.
+fn bind_message<'a>(query: Query<'a>, message: &'a StoredMessage) -> Query<'a> {
+    query
+        .bind(message.id.0)
+        .bind(message.chat_id.0)
+        .bind(message.role.as_str())
+        .bind(Json(&message.parts))
+        .bind(Json(&message.attachments))
+        .bind(message.created_at)
 }

@@ -9,7 +9,7 @@ use alleato_core::{Error, Result, Surface};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
 
-use super::{S, delete_messages_from, insert_message, message, set_title};
+use super::{S, bind_message, delete_messages_from, insert_message, message, set_title};
 use crate::PostgresDatabase;
 use crate::errors::db;
 
@@ -122,11 +122,11 @@ pub(super) async fn begin(pg: &PostgresDatabase, begin: &GenerationBegin) -> Res
 }
 
 /// The answer and the title in one statement: atomic by itself, so no transaction around it.
-const FINISH_BOTH: &str = r#"WITH "answer" AS (
-        INSERT INTO "Message_v2" ("id", "chatId", "userId", "role", "parts", "attachments", "createdAt")
-        VALUES ($1, $2, (SELECT "userId" FROM "Chat" WHERE "id" = $2), $3, $4, $5, $6)
-    )
-    UPDATE "Chat" SET "title" = $9, "updatedAt" = $10 WHERE "id" = $7 AND "title" = $8"#;
+const FINISH_BOTH: &str = concat!(
+    r#"WITH "answer" AS ("#,
+    insert_message_sql!(),
+    r#") UPDATE "Chat" SET "title" = $9, "updatedAt" = $10 WHERE "id" = $7 AND "title" = $8"#
+);
 
 pub(super) async fn finish(
     pg: &PostgresDatabase,
@@ -141,13 +141,7 @@ pub(super) async fn finish(
         }
         (None, Some(t)) => set_title(t.chat, &t.expected, &t.title, t.at).execute(&pg.pool).await,
         (Some(a), Some(t)) => {
-            sqlx::query(FINISH_BOTH)
-                .bind(a.id.0)
-                .bind(a.chat_id.0)
-                .bind(a.role.as_str())
-                .bind(Json(&a.parts))
-                .bind(Json(&a.attachments))
-                .bind(a.created_at)
+            bind_message(sqlx::query(FINISH_BOTH), a)
                 .bind(t.chat.0)
                 .bind(&t.expected)
                 .bind(&t.title)
