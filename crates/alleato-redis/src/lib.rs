@@ -3,9 +3,9 @@
 //!
 //! - [`RedisKv`]: the key-value port (sessions, rate limits, cache); counters are one Lua
 //!   script, so they are atomic across any number of server instances.
-//! - [`RedisStreams`]: the streams port on Redis Streams: `XADD` with a TTL on the key,
-//!   `XREAD BLOCK` to follow live, a done marker; a generation started on one instance can be
-//!   followed and resumed through another.
+//! - [`RedisStreams`]: the streams port on Redis Streams: `XADD` with a TTL on the key, a done
+//!   marker, and every change published on the stream's pub/sub channel to follow live; a
+//!   generation started on one instance can be followed and resumed through another.
 //! - [`RedisChanges`]: the change feed on pub/sub, which lets each instance cache sessions and
 //!   users in memory and still forget a changed one within milliseconds.
 //!

@@ -1,12 +1,12 @@
 //! The streams port on Redis. Per stream, two keys that expire together:
-//! - `stream:{id}:meta`, a hash: `metadata`, `created`, `updated`, `done`, `len`, `bytes`;
+//! - `stream:{id}:meta`, a hash: `metadata`, `created`, `updated`, `done`, `len`, `bytes`, `stop`;
 //! - `stream:{id}`, a Redis Stream whose entry `n-0` is the n-th chunk (field `d`), so sequence
-//!   numbers are contiguous and a reader resumes with `XRANGE`/`XREAD` from `after-0`. Finishing
-//!   adds a marker entry `len-1`, which is after every chunk, so followers blocked in
-//!   `XREAD BLOCK` wake up for the finish as they do for a chunk; readers skip it.
+//!   numbers are contiguous and a reader resumes with `XRANGE` from `after-0`. Finishing adds a
+//!   marker entry `len-1`, after every chunk; readers skip it.
 //!
-//! Following live goes through [`Wakeups`]: one `XREAD BLOCK` per process over every followed
-//! stream, not a connection per follower.
+//! Each script that changes a stream also publishes the change on the stream's channel,
+//! `stream:{id}:wake`, in the same atomic step. Following live goes through [`Wakeups`]: one
+//! pub/sub connection per process, subscribed to the channels of the streams it follows.
 
 use std::time::Duration;
 
@@ -23,19 +23,20 @@ const S: Surface = Surface::Stream;
 
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'metadata', ARGV[1], 'created', ARGV[2], 'updated', ARGV[2], 'done', '0', 'len', '0', 'bytes', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
-/// Appends every entry in `ARGV[3..]`, numbered on from `len`; one round trip for a batch.
+/// Appends every entry in `ARGV[4..]`, numbered on from `len`, and publishes the new length on
+/// the channel `ARGV[3]`; one round trip for a batch.
 const APPEND: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'done') == '1' then return -2 end
 local len = tonumber(redis.call('HGET', KEYS[1], 'len'))
 local bytes = 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   len = len + 1
   bytes = bytes + string.len(ARGV[i])
   redis.call('XADD', KEYS[2], len .. '-0', 'd', ARGV[i])
@@ -44,35 +45,36 @@ redis.call('HSET', KEYS[1], 'len', len, 'updated', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'bytes', bytes)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], len .. '-0')
 return len
 ";
 
-/// Marks the stream and adds the one entry of its stop key, which wakes the writer's wait.
+/// Marks the stream and tells the channel `ARGV[1]`, which wakes the writer's wait.
 const REQUEST_STOP: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'stop') == '1' then return 1 end
 redis.call('HSET', KEYS[1], 'stop', '1')
-redis.call('XADD', KEYS[2], '1-0', 's', '1')
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+redis.call('PUBLISH', ARGV[1], 'stop')
 return 1
 ";
 
+/// Marks the stream finished and tells the channel `ARGV[2]`; returns the length.
 const FINISH: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HGET', KEYS[1], 'done') == '1' then return 1 end
-redis.call('HSET', KEYS[1], 'done', '1')
 local len = redis.call('HGET', KEYS[1], 'len')
+if redis.call('HGET', KEYS[1], 'done') == '1' then return tonumber(len) end
+redis.call('HSET', KEYS[1], 'done', '1')
 redis.call('XADD', KEYS[2], len .. '-1', 'done', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
-return 1
+redis.call('PUBLISH', ARGV[2], len .. '-1')
+return tonumber(len)
 ";
 
 #[derive(Clone)]
 pub struct RedisStreams {
     redis: Redis,
-    /// One `XREAD BLOCK` loop for every stream followed through this store.
+    /// One pub/sub subscription for every stream followed through this store.
     wakeups: Wakeups,
     create: redis::Script,
     append: redis::Script,
@@ -102,10 +104,9 @@ impl RedisStreams {
         (self.redis.key(&format!("stream:{id}:meta")), self.redis.key(&format!("stream:{id}")))
     }
 
-    /// A Redis stream that gets one entry when a stop is requested: the writer's wait blocks
-    /// on it in the shared `XREAD` loop.
-    fn stop_key(&self, id: &str) -> String {
-        self.redis.key(&format!("stream:{id}:stop"))
+    /// The pub/sub channel where every change to the stream is published.
+    fn channel(&self, id: &str) -> String {
+        self.redis.key(&format!("stream:{id}:wake"))
     }
 }
 
@@ -119,7 +120,7 @@ impl StreamStore for RedisStreams {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.create.key(meta);
-        call.key(data).key(self.stop_key(id)).arg(metadata).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
+        call.key(data).arg(metadata).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
         let created: i64 = self.redis.run(S, call.invoke_async(&mut conn)).await?;
         if created == 1 { Ok(()) } else { Err(Error::conflict(S, "a stream with this id already exists")) }
     }
@@ -162,14 +163,18 @@ impl StreamStore for RedisStreams {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.append.key(meta);
-        call.key(data).arg(time::to_sortable_text(&time::now())).arg(millis(ttl));
+        let channel = self.channel(id);
+        call.key(data).arg(time::to_sortable_text(&time::now())).arg(millis(ttl)).arg(&channel);
         for entry in entries {
             call.arg(entry.as_slice());
         }
         match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
             -1 => Err(Error::not_found(S)),
             -2 => Err(Error::conflict(S, "the stream is finished")),
-            seq => Ok(seq as u64),
+            seq => {
+                self.wakeups.saw(&channel, (seq as u64, 0));
+                Ok(seq as u64)
+            }
         }
     }
 
@@ -219,48 +224,57 @@ impl StreamStore for RedisStreams {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
         let mut call = self.finish.key(meta);
-        call.key(data).arg(millis(keep));
+        let channel = self.channel(id);
+        call.key(data).arg(millis(keep)).arg(&channel);
         match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
             -1 => Err(Error::not_found(S)),
-            _ => Ok(()),
+            len => {
+                self.wakeups.saw(&channel, (len as u64, 1));
+                Ok(())
+            }
         }
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
         let (meta, data) = self.keys(id);
         let mut conn = self.redis.manager.clone();
-        let stop = self.stop_key(id);
-        self.redis.run(S, redis::cmd("DEL").arg(&meta).arg(&data).arg(&stop).query_async::<()>(&mut conn)).await?;
-        self.wakeups.forget(&data);
-        self.wakeups.forget(&stop);
+        let channel = self.channel(id);
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("DEL").arg(&meta).arg(&data).ignore().cmd("PUBLISH").arg(&channel).arg("gone").ignore();
+        self.redis.run(S, pipe.query_async::<()>(&mut conn)).await?;
+        self.wakeups.forget(&channel);
         Ok(())
     }
 
     async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()> {
-        let (meta, data) = self.keys(id);
-        self.wakeups.wait(&data, &meta, after, timeout).await
+        let (meta, _) = self.keys(id);
+        self.wakeups.wait(&self.channel(id), &meta, after, timeout).await
     }
 
     async fn request_stop(&self, id: &str) -> Result<()> {
         let (meta, _) = self.keys(id);
         let mut conn = self.redis.manager.clone();
+        let channel = self.channel(id);
         let mut call = self.request_stop.key(meta);
-        call.key(self.stop_key(id));
+        call.arg(&channel);
         match self.redis.run(S, call.invoke_async::<i64>(&mut conn)).await? {
             -1 => Err(Error::not_found(S)),
-            _ => Ok(()),
+            _ => {
+                self.wakeups.saw_stop(&channel);
+                Ok(())
+            }
         }
     }
 
     async fn wait_for_stop(&self, id: &str) {
         let (meta, _) = self.keys(id);
-        let stop = self.stop_key(id);
+        let channel = self.channel(id);
         let mut backoff = STOP_BACKOFF;
         loop {
-            // The wait first: it reads the stop key from its start, so a stop requested before
+            // The wait first: it reads the flag once subscribed, so a stop requested before
             // this wait wakes it at once, and a missing stream ends it at once. Then the flag
             // says whether it was a stop, the stream gone, or only the recheck timeout.
-            let checked = match self.wakeups.wait(&stop, &meta, 0, STOP_RECHECK).await {
+            let checked = match self.wakeups.wait_for_stop(&channel, &meta, STOP_RECHECK).await {
                 Ok(()) => {
                     let mut conn = self.redis.manager.clone();
                     self.redis.run(S, redis::cmd("HMGET").arg(&meta).arg(&["len", "stop"]).query_async(&mut conn)).await
@@ -285,7 +299,7 @@ impl StreamStore for RedisStreams {
     }
 }
 
-/// A stop wakes the writer through the `XREAD` loop at once; this long a wait also ends, to
+/// A stop wakes the writer through its channel at once; this long a wait also ends, to
 /// check the flag again (after a Redis restart, say).
 const STOP_RECHECK: Duration = Duration::from_secs(60);
 const STOP_BACKOFF: Duration = Duration::from_millis(100);

@@ -1,69 +1,76 @@
-//! Live following for every stream followed in this process over one Redis connection: a single
-//! loop runs `XREAD BLOCK` over all followed stream keys at once and wakes the local waiters of
-//! each key that got an entry.
+//! Live following for every stream followed in this process, over one Redis pub/sub connection.
 //!
-//! One blocking connection per follower does not scale: a thousand followers would hold a
-//! thousand Redis connections per instance, each opened or recycled per chunk. Here followers
-//! share the loop's connection, and a wait on a key already watched costs no Redis command.
+//! Every change to a stream is published on the stream's own channel by the Lua script that
+//! makes it: `"{len}-0"` after an append, `"{len}-1"` when it finishes, `"stop"` when a stop is
+//! requested, `"gone"` when it is deleted. A process subscribes to the channel of each stream
+//! it follows, once however many of its tasks wait on it, and wakes them as messages arrive.
 //!
-//! A key newly followed must join the `XREAD` in flight, so the loop also reads a control
-//! stream of its own (`streams-wake:{process}`); registering a new key adds an entry there,
-//! which ends the current block at once. Keys stay watched for a while after their last waiter
-//! left, since a follower waits again right after each read.
+//! Why not `XREAD BLOCK` over every followed key (the first cut): Redis's time per call grows
+//! with the keys it names, and the loop had to send it again after every wake. With a thousand
+//! generations running, each call cost Redis milliseconds, and Redis became the send path's
+//! bottleneck. A `PUBLISH` costs Redis in proportion to the channel's subscribers (here, the
+//! instances following that one stream), and nothing at all is sent again.
+//!
+//! Pub/sub delivers at most once, so nothing here trusts a channel beyond its subscription:
+//! - a stream newly followed is read once *after* its channel is subscribed (what changed
+//!   before is in that read, what changes after is published to us);
+//! - when the subscription's connection fails, every waiter is woken with an error (its caller
+//!   reads again), the channels are subscribed again on a new connection, and then every
+//!   followed stream is read once more, which wakes whoever waits for what was published in
+//!   between.
+//!
+//! The writer's own process does not wait for the round trip through Redis: an append, finish
+//! or stop made here wakes local waiters at once ([`Wakeups::saw`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use alleato_core::{Error, Result, Surface};
-use redis::streams::StreamReadReply;
+use futures::StreamExt;
+use redis::aio::PubSubSink;
 use tokio::sync::watch;
 
-use crate::{Redis, map_redis};
+use crate::Redis;
 
 const S: Surface = Surface::Stream;
 
-/// The longest one `XREAD BLOCK` lasts; the loop also forgets idle keys between blocks.
-const BLOCK: Duration = Duration::from_secs(5);
-/// A key nobody waits on any more is dropped from the `XREAD` after this long (at once, if its
-/// stream is finished). A follower waits again right after each read, milliseconds later, so
-/// this only has to bridge that; every key watched costs every `XREAD` (Redis's time per call
-/// grows with the keys: with 30 s here, thousands of finished generations' keys made each call
-/// cost a millisecond of Redis time under load). A waiter that comes back later joins again.
+/// A channel nobody waits on any more is unsubscribed after this long (at once, if its stream
+/// is finished or gone). A follower waits again right after each read, milliseconds later, so
+/// this only has to bridge that; a waiter that comes back later subscribes again.
 const KEEP_IDLE: Duration = Duration::from_secs(2);
-/// The pause between `XREAD`s per key watched, up to `MAX_PAUSE_KEYS` keys (5 ms).
-const PAUSE_PER_KEY: Duration = Duration::from_micros(5);
-const MAX_PAUSE_KEYS: usize = 1000;
-/// Pause after a failed `XREAD` (Redis down), doubled up to `MAX_BACKOFF`.
+/// How often idle channels are dropped and the connection is proven alive with a ping.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Pause after a failed connection, doubled up to `MAX_BACKOFF`.
 const BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A stream entry id, `seq-sub`; chunks are `n-0`, the finish marker `len-1`.
-type EntryId = (u64, u64);
+pub(crate) type EntryId = (u64, u64);
 
-/// What the loop knows of one key, as watched by its waiters.
+/// What this process knows of one stream, as watched by its waiters.
 #[derive(Clone, Copy, Default, PartialEq)]
 struct Seen {
     /// The newest entry known to exist.
     last: EntryId,
-    /// Failed reads so far: a waiter seeing this grow stops waiting and lets its caller read.
+    stop: bool,
+    gone: bool,
+    /// Subscription failures so far: a waiter seeing this grow stops waiting and lets its
+    /// caller read (a message may have been lost).
     failures: u64,
+}
+
+impl Seen {
+    fn finished(&self) -> bool {
+        self.gone || self.last.1 == 1
+    }
 }
 
 struct Watched {
     seen: watch::Sender<Seen>,
+    /// The key that says the stream exists, with its length and flags.
+    meta: String,
     last_used: Instant,
-}
-
-struct Shared {
-    redis: Redis,
-    control: String,
-    keys: Mutex<HashMap<String, Watched>>,
-    /// The loop, started by the first wait inside the caller's runtime, and started again by
-    /// a later wait if it ever ended (its runtime shut down).
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Rouses the loop when it idles with no key to watch.
-    joined: Arc<tokio::sync::Notify>,
 }
 
 /// The process's dispatcher of stream wake-ups (cheap to clone).
@@ -72,84 +79,206 @@ pub(crate) struct Wakeups {
     shared: Arc<Shared>,
 }
 
-fn parse_id(id: &str) -> Option<EntryId> {
-    let (seq, sub) = id.split_once('-')?;
-    Some((seq.parse().ok()?, sub.parse().ok()?))
+struct Shared {
+    redis: Redis,
+    /// Every subscribed channel. An entry is here exactly while its channel is subscribed on the
+    /// current connection (or is being subscribed, under `membership`), or no connection stands.
+    channels: Mutex<HashMap<String, Watched>>,
+    /// The subscription's command half, while its connection stands.
+    sink: watch::Sender<Option<PubSubSink>>,
+    /// Held while the set of channels changes and Redis is told, so that a subscribe and an
+    /// unsubscribe of one channel reach Redis in the order they were decided.
+    membership: tokio::sync::Mutex<()>,
+    /// The relay, started by the first wait inside the caller's runtime, and started again by
+    /// a later wait if it ever ended (its runtime shut down).
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// A change to what is known of a stream; says whether anything changed.
+type Change = Box<dyn FnOnce(&mut Seen) -> bool + Send>;
+
+/// What a message on a stream's channel says.
+fn parse_message(payload: &[u8]) -> Option<Change> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let change: Change = match text {
+        "stop" => Box::new(|seen: &mut Seen| !std::mem::replace(&mut seen.stop, true)),
+        "gone" => Box::new(|seen: &mut Seen| !std::mem::replace(&mut seen.gone, true)),
+        id => {
+            let (seq, sub) = id.split_once('-')?;
+            let id: EntryId = (seq.parse().ok()?, sub.parse().ok()?);
+            Box::new(move |seen: &mut Seen| advance(seen, id))
+        }
+    };
+    Some(change)
+}
+
+/// What `HMGET meta len done stop` answers.
+type State = (Option<u64>, Option<String>, Option<String>);
+
+fn state_of(meta: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("HMGET");
+    cmd.arg(meta).arg(&["len", "done", "stop"]);
+    cmd
+}
+
+/// Brings what is known of a stream up to its state as read; says whether anything changed.
+fn apply(seen: &mut Seen, (len, done, stop): State) -> bool {
+    let Some(len) = len else { return !std::mem::replace(&mut seen.gone, true) };
+    let advanced = advance(seen, (len, u64::from(done.as_deref() == Some("1"))));
+    let stopped = stop.as_deref() == Some("1") && !std::mem::replace(&mut seen.stop, true);
+    advanced || stopped
+}
+
+fn advance(seen: &mut Seen, id: EntryId) -> bool {
+    let newer = seen.last < id;
+    if newer {
+        seen.last = id;
+    }
+    newer
 }
 
 impl Wakeups {
     pub(crate) fn new(redis: Redis) -> Self {
-        let process = format!(
-            "{:x}{:x}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
-        );
-        let control = redis.key(&format!("streams-wake:{process}"));
+        let (sink, _) = watch::channel(None);
         Self {
             shared: Arc::new(Shared {
                 redis,
-                control,
-                keys: Mutex::default(),
+                channels: Mutex::default(),
+                sink,
+                membership: tokio::sync::Mutex::default(),
                 task: Mutex::default(),
-                joined: Arc::default(),
             }),
         }
     }
 
-    /// Returns when the stream `key` has an entry after `after-0` (a chunk after it, or the
-    /// finish marker of a stream `after` long), when the loop's reads fail, when `timeout`
-    /// passes, or at once if `meta` (the key that says the stream exists) is missing when the
-    /// key starts being watched here. A stream deleted through this process wakes its waiters
-    /// ([`Wakeups::forget`]); one deleted through another instance is noticed at the timeout.
+    /// Returns when the stream (its `channel`) has an entry after `after-0` (a chunk after it,
+    /// or the finish marker of a stream `after` long), when it is deleted, when the subscription
+    /// fails, when `timeout` passes, or at once if `meta` (the key that says the stream exists)
+    /// is missing when the channel is subscribed.
     ///
     /// `after` must be a position the caller has read up to (at most the stream's length): it
     /// is taken as proof that those entries exist, which lets waiters further behind go and
     /// read them. Callers check cursors that come from clients against the length first.
-    pub(crate) async fn wait(&self, key: &str, meta: &str, after: u64, timeout: Duration) -> Result<()> {
-        self.ensure_running();
+    pub(crate) async fn wait(&self, channel: &str, meta: &str, after: u64, timeout: Duration) -> Result<()> {
         let floor = (after, 0);
-        let (mut seen, joined) = {
-            let mut keys = self.shared.keys.lock().unwrap_or_else(|p| p.into_inner());
-            match keys.get_mut(key) {
-                Some(watched) => {
-                    watched.last_used = Instant::now();
-                    // The caller has read up to `after`, so that much exists: waiters further
-                    // behind can go and read it.
-                    watched.seen.send_if_modified(|seen| {
-                        let newer = seen.last < floor;
-                        if newer {
-                            seen.last = floor;
-                        }
-                        newer
-                    });
-                    (watched.seen.subscribe(), false)
-                }
-                None => {
-                    let (tx, rx) = watch::channel(Seen { last: floor, failures: 0 });
-                    keys.insert(key.to_owned(), Watched { seen: tx, last_used: Instant::now() });
-                    (rx, true)
-                }
-            }
-        };
-        if joined {
-            // Until the loop is told about the key, other waiters on it would sleep through
-            // the block in flight: if telling it fails (or this wait is dropped meanwhile), the
-            // key goes again, which wakes them to read and wait anew.
-            let mut joining = Joining { wakeups: self, key, told: false };
-            if !self.interrupt(meta).await? {
-                return Ok(()); // the stream is gone: forgotten as `joining` drops
-            }
-            joining.told = true;
-            self.shared.joined.notify_one();
-        }
+        let Some(mut seen) = self.follow(channel, meta, floor).await? else { return Ok(()) };
         let failures = seen.borrow().failures;
-        let woken = seen.wait_for(|now| now.last > floor || now.failures != failures);
-        match tokio::time::timeout(timeout, woken).await {
-            Ok(Ok(now)) if now.failures != failures => {
-                Err(Error::unavailable(S, "following streams on Redis failed; reading again"))
-            }
-            // Woken, the loop gone (the store dropped), or the timeout: the caller reads again.
+        let woken = seen.wait_for(|now| now.last > floor || now.gone || now.failures != failures);
+        Self::outcome(tokio::time::timeout(timeout, woken).await.map(|r| r.map(|now| now.failures != failures)))
+    }
+
+    /// Returns when a stop is requested for the stream, when it is deleted, when the
+    /// subscription fails (`Err`), or when `timeout` passes.
+    pub(crate) async fn wait_for_stop(&self, channel: &str, meta: &str, timeout: Duration) -> Result<()> {
+        let Some(mut seen) = self.follow(channel, meta, (0, 0)).await? else { return Ok(()) };
+        let failures = seen.borrow().failures;
+        let woken = seen.wait_for(|now| now.stop || now.gone || now.failures != failures);
+        Self::outcome(tokio::time::timeout(timeout, woken).await.map(|r| r.map(|now| now.failures != failures)))
+    }
+
+    fn outcome(
+        waited: std::result::Result<std::result::Result<bool, watch::error::RecvError>, tokio::time::error::Elapsed>,
+    ) -> Result<()> {
+        match waited {
+            Ok(Ok(true)) => Err(Error::unavailable(S, "following streams on Redis failed; reading again")),
+            // Woken, the entry dropped (the store dropped or the stream forgotten), or the
+            // timeout: the caller reads again.
             _ => Ok(()),
+        }
+    }
+
+    /// Wakes this process's waiters on `channel` for a change made through this process,
+    /// without waiting for its message to come back from Redis.
+    pub(crate) fn saw(&self, channel: &str, id: EntryId) {
+        self.modify(channel, |seen| advance(seen, id));
+    }
+
+    pub(crate) fn saw_stop(&self, channel: &str) {
+        self.modify(channel, |seen| !std::mem::replace(&mut seen.stop, true));
+    }
+
+    /// Wakes the waiters on `channel`: its stream was deleted through this process.
+    pub(crate) fn forget(&self, channel: &str) {
+        self.modify(channel, |seen| !std::mem::replace(&mut seen.gone, true));
+    }
+
+    fn modify(&self, channel: &str, change: impl FnOnce(&mut Seen) -> bool) {
+        if let Some(watched) = self.shared.channels.lock().unwrap_or_else(|p| p.into_inner()).get(channel) {
+            watched.seen.send_if_modified(change);
+        }
+    }
+
+    /// A receiver of what is known of the stream, its channel subscribed; `None` if the stream
+    /// is missing. A channel already subscribed costs no Redis command.
+    async fn follow(&self, channel: &str, meta: &str, floor: EntryId) -> Result<Option<watch::Receiver<Seen>>> {
+        self.ensure_running();
+        if let Some(seen) = self.watching(channel, floor)? {
+            return Ok(Some(seen));
+        }
+        // The sink first: the relay takes `membership` to connect again.
+        let mut sink = self.connected_sink().await?;
+        let membership = self.shared.membership.lock().await;
+        // Another waiter may have subscribed meanwhile.
+        if let Some(seen) = self.watching(channel, floor)? {
+            return Ok(Some(seen));
+        }
+        let (seen, subscribed) = {
+            let mut channels = self.shared.channels.lock().unwrap_or_else(|p| p.into_inner());
+            // A channel still subscribed for a stream gone here starts afresh (an id reused).
+            let subscribed = channels.remove(channel).is_some();
+            let (seen, _) = watch::channel(Seen { last: floor, ..Seen::default() });
+            let watched = Watched { seen: seen.clone(), meta: meta.to_owned(), last_used: Instant::now() };
+            channels.insert(channel.to_owned(), watched);
+            (seen, subscribed)
+        };
+        if !subscribed && let Err(err) = self.shared.redis.run(S, sink.subscribe(channel)).await {
+            // Not subscribed: gone from the map, which also wakes anyone who joined.
+            self.shared.channels.lock().unwrap_or_else(|p| p.into_inner()).remove(channel);
+            return Err(err);
+        }
+        drop(membership);
+        let receiver = seen.subscribe();
+        // The state as of now: anything later comes as a message.
+        let mut conn = self.shared.redis.manager.clone();
+        let state = self.shared.redis.run(S, state_of(meta).query_async(&mut conn)).await;
+        match state {
+            Ok(state) => {
+                seen.send_if_modified(|seen| apply(seen, state));
+                Ok((!seen.borrow().gone).then_some(receiver))
+            }
+            Err(err) => {
+                // Whoever joined meanwhile trusted this read: they read again.
+                seen.send_modify(|seen| seen.failures += 1);
+                Err(err)
+            }
+        }
+    }
+
+    /// A receiver for a channel already subscribed (and its stream not gone here), after noting
+    /// that entries up to `floor` exist; `Err` while the subscription is down.
+    fn watching(&self, channel: &str, floor: EntryId) -> Result<Option<watch::Receiver<Seen>>> {
+        let mut channels = self.shared.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(watched) = channels.get_mut(channel) else { return Ok(None) };
+        if watched.seen.borrow().gone {
+            return Ok(None);
+        }
+        if self.shared.sink.borrow().is_none() {
+            return Err(Error::unavailable(S, "the subscription to Redis is down; reading again"));
+        }
+        watched.last_used = Instant::now();
+        // The caller has read up to `floor`, so that much exists: waiters further behind can
+        // go and read it.
+        watched.seen.send_if_modified(|seen| advance(seen, floor));
+        Ok(Some(watched.seen.subscribe()))
+    }
+
+    /// The subscription's command half, waiting a moment for the relay to connect.
+    async fn connected_sink(&self) -> Result<PubSubSink> {
+        let mut sink = self.shared.sink.subscribe();
+        let connected = tokio::time::timeout(self.shared.redis.timeout, sink.wait_for(Option::is_some)).await;
+        match connected {
+            Ok(Ok(sink)) => Ok(sink.clone().expect("waited for a connection")),
+            _ => Err(Error::unavailable(S, "no subscription to Redis; reading again")),
         }
     }
 
@@ -159,155 +288,131 @@ impl Wakeups {
             *task = Some(tokio::spawn(run(Arc::downgrade(&self.shared))));
         }
     }
-
-    /// Stops watching `key` and wakes its waiters (the stream was deleted).
-    pub(crate) fn forget(&self, key: &str) {
-        // Dropping the sender ends every waiter's `wait_for`.
-        self.shared.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
-    }
-
-    /// Ends the `XREAD BLOCK` in flight, so the loop picks up a newly followed key; in the same
-    /// round trip, says whether the stream (its `meta` key) exists.
-    async fn interrupt(&self, meta: &str) -> Result<bool> {
-        let redis = &self.shared.redis;
-        let mut conn = redis.manager.clone();
-        let mut pipe = redis::pipe();
-        pipe.cmd("EXISTS")
-            .arg(meta)
-            .cmd("XADD")
-            .arg(&self.shared.control)
-            .arg("MAXLEN")
-            .arg(1)
-            .arg("*")
-            .arg("k")
-            .arg("")
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&self.shared.control)
-            .arg(24 * 3600 * 1000)
-            .ignore();
-        let (exists,): (bool,) = redis.run(S, pipe.query_async(&mut conn)).await?;
-        Ok(exists)
-    }
 }
 
-/// Forgets a newly watched key unless the loop was told about it.
-struct Joining<'a> {
-    wakeups: &'a Wakeups,
-    key: &'a str,
-    told: bool,
-}
-
-impl Drop for Joining<'_> {
-    fn drop(&mut self) {
-        if !self.told {
-            self.wakeups.forget(self.key);
-        }
-    }
-}
-
-/// The loop: while the dispatcher lives, block on every watched key and wake their waiters.
-async fn run(weak: std::sync::Weak<Shared>) {
-    let mut conn: Option<redis::aio::MultiplexedConnection> = None;
-    let mut control_seen = "0-0".to_owned();
+/// The relay: while the dispatcher lives, keep one subscription up and route its messages.
+async fn run(weak: Weak<Shared>) {
     let mut backoff = BACKOFF;
     loop {
         let Some(shared) = weak.upgrade() else { return };
-        let watched = snapshot(&shared);
-        if watched.is_empty() {
-            // Nothing to follow: no Redis command until a key is watched.
-            let joined = shared.joined.clone();
-            drop(shared);
-            let _ = tokio::time::timeout(BLOCK, joined.notified()).await;
-            continue;
-        }
-        let connection = match conn.take() {
-            Some(c) => Ok(c),
-            None => connect(&shared.redis).await,
-        };
-        let result = match connection {
-            Ok(mut c) => {
-                let mut cmd = redis::cmd("XREAD");
-                cmd.arg("COUNT").arg(1).arg("BLOCK").arg(BLOCK.as_millis() as u64).arg("STREAMS");
-                cmd.arg(&shared.control);
-                for (key, _) in &watched {
-                    cmd.arg(key);
+        let messages = shared.connect().await;
+        drop(shared);
+        let failure = match messages {
+            Ok(messages) => {
+                backoff = BACKOFF;
+                match relay(&weak, messages).await {
+                    Some(err) => err,
+                    None => return, // the dispatcher is gone
                 }
-                cmd.arg(&control_seen);
-                for (_, (seq, sub)) in &watched {
-                    cmd.arg(format!("{seq}-{sub}"));
-                }
-                // Dropped here while blocked, a wait would keep the store alive; the weak
-                // reference is taken again after the block.
-                drop(shared);
-                let reply = cmd.query_async::<Option<StreamReadReply>>(&mut c).await;
-                if reply.is_ok() {
-                    conn = Some(c);
-                }
-                reply.map_err(|e| map_redis(S, e))
             }
-            Err(err) => {
-                drop(shared);
-                Err(err)
-            }
+            Err(err) => err,
         };
         let Some(shared) = weak.upgrade() else { return };
-        match result {
-            Ok(reply) => {
-                backoff = BACKOFF;
-                {
-                    let keys = shared.keys.lock().unwrap_or_else(|p| p.into_inner());
-                    for stream in reply.map(|r| r.keys).unwrap_or_default() {
-                        let Some(newest) = stream.ids.last() else { continue };
-                        if stream.key == shared.control {
-                            control_seen = newest.id.clone();
-                            continue;
-                        }
-                        let (Some(watched), Some(id)) = (keys.get(&stream.key), parse_id(&newest.id)) else { continue };
-                        watched.seen.send_if_modified(|seen| {
-                            let newer = seen.last < id;
-                            if newer {
-                                seen.last = id;
-                            }
-                            newer
-                        });
-                    }
-                }
-                drop(shared);
-                // Each XREAD costs Redis time in proportion to the keys it names, and with many
-                // busy streams it would return (and be sent again) for nearly every append. A
-                // pause that grows with the keys lets entries gather: at most 5 ms more latency
-                // per chunk (with 1,000 streams followed), far less with few.
-                tokio::time::sleep(PAUSE_PER_KEY * watched.len().min(MAX_PAUSE_KEYS) as u32).await;
+        shared.sink.send_replace(None);
+        shared.fail_all();
+        tracing::warn!(error = %failure, "following streams on Redis failed; subscribing again");
+        drop(shared);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Routes messages until the connection fails (`Some`) or the dispatcher is gone (`None`).
+async fn relay(weak: &Weak<Shared>, mut messages: redis::aio::PubSubStream) -> Option<Error> {
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    sweep.tick().await;
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else {
+                    return Some(Error::unavailable(S, "the subscription's connection ended"));
+                };
+                let shared = weak.upgrade()?;
+                let channels = shared.channels.lock().unwrap_or_else(|p| p.into_inner());
+                let (Some(watched), Some(change)) =
+                    (channels.get(message.get_channel_name()), parse_message(message.get_payload_bytes()))
+                else {
+                    continue;
+                };
+                watched.seen.send_if_modified(change);
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "following streams on Redis failed; retrying");
-                for watched in shared.keys.lock().unwrap_or_else(|p| p.into_inner()).values() {
-                    watched.seen.send_modify(|seen| seen.failures += 1);
+            _ = sweep.tick() => {
+                let shared = weak.upgrade()?;
+                if let Err(err) = shared.sweep().await {
+                    return Some(err);
                 }
-                drop(shared);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
 }
 
-/// The keys to block on and the entry each has reached; forgets keys idle for `KEEP_IDLE`, and
-/// finished streams nobody waits on.
-fn snapshot(shared: &Shared) -> Vec<(String, EntryId)> {
-    let mut keys = shared.keys.lock().unwrap_or_else(|p| p.into_inner());
-    keys.retain(|_, watched| {
-        let finished = watched.seen.borrow().last.1 == 1;
-        watched.seen.receiver_count() > 0 || (!finished && watched.last_used.elapsed() < KEEP_IDLE)
-    });
-    keys.iter().map(|(key, watched)| (key.clone(), watched.seen.borrow().last)).collect()
-}
+impl Shared {
+    /// Connects, subscribes every channel already followed, publishes the sink, and reads every
+    /// followed stream again: what was published while no subscription stood was lost to us.
+    async fn connect(&self) -> Result<redis::aio::PubSubStream> {
+        let pubsub = tokio::time::timeout(self.redis.timeout * 2, self.redis.client.get_async_pubsub())
+            .await
+            .map_err(|_| Error::unavailable(S, "no answer from Redis"))?
+            .map_err(|e| crate::map_redis(S, e))?;
+        let (mut sink, messages) = pubsub.split();
+        let membership = self.membership.lock().await;
+        let followed: Vec<(String, String)> = {
+            let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+            channels.iter().map(|(channel, watched)| (channel.clone(), watched.meta.clone())).collect()
+        };
+        if !followed.is_empty() {
+            let channels: Vec<&str> = followed.iter().map(|(channel, _)| channel.as_str()).collect();
+            self.redis.run(S, sink.subscribe(&channels)).await?;
+        }
+        self.sink.send_replace(Some(sink));
+        drop(membership);
+        if !followed.is_empty() {
+            let mut pipe = redis::pipe();
+            for (_, meta) in &followed {
+                pipe.add_command(state_of(meta));
+            }
+            let mut conn = self.redis.manager.clone();
+            let states: Vec<State> = self.redis.run(S, pipe.query_async(&mut conn)).await?;
+            let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+            for ((channel, _), state) in followed.iter().zip(states) {
+                if let Some(watched) = channels.get(channel) {
+                    watched.seen.send_if_modified(|seen| apply(seen, state));
+                }
+            }
+        }
+        Ok(messages)
+    }
 
-async fn connect(redis: &Redis) -> Result<redis::aio::MultiplexedConnection> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(redis.timeout))
-        // A response may take the whole block, and a little more on a busy server.
-        .set_response_timeout(Some(BLOCK + redis.timeout));
-    redis.client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| map_redis(S, e))
+    /// Unsubscribes the channels nobody waits on (idle for `KEEP_IDLE`, or finished), and
+    /// proves the connection alive.
+    async fn sweep(&self) -> Result<()> {
+        let Some(mut sink) = self.sink.borrow().clone() else { return Ok(()) };
+        let _membership = self.membership.lock().await;
+        let idle: Vec<String> = {
+            let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+            let idle: Vec<String> = channels
+                .iter()
+                .filter(|(_, w)| {
+                    w.seen.receiver_count() == 0 && (w.seen.borrow().finished() || w.last_used.elapsed() >= KEEP_IDLE)
+                })
+                .map(|(channel, _)| channel.clone())
+                .collect();
+            for channel in &idle {
+                channels.remove(channel);
+            }
+            idle
+        };
+        if !idle.is_empty() {
+            self.redis.run(S, sink.unsubscribe(&idle)).await?;
+        }
+        self.redis.run(S, sink.ping::<redis::Value>()).await.map(drop)
+    }
+
+    /// Wakes every waiter with an error: its caller reads again.
+    fn fail_all(&self) {
+        for watched in self.channels.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            watched.seen.send_modify(|seen| seen.failures += 1);
+        }
+    }
 }

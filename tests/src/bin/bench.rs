@@ -312,21 +312,39 @@ impl Generations {
     }
 }
 
+/// Whose messages the clients send: one account's (a user's messages are counted against one
+/// quota, so their starts are serialised) or each client its own.
+#[derive(Clone, Copy, PartialEq)]
+enum Senders {
+    OneUser,
+    UserPerClient,
+}
+
 /// `connections` clients sending messages (each to a new chat) and reading the answers to the
 /// end for `seconds`, against a fresh server started with `env`.
-async fn generations(binary: &Path, env: &[(&str, &str)], connections: usize, seconds: u64) -> Generations {
+async fn generations(
+    binary: &Path,
+    env: &[(&str, &str)],
+    connections: usize,
+    seconds: u64,
+    senders: Senders,
+) -> Generations {
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = start_with(binary, dir.path(), env).await;
     let client = Client::new(server.base_url());
-    let session =
-        client.register(&format!("gen-{}@example.com", alleato_e2e::uuid_like()), "benchmark password").await.unwrap();
-    let user = client.with_token(&session.token);
+    let accounts = if senders == Senders::OneUser { 1 } else { connections };
+    let mut users = Vec::new();
+    for _ in 0..accounts {
+        let email = format!("gen-{}@example.com", alleato_e2e::uuid_like());
+        let session = client.register(&email, "benchmark password").await.unwrap();
+        users.push(client.with_token(&session.token));
+    }
     let pid = server.child.id();
     let cpu_before = cpu_time(pid);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut workers = Vec::new();
-    for _ in 0..connections {
-        let user = user.clone();
+    for n in 0..connections {
+        let user = users[n % users.len()].clone();
         workers.push(tokio::spawn(async move {
             let (mut done, mut failed, mut chunks) = (0u64, 0u64, 0u64);
             while Instant::now() < deadline {
@@ -385,12 +403,15 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
 
     // Complete generations per second, `connections` clients at once; then the same with long
     // replies, to separate the cost of a chunk from the cost of a generation.
-    let short = generations(binary, &[unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0")], connections, seconds).await;
+    let fast = [unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0")];
+    let short = generations(binary, &fast, connections, seconds, Senders::OneUser).await;
+    let short_many = generations(binary, &fast, connections, seconds, Senders::UserPerClient).await;
     let long = generations(
         binary,
         &[unlimited[0], ("AI_MOCK_CHUNK_DELAY_MS", "0"), ("AI_MOCK_REPLY_WORDS", "1000")],
         connections,
         seconds,
+        Senders::OneUser,
     )
     .await;
 
@@ -456,7 +477,11 @@ async fn streaming(binary: &Path, connections: usize, seconds: u64) {
         ms(ttfb[ttfb.len() / 2]),
         ms(ttfb[ttfb.len() * 99 / 100])
     );
-    for (name, run) in [("short replies (~40 words)", &short), ("long replies (1,000 words)", &long)] {
+    for (name, run) in [
+        ("short replies (~40 words), one user", &short),
+        ("short replies (~40 words), a user per client", &short_many),
+        ("long replies (1,000 words), one user", &long),
+    ] {
         println!(
             "complete generations, {name}: {:.0}/s with {connections} clients for {seconds} s ({} done, {} failed, {:.0} chunks each, {:.2} ms server CPU each)",
             run.done as f64 / seconds as f64,
