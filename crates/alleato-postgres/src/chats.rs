@@ -36,7 +36,7 @@ macro_rules! insert_message_sql {
 
 mod generation;
 
-fn chat(row: &PgRow) -> sqlx::Result<Chat> {
+pub(crate) fn chat(row: &PgRow) -> sqlx::Result<Chat> {
     Ok(Chat {
         id: ChatId(row.try_get(0)?),
         user_id: UserId(row.try_get(1)?),
@@ -47,7 +47,7 @@ fn chat(row: &PgRow) -> sqlx::Result<Chat> {
     })
 }
 
-fn message(row: &PgRow) -> sqlx::Result<StoredMessage> {
+pub(crate) fn message(row: &PgRow) -> sqlx::Result<StoredMessage> {
     message_at(row, 0)
 }
 

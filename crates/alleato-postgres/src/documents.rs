@@ -20,7 +20,7 @@ macro_rules! select_suggestion {
     };
 }
 
-fn document(row: &PgRow) -> sqlx::Result<Document> {
+pub(crate) fn document(row: &PgRow) -> sqlx::Result<Document> {
     Ok(Document {
         id: DocumentId(row.try_get(0)?),
         created_at: row.try_get(1)?,
@@ -31,7 +31,7 @@ fn document(row: &PgRow) -> sqlx::Result<Document> {
     })
 }
 
-fn suggestion(row: &PgRow) -> sqlx::Result<Suggestion> {
+pub(crate) fn suggestion(row: &PgRow) -> sqlx::Result<Suggestion> {
     Ok(Suggestion {
         id: SuggestionId(row.try_get(0)?),
         document_id: DocumentId(row.try_get(1)?),

@@ -16,7 +16,7 @@ macro_rules! select_file {
     };
 }
 
-fn file(row: &PgRow) -> sqlx::Result<FileMeta> {
+pub(crate) fn file(row: &PgRow) -> sqlx::Result<FileMeta> {
     Ok(FileMeta {
         id: FileId(row.try_get(0)?),
         user_id: UserId(row.try_get(1)?),

@@ -10,10 +10,12 @@ mod errors;
 mod files;
 pub mod migrations;
 mod tls;
+mod transfer;
 mod users;
 
 use std::time::Duration;
 
+pub use alleato_core::migrations::MigrationPolicy;
 use alleato_core::{Error, Result, Surface};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor, PgPool};
@@ -34,6 +36,8 @@ pub struct PostgresSettings {
     pub statement_timeout: Duration,
     /// Use this schema instead of `public` (tests give each case its own).
     pub schema: Option<String>,
+    /// What connecting does about pending migrations (applies them, by default).
+    pub migrations: MigrationPolicy,
 }
 
 impl PostgresSettings {
@@ -44,6 +48,7 @@ impl PostgresSettings {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(15),
             schema: None,
+            migrations: MigrationPolicy::Apply,
         }
     }
 }
@@ -57,7 +62,8 @@ pub struct PostgresDatabase {
 }
 
 impl PostgresDatabase {
-    /// Connects, creates the schema if one is named, and applies pending migrations.
+    /// Connects, creates the schema if one is named, and applies pending migrations (or does
+    /// what `settings.migrations` says about them).
     pub async fn connect(settings: &PostgresSettings) -> Result<Self> {
         let options: PgConnectOptions = settings
             .url
@@ -117,7 +123,7 @@ impl PostgresDatabase {
             pool,
             sweep: std::sync::Arc::new(alleato_core::sweep::SweepGate::new(std::time::Duration::from_secs(60))),
         };
-        for name in migrations::migrate(&db.pool).await? {
+        for name in migrations::migrate_under(&db.pool, settings.migrations).await? {
             tracing::info!(migration = name, "applied database migration");
         }
         Ok(db)

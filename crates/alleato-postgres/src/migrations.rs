@@ -2,7 +2,7 @@
 //! name as its SQLite twin (a test fails if the two folders drift).
 
 use alleato_core::Result;
-use alleato_core::migrations::Migration;
+use alleato_core::migrations::{Migration, MigrationPolicy};
 use sqlx::{Executor, PgPool, Row};
 
 use crate::errors::map_sqlx;
@@ -14,19 +14,25 @@ pub const MIGRATIONS: &[Migration] = &[
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/postgres/0003_sessions_valid_from.sql")),
     (4, "0004_counters", include_str!("../../../migrations/postgres/0004_counters.sql")),
     (5, "0005_session_revocations", include_str!("../../../migrations/postgres/0005_session_revocations.sql")),
+    (6, "0006_store", include_str!("../../../migrations/postgres/0006_store.sql")),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction, under an advisory
 /// lock so instances starting together do not race.
 pub async fn migrate(pool: &PgPool) -> Result<Vec<&'static str>> {
+    migrate_under(pool, MigrationPolicy::Apply).await
+}
+
+/// [`migrate`], or the error `policy` gives for a database whose schema is not current.
+pub async fn migrate_under(pool: &PgPool, policy: MigrationPolicy) -> Result<Vec<&'static str>> {
     let mut conn = pool.acquire().await.map_err(map_sqlx)?;
     conn.execute("SELECT pg_advisory_lock(7262201)").await.map_err(map_sqlx)?;
-    let result = apply(&mut conn).await;
+    let result = apply(&mut conn, policy).await;
     let _ = conn.execute("SELECT pg_advisory_unlock(7262201)").await;
     result
 }
 
-async fn apply(conn: &mut sqlx::PgConnection) -> Result<Vec<&'static str>> {
+async fn apply(conn: &mut sqlx::PgConnection, policy: MigrationPolicy) -> Result<Vec<&'static str>> {
     conn.execute(
         r#"CREATE TABLE IF NOT EXISTS "_alleato_migrations" (
             "version" bigint PRIMARY KEY, "name" text NOT NULL, "appliedAt" timestamptz NOT NULL DEFAULT now())"#,
@@ -40,7 +46,7 @@ async fn apply(conn: &mut sqlx::PgConnection) -> Result<Vec<&'static str>> {
         .try_get(0)
         .map_err(map_sqlx)?;
     let mut applied = Vec::new();
-    for (version, name, sql) in alleato_core::migrations::pending(MIGRATIONS, newest.unwrap_or(0))? {
+    for (version, name, sql) in alleato_core::migrations::pending_under(MIGRATIONS, newest.unwrap_or(0), policy)? {
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map_sqlx)?;
         tx.execute(*sql).await.map_err(map_sqlx)?;
         sqlx::query(r#"INSERT INTO "_alleato_migrations" ("version", "name") VALUES ($1, $2)"#)

@@ -18,7 +18,7 @@ pub(crate) fn named<T>(row: &PgRow, idx: usize, parse: fn(&str) -> Option<T>) ->
     parse(&text).ok_or_else(|| sqlx::Error::Decode(format!("unexpected value {text:?} in column {idx}").into()))
 }
 
-fn user(row: &PgRow) -> sqlx::Result<User> {
+pub(crate) fn user(row: &PgRow) -> sqlx::Result<User> {
     Ok(User {
         id: UserId(row.try_get(0)?),
         email: row.try_get(1)?,

@@ -20,7 +20,7 @@ macro_rules! select_message {
     };
 }
 
-fn chat(mut row: Row) -> Result<Chat, SqlError> {
+pub(crate) fn chat(mut row: Row) -> Result<Chat, SqlError> {
     Ok(Chat {
         id: row.parsed(0)?,
         user_id: row.parsed(1)?,
@@ -31,7 +31,7 @@ fn chat(mut row: Row) -> Result<Chat, SqlError> {
     })
 }
 
-fn message(mut row: Row) -> Result<StoredMessage, SqlError> {
+pub(crate) fn message(mut row: Row) -> Result<StoredMessage, SqlError> {
     Ok(StoredMessage {
         id: row.parsed(0)?,
         chat_id: row.parsed(1)?,
@@ -42,11 +42,11 @@ fn message(mut row: Row) -> Result<StoredMessage, SqlError> {
     })
 }
 
-fn vote(mut row: Row) -> Result<Vote, SqlError> {
+pub(crate) fn vote(mut row: Row) -> Result<Vote, SqlError> {
     Ok(Vote { chat_id: row.parsed(0)?, message_id: row.parsed(1)?, is_upvoted: row.bool(2)? })
 }
 
-fn stream(mut row: Row) -> Result<StreamRecord, SqlError> {
+pub(crate) fn stream(mut row: Row) -> Result<StreamRecord, SqlError> {
     Ok(StreamRecord { id: row.parsed(0)?, chat_id: row.parsed(1)?, created_at: row.timestamp(2)? })
 }
 

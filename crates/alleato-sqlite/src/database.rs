@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use alleato_core::migrations::MigrationPolicy;
 use alleato_core::sweep::SweepGate;
 use alleato_core::{Result, Surface};
 
@@ -27,7 +28,13 @@ pub type SqliteDatabase = SqlDatabase<Pool>;
 impl SqlDatabase<Pool> {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {
-        Self::new(Pool::open(path, Surface::Database)?).await
+        Self::open_under(path, MigrationPolicy::Apply).await
+    }
+
+    /// Opens (creating if needed) the database file, doing what `policy` says about pending
+    /// migrations.
+    pub async fn open_under(path: &Path, policy: MigrationPolicy) -> Result<Self> {
+        Self::new_under(Pool::open(path, Surface::Database)?, policy).await
     }
 
     /// A private in-memory database with the full schema: for tests and `--ephemeral` runs.
@@ -39,7 +46,12 @@ impl SqlDatabase<Pool> {
 impl<E: Executor> SqlDatabase<E> {
     /// The database on `exec`, after applying the migrations it lacks.
     pub async fn new(exec: E) -> Result<Self> {
-        let applied = migrations::migrate(&exec).await?;
+        Self::new_under(exec, MigrationPolicy::Apply).await
+    }
+
+    /// The database on `exec`, doing what `policy` says about the migrations it lacks.
+    pub async fn new_under(exec: E, policy: MigrationPolicy) -> Result<Self> {
+        let applied = migrations::migrate_under(&exec, policy).await?;
         for name in applied {
             tracing::info!(migration = name, "applied database migration");
         }

@@ -21,7 +21,7 @@ macro_rules! select_suggestion {
     };
 }
 
-fn document(mut row: Row) -> Result<Document, SqlError> {
+pub(crate) fn document(mut row: Row) -> Result<Document, SqlError> {
     Ok(Document {
         id: row.parsed(0)?,
         created_at: row.timestamp(1)?,
@@ -32,7 +32,7 @@ fn document(mut row: Row) -> Result<Document, SqlError> {
     })
 }
 
-fn suggestion(mut row: Row) -> Result<Suggestion, SqlError> {
+pub(crate) fn suggestion(mut row: Row) -> Result<Suggestion, SqlError> {
     Ok(Suggestion {
         id: row.parsed(0)?,
         document_id: row.parsed(1)?,

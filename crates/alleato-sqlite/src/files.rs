@@ -13,7 +13,7 @@ macro_rules! select_file {
     };
 }
 
-fn file(mut row: Row) -> Result<FileMeta, SqlError> {
+pub(crate) fn file(mut row: Row) -> Result<FileMeta, SqlError> {
     Ok(FileMeta {
         id: row.parsed(0)?,
         user_id: row.parsed(1)?,

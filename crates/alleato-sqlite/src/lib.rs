@@ -22,6 +22,7 @@ pub mod migrations;
 mod pool;
 pub mod sql;
 mod streams;
+mod transfer;
 mod users;
 
 pub use database::{SqlDatabase, SqliteDatabase};

@@ -4,7 +4,7 @@
 //! Files live in `migrations/sqlite/` at the workspace root: numbered, append-only. Each applied
 //! one is recorded in `_alleato_migrations`, so a restart applies only what is new.
 
-use alleato_core::migrations::Migration;
+use alleato_core::migrations::{Migration, MigrationPolicy};
 use alleato_core::{Result, Surface};
 
 use crate::sql::{Executor, Statement, split_script};
@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[Migration] = &[
     (3, "0003_sessions_valid_from", include_str!("../../../migrations/sqlite/0003_sessions_valid_from.sql")),
     (4, "0004_counters", include_str!("../../../migrations/sqlite/0004_counters.sql")),
     (5, "0005_session_revocations", include_str!("../../../migrations/sqlite/0005_session_revocations.sql")),
+    (6, "0006_store", include_str!("../../../migrations/sqlite/0006_store.sql")),
 ];
 
 /// The table that records applied migrations; valid on D1 too.
@@ -26,6 +27,11 @@ const S: Surface = Surface::Database;
 
 /// Applies every migration not yet recorded, each as one batch: its statements and its record.
 pub async fn migrate<E: Executor>(exec: &E) -> Result<Vec<&'static str>> {
+    migrate_under(exec, MigrationPolicy::Apply).await
+}
+
+/// [`migrate`], or the error `policy` gives for a database whose schema is not current.
+pub async fn migrate_under<E: Executor>(exec: &E, policy: MigrationPolicy) -> Result<Vec<&'static str>> {
     let on = |e: crate::sql::SqlError| e.into_port(S);
     // One round trip (one request on D1) when nothing is pending: the table and its newest row.
     let newest = exec
@@ -42,7 +48,7 @@ pub async fn migrate<E: Executor>(exec: &E) -> Result<Vec<&'static str>> {
         .map_err(on)?
         .unwrap_or(0);
     let mut applied = Vec::new();
-    for (version, name, sql) in alleato_core::migrations::pending(MIGRATIONS, newest)? {
+    for (version, name, sql) in alleato_core::migrations::pending_under(MIGRATIONS, newest, policy)? {
         let mut batch: Vec<Statement> = split_script(sql).into_iter().map(Statement::new).collect();
         batch.push(
             Statement::new(

@@ -14,7 +14,7 @@ macro_rules! select_user {
     };
 }
 
-fn user(mut row: Row) -> Result<User, SqlError> {
+pub(crate) fn user(mut row: Row) -> Result<User, SqlError> {
     Ok(User {
         id: row.parsed(0)?,
         email: row.text(1)?,

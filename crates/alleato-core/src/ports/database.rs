@@ -5,6 +5,8 @@ use crate::ids::{ChatId, DocumentId, FileId, MessageId, SessionId, StreamId, Sug
 use crate::model::{Chat, ChatPage, Document, FileMeta, Stats, StoredMessage, StreamRecord, Suggestion, User, Vote};
 use crate::time::Timestamp;
 
+use super::DatabaseTransfer;
+
 /// User accounts.
 ///
 /// # Contract
@@ -194,8 +196,8 @@ pub trait FileStore: Send + Sync + 'static {
 
 /// Every database port at once: what one database adapter implements, and what the
 /// composition root and the conformance suite take.
-pub trait Database: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin {}
-impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin> Database for T {}
+pub trait Database: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin + DatabaseTransfer {}
+impl<T: UserStore + ChatStore + DocumentStore + FileStore + DatabaseAdmin + DatabaseTransfer> Database for T {}
 
 /// Health and counts of the database as a whole.
 ///

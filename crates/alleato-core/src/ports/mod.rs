@@ -17,6 +17,7 @@ mod kv;
 mod model;
 mod objects;
 mod streams;
+mod transfer;
 
 pub use changes::{Change, ChangeFeed, ChangeListener};
 pub use counters::{Counter, CounterAdd, Counters, check_adds, counter_window};
@@ -28,3 +29,4 @@ pub use kv::{Consistency, KeyValueStore, KvCapabilities, MAX_KEY_BYTES, check_ke
 pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
 pub use objects::{ObjectEntry, ObjectStorage, SignedDownload};
 pub use streams::{StreamInfo, StreamSlice, StreamStore};
+pub use transfer::{DatabaseTransfer, GenerationRecord, Record, RowKey, SchemaVersion, Table};

@@ -35,8 +35,8 @@ pub use streams::{StreamPages, StreamService};
 pub use users::{UserService, UserUpdate};
 
 use crate::ports::{
-    ChatStore, Counters, Database, DatabaseAdmin, DocumentStore, FileStore, KeyValueStore, LanguageModel,
-    ObjectStorage, StreamStore, UserStore,
+    ChatStore, Counters, Database, DatabaseAdmin, DatabaseTransfer, DocumentStore, FileStore, KeyValueStore,
+    LanguageModel, ObjectStorage, StreamStore, UserStore,
 };
 
 /// Every port the services need, as chosen by the composition root.
@@ -63,6 +63,8 @@ pub struct DatabasePorts {
     pub documents: Arc<dyn DocumentStore>,
     pub files: Arc<dyn FileStore>,
     pub admin: Arc<dyn DatabaseAdmin>,
+    /// Whole tables in and out, for moving the data to another database (`alleato migrate`).
+    pub transfer: Arc<dyn DatabaseTransfer>,
 }
 
 impl DatabasePorts {
@@ -75,7 +77,8 @@ impl DatabasePorts {
             chats: database.clone(),
             documents: database.clone(),
             files: database.clone(),
-            admin: database,
+            admin: database.clone(),
+            transfer: database,
         }
     }
 }

@@ -14,8 +14,10 @@ use crate::time::{Timestamp, now};
 
 mod generation;
 mod revocations;
+mod transfer;
 pub use generation::*;
 pub use revocations::*;
+pub use transfer::*;
 
 fn user_at(created_at: Timestamp) -> User {
     let id = UserId::new();

@@ -92,6 +92,12 @@ macro_rules! database_conformance {
                 files_round_trip_and_detach_from_deleted_chats,
                 stats_count_real_rows,
                 ping_answers,
+                imported_rows_read_back_whole_through_every_port,
+                export_reads_every_row_whole_in_key_order,
+                export_ranges_are_bounded_at_both_ends,
+                imports_never_overwrite_and_skip_what_exists,
+                an_import_is_all_or_nothing,
+                the_schema_is_current_and_the_store_knows_itself,
             ]
         }
     };

@@ -1,0 +1,214 @@
+//! The contract of moving whole tables ([`crate::ports::DatabaseTransfer`]). The database may
+//! hold other cases' rows: each case looks at its own and at the order of all.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::ids::*;
+use crate::model::*;
+use crate::ports::{Database, GenerationRecord, GenerationStart, Record, RowKey, Table};
+use crate::time::now;
+
+use super::{chat_at, document_at, message_at, suggestion_for, user_at};
+
+/// One row of every table, related as the application relates them, in [`Table::ALL`] order.
+pub fn one_of_everything() -> Vec<Record> {
+    let t = now() - Duration::days(3);
+    let mut user = user_at(t);
+    user.sessions_valid_from = Some(t + Duration::seconds(5));
+    let chat = Chat { visibility: Visibility::Public, ..chat_at(user.id, t + Duration::seconds(1)) };
+    let mut question = message_at(chat.id, Role::User, "héllo \"world\" 🌍", t + Duration::seconds(2));
+    question.attachments = vec![json!({"url": "/api/files/x", "name": "a.png", "contentType": "image/png"})];
+    let answer = StoredMessage {
+        parts: vec![
+            MessagePart::text("first"),
+            MessagePart::from_value(json!({"type": "reasoning", "text": "why", "n": 1.5})).unwrap(),
+        ],
+        ..message_at(chat.id, Role::Assistant, "", t + Duration::seconds(3))
+    };
+    let vote = Vote { chat_id: chat.id, message_id: answer.id, is_upvoted: false };
+    let stream = StreamRecord { id: StreamId::new(), chat_id: chat.id, created_at: t + Duration::seconds(3) };
+    let document_id = DocumentId::new();
+    let first = document_at(document_id, user.id, t + Duration::seconds(4), "v1");
+    let second = Document {
+        content: None,
+        kind: DocumentKind::Code,
+        ..document_at(document_id, user.id, t + Duration::seconds(5), "")
+    };
+    let suggestion = Suggestion { description: None, is_resolved: true, ..suggestion_for(&first) };
+    let file = FileMeta {
+        id: FileId::new(),
+        user_id: user.id,
+        name: "a.png".into(),
+        content_type: "image/png".into(),
+        size: 12_345,
+        storage_key: format!("files/{}/{}", user.id, FileId::new()),
+        chat_id: Some(chat.id),
+        created_at: t + Duration::seconds(6),
+    };
+    let start = GenerationRecord { id: StreamId::new(), user_id: user.id, created_at: t + Duration::seconds(2) };
+    vec![
+        Record::User(user),
+        Record::Chat(chat),
+        Record::Message(question),
+        Record::Message(answer),
+        Record::Vote(vote),
+        Record::Stream(stream),
+        Record::Document(first),
+        Record::Document(second),
+        Record::Suggestion(suggestion),
+        Record::File(file),
+        Record::GenerationStart(start),
+    ]
+}
+
+async fn import_all(db: &dyn Database, records: &[Record]) {
+    for table in Table::ALL {
+        let rows: Vec<Record> = records.iter().filter(|r| r.table() == table).cloned().collect();
+        let written = db.import_rows(table, &rows).await.unwrap();
+        assert_eq!(written, rows.len() as u64, "{table}: every new row is written");
+    }
+}
+
+/// Every row of `table`, a page of `page` at a time.
+async fn export_all(db: &dyn Database, table: Table, page: usize) -> Vec<Record> {
+    let mut all: Vec<Record> = Vec::new();
+    loop {
+        let after = all.last().map(Record::key);
+        let rows = db.export_rows(table, after.as_ref(), None, page).await.unwrap();
+        assert!(rows.len() <= page, "{table}: a page holds at most the limit");
+        let done = rows.len() < page;
+        all.extend(rows);
+        if done {
+            return all;
+        }
+    }
+}
+
+pub async fn imported_rows_read_back_whole_through_every_port(db: Arc<dyn Database>) {
+    let records = one_of_everything();
+    import_all(db.as_ref(), &records).await;
+    let [
+        Record::User(user),
+        Record::Chat(chat),
+        Record::Message(question),
+        Record::Message(answer),
+        Record::Vote(vote),
+        Record::Stream(stream),
+        Record::Document(first),
+        Record::Document(second),
+        Record::Suggestion(suggestion),
+        Record::File(file),
+        Record::GenerationStart(start),
+    ] = records.as_slice()
+    else {
+        unreachable!()
+    };
+    // Through the ports the application uses: ids, timestamps and secrets as they were.
+    assert_eq!(db.user_by_id(user.id).await.unwrap().as_ref(), Some(user), "the password hash too");
+    assert_eq!(db.chat(chat.id).await.unwrap().as_ref(), Some(chat));
+    assert_eq!(db.messages(chat.id).await.unwrap(), vec![question.clone(), answer.clone()]);
+    assert_eq!(db.votes(chat.id).await.unwrap(), vec![vote.clone()]);
+    assert_eq!(db.streams(chat.id).await.unwrap(), vec![stream.clone()]);
+    assert_eq!(db.document_versions(first.id).await.unwrap(), vec![first.clone(), second.clone()]);
+    assert_eq!(db.suggestions(first.id).await.unwrap(), vec![suggestion.clone()]);
+    assert_eq!(db.file(file.id).await.unwrap().as_ref(), Some(file));
+    // The quota counts the imported start.
+    let quota = GenerationStart {
+        id: StreamId::new(),
+        user: user.id,
+        at: now(),
+        since: start.created_at - Duration::seconds(1),
+        limit: 1,
+    };
+    assert!(!db.take_generation_quota(&quota).await.unwrap().allowed, "the imported start counts");
+    // A message's owner is its chat's: deleting the user leaves nothing of it.
+    db.delete_user(user.id).await.unwrap();
+    assert!(db.messages(chat.id).await.unwrap().is_empty());
+}
+
+pub async fn export_reads_every_row_whole_in_key_order(db: Arc<dyn Database>) {
+    let records = one_of_everything();
+    import_all(db.as_ref(), &records).await;
+    let again = one_of_everything();
+    import_all(db.as_ref(), &again).await;
+    for table in Table::ALL {
+        for page in [1, 2, 1000] {
+            let all = export_all(db.as_ref(), table, page).await;
+            let keys: Vec<RowKey> = all.iter().map(Record::key).collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "{table}: ascending keys, each once (page {page})");
+            for ours in records.iter().chain(&again).filter(|r| r.table() == table) {
+                let found = all.iter().find(|r| r.key() == ours.key());
+                assert_eq!(found, Some(ours), "{table}: the row whole (page {page})");
+            }
+            assert_eq!(db.count_rows(table).await.unwrap(), all.len() as u64, "{table}: counted");
+        }
+    }
+}
+
+pub async fn export_ranges_are_bounded_at_both_ends(db: Arc<dyn Database>) {
+    for _ in 0..3 {
+        import_all(db.as_ref(), &one_of_everything()).await;
+    }
+    let all = export_all(db.as_ref(), Table::Users, 100).await;
+    assert!(all.len() >= 3);
+    let (first, second, third) = (all[0].key(), all[1].key(), all[2].key());
+    let range = db.export_rows(Table::Users, Some(&first), Some(&third), 100).await.unwrap();
+    assert_eq!(range.iter().map(Record::key).collect::<Vec<_>>(), vec![second, third], "after, through");
+    let up_to = db.export_rows(Table::Users, None, Some(&first), 100).await.unwrap();
+    assert_eq!(up_to.iter().map(Record::key).collect::<Vec<_>>(), vec![first]);
+    // Keys of two parts bound the same way.
+    let versions = export_all(db.as_ref(), Table::Documents, 100).await;
+    let (a, b) = (versions[0].key(), versions[1].key());
+    let between = db.export_rows(Table::Documents, Some(&a), Some(&b), 100).await.unwrap();
+    assert_eq!(between.iter().map(Record::key).collect::<Vec<_>>(), vec![b]);
+}
+
+pub async fn imports_never_overwrite_and_skip_what_exists(db: Arc<dyn Database>) {
+    let records = one_of_everything();
+    import_all(db.as_ref(), &records).await;
+    for table in Table::ALL {
+        let rows: Vec<Record> = records.iter().filter(|r| r.table() == table).cloned().collect();
+        assert_eq!(db.import_rows(table, &rows).await.unwrap(), 0, "{table}: a second import writes nothing");
+    }
+    let Record::User(user) = &records[0] else { unreachable!() };
+    // The same key with other values: skipped, the stored row unchanged.
+    let changed = User { email: "changed@example.com".into(), password_hash: None, ..user.clone() };
+    assert_eq!(db.import_rows(Table::Users, &[Record::User(changed)]).await.unwrap(), 0);
+    assert_eq!(db.user_by_id(user.id).await.unwrap().as_ref(), Some(user));
+    // Another key with a taken unique value (the email): skipped too.
+    let twin = User { id: UserId::new(), ..user.clone() };
+    assert_eq!(db.import_rows(Table::Users, &[Record::User(twin.clone())]).await.unwrap(), 0);
+    assert_eq!(db.user_by_id(twin.id).await.unwrap(), None);
+    // Empty imports are fine.
+    assert_eq!(db.import_rows(Table::Chats, &[]).await.unwrap(), 0);
+}
+
+pub async fn an_import_is_all_or_nothing(db: Arc<dyn Database>) {
+    let user = user_at(now());
+    db.import_rows(Table::Users, &[Record::User(user.clone())]).await.unwrap();
+    let chat = chat_at(user.id, now());
+    db.import_rows(Table::Chats, &[Record::Chat(chat.clone())]).await.unwrap();
+    // Enough rows to span several statements on a backend that splits them, the last one
+    // pointing at a chat that does not exist.
+    let mut messages: Vec<Record> =
+        (0..40).map(|i| Record::Message(message_at(chat.id, Role::User, &format!("m{i}"), now()))).collect();
+    messages.push(Record::Message(message_at(ChatId::new(), Role::User, "orphan", now())));
+    let err = db.import_rows(Table::Messages, &messages).await.unwrap_err();
+    assert!(matches!(err, crate::Error::NotFound { .. }), "a missing chat: {err}");
+    assert!(db.messages(chat.id).await.unwrap().is_empty(), "nothing of a failed import is written");
+    // A row of another table is refused before anything is written.
+    let err = db.import_rows(Table::Chats, &[Record::User(user_at(now()))]).await.unwrap_err();
+    assert!(matches!(err, crate::Error::BadRequest { .. }), "{err}");
+}
+
+pub async fn the_schema_is_current_and_the_store_knows_itself(db: Arc<dyn Database>) {
+    let version = db.schema_version().await.unwrap();
+    assert_eq!(version.applied, version.known, "migrations are applied at open");
+    assert!(version.known >= 6);
+    let id = db.store_id().await.unwrap();
+    assert!(id.len() >= 16, "a random identity: {id:?}");
+    assert_eq!(db.store_id().await.unwrap(), id, "stable");
+}
