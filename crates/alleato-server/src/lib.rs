@@ -6,6 +6,7 @@ pub mod config;
 mod error;
 mod extract;
 mod middleware;
+pub mod migrate;
 mod routes;
 mod serve;
 mod state;

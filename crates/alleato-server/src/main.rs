@@ -1,6 +1,8 @@
 //! The `alleato` server binary.
 
 use alleato_server::Config;
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -31,30 +33,45 @@ enum Command {
     Serve,
     /// Print the effective configuration, secrets redacted.
     PrintConfig,
+    /// Move the data to other stores and prove nothing was lost (see the README).
+    #[command(subcommand)]
+    Migrate(alleato_server::migrate::MigrateCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if let Some(Command::Migrate(command)) = cli.command {
+        // Each side's settings come from its env file, not from this process's environment.
+        init_tracing(cli.json_logs, "warn");
+        let clean = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?
+            .block_on(alleato_server::migrate::run(command))?;
+        return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     let mut config = Config::load().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     config.ephemeral |= cli.ephemeral;
     match cli.command.unwrap_or(Command::Serve) {
         Command::PrintConfig => {
             print!("{}", config.to_redacted_toml());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Migrate(_) => unreachable!("handled above"),
         Command::Serve => {
-            init_tracing(cli.json_logs);
+            init_tracing(cli.json_logs, "info,tower_http=warn");
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the runtime")?
-                .block_on(serve(config))
+                .block_on(serve(config))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+fn init_tracing(json: bool, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
         builder.json().init();

@@ -2,7 +2,9 @@
 //! document's names), and printing it back with secrets redacted.
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
+use figment::util::nest;
+use figment::value::Value;
 
 use super::Config;
 
@@ -51,21 +53,54 @@ const ENV_NAMES: &[(&str, &str)] = &[
 impl Config {
     /// Defaults, then the config file, then the environment.
     pub fn figment() -> Figment {
-        let file = std::env::var("ALLEATO_CONFIG").unwrap_or_else(|_| "config/default.toml".to_owned());
+        let vars: Vec<(String, String)> = std::env::vars_os()
+            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+            .collect();
+        Self::figment_from(&vars)
+    }
+
+    /// [`Config::figment`] over the variables given instead of the process's environment: how
+    /// `alleato migrate` reads each side's env file exactly as the server would read it.
+    ///
+    /// `ALLEATO_SECTION__KEY` sets `section.key` (names are case-insensitive, values parsed as
+    /// figment's `Env` parses them); the design document's names ([`ENV_NAMES`]) apply after,
+    /// unless empty.
+    pub fn figment_from(vars: &[(String, String)]) -> Figment {
+        let var = |name: &str| vars.iter().rev().find(|(k, _)| k.trim() == name).map(|(_, v)| v.clone());
+        let file = var("ALLEATO_CONFIG").unwrap_or_else(|| "config/default.toml".to_owned());
         let mut figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(file));
-        figment = figment.merge(
-            Env::prefixed("ALLEATO_")
-                .ignore(&["ADDR", "DATA_DIR", "CONFIG"])
-                .split("__")
-                .map(|k| k.as_str().to_lowercase().into()),
-        );
-        for (var, key) in ENV_NAMES {
+        for (name, value) in vars {
+            let name = name.trim().to_ascii_lowercase();
+            let Some(rest) = name.strip_prefix("alleato_") else { continue };
+            if ["addr", "data_dir", "config"].contains(&rest) {
+                continue;
+            }
+            let key = rest.replace("__", ".");
+            if key.is_empty() || key.split('.').any(str::is_empty) {
+                continue;
+            }
+            let parsed: Value = value.parse().unwrap_or_else(|never| match never {});
+            figment = figment.merge(Serialized::defaults(nest(&key, parsed)));
+        }
+        for (name, key) in ENV_NAMES {
             // Unset and empty variables both mean "not configured".
-            if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
-                figment = figment.merge(Env::raw().only(&[*var]).map(move |_| (*key).into()));
+            if let Some(value) = var(name).filter(|v| !v.trim().is_empty()) {
+                let parsed: Value = value.trim().parse().unwrap_or_else(|never| match never {});
+                figment = figment.merge(Serialized::defaults(nest(key, parsed)));
             }
         }
         figment
+    }
+
+    /// The configuration an env file gives (`KEY=value` lines, as `.env.example`), read as the
+    /// server reads its environment; nothing else from the process's environment applies.
+    pub fn from_env_file(path: &std::path::Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let vars = dotenvy::from_path_iter(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("parsing {}", path.display()))?;
+        Self::figment_from(&vars).extract().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
     pub fn load() -> Result<Self, Box<figment::Error>> {

@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use alleato_core::migrations::MigrationPolicy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A secret setting: never printed, never serialized in clear.
@@ -199,11 +200,20 @@ pub struct DatabaseConfig {
     /// A PostgreSQL schema to use (created if missing) instead of `public`: several
     /// deployments, or test runs, can share one database.
     pub schema: Option<String>,
+    /// What start does about migrations the database lacks (every database backend).
+    pub migrations: MigrationPolicy,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 10, acquire_timeout_secs: 5, statement_timeout_secs: 15, schema: None }
+        Self {
+            url: None,
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            statement_timeout_secs: 15,
+            schema: None,
+            migrations: MigrationPolicy::Apply,
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, Ports, S
 use alleato_sqlite::SqliteStreams;
 use anyhow::{Context, bail};
 
-pub use self::open::{OpenedStreams, Opener};
+pub use self::open::{OpenedStreams, Opener, describe_database, describe_storage};
 pub use self::plan::{Choice, CountersBackend, DatabaseBackend, KvBackend, Plan, StorageBackend, StreamsBackend, plan};
 use crate::config::Config;
 

@@ -68,7 +68,7 @@ impl<'a> Opener<'a> {
                 DatabasePorts::new(Arc::new(SqliteDatabase::memory().await.context("opening the in-memory database")?))
             }
             DatabaseBackend::Sqlite(path) => DatabasePorts::new(Arc::new(
-                SqliteDatabase::open(path)
+                SqliteDatabase::open_under(path, config.database.migrations)
                     .await
                     .with_context(|| format!("opening the SQLite database at {}", path.display()))?,
             )),
@@ -84,6 +84,7 @@ impl<'a> Opener<'a> {
                     acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs.max(1)),
                     statement_timeout: Duration::from_secs(config.database.statement_timeout_secs.max(1)),
                     schema: config.database.schema.clone(),
+                    migrations: config.database.migrations,
                     ..PostgresSettings::new(url.expose())
                 };
                 DatabasePorts::new(Arc::new(
@@ -344,7 +345,7 @@ impl<'a> Opener<'a> {
         let d1 = self
             .d1
             .get_or_try_init(|| async {
-                let opened = SqlDatabase::new(D1::new(client, database)).await;
+                let opened = SqlDatabase::new_under(D1::new(client, database), self.config.database.migrations).await;
                 anyhow::Ok(Arc::new(opened.context("opening D1 (applying its migrations)")?))
             })
             .await?;
@@ -393,7 +394,7 @@ impl<'a> Opener<'a> {
         }
         let open = async {
             let pool = Pool::open(path, Surface::Database)?;
-            SqlDatabase::new(D1Local::new(pool)).await
+            SqlDatabase::new_under(D1Local::new(pool), self.config.database.migrations).await
         };
         let d1 = Arc::new(open.await.with_context(|| format!("opening D1's local stand-in at {}", path.display()))?);
         let mut opened = self.d1_local.lock().unwrap_or_else(|p| p.into_inner());
@@ -427,7 +428,7 @@ const KV_CACHE_ENTRIES: u64 = 100_000;
 /// interval per instance, and the most another instance's counts can lag.
 const COUNTERS_SETTLE_EVERY: Duration = Duration::from_secs(2);
 
-pub(super) fn describe_database(backend: &DatabaseBackend) -> String {
+pub fn describe_database(backend: &DatabaseBackend) -> String {
     match backend {
         DatabaseBackend::Memory => "sqlite (in memory)".into(),
         DatabaseBackend::Sqlite(path) => format!("sqlite ({})", path.display()),
@@ -437,7 +438,7 @@ pub(super) fn describe_database(backend: &DatabaseBackend) -> String {
     }
 }
 
-pub(super) fn describe_storage(backend: &StorageBackend) -> String {
+pub fn describe_storage(backend: &StorageBackend) -> String {
     match backend {
         StorageBackend::Memory => "memory".into(),
         StorageBackend::Local(dir) => format!("local ({})", dir.display()),
