@@ -4,7 +4,7 @@
 //!   document included.
 //! - `schemathesis`: only the schemathesis runs of `test`, on a freshly built server.
 //! - `ci`: formatting and lint checks, then `test`.
-//! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench.rs`
+//! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench/`
 //!   against it, printing figures (never a pass/fail).
 
 mod schemathesis;
