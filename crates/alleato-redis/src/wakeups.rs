@@ -61,6 +61,16 @@ struct Seen {
 }
 
 impl Seen {
+    /// Notes a stop request; says whether it is news.
+    fn stopped(&mut self) -> bool {
+        !std::mem::replace(&mut self.stop, true)
+    }
+
+    /// Notes the stream gone; says whether it is news.
+    fn went(&mut self) -> bool {
+        !std::mem::replace(&mut self.gone, true)
+    }
+
     fn finished(&self) -> bool {
         self.gone || self.last.1 == 1
     }
@@ -101,8 +111,8 @@ type Change = Box<dyn FnOnce(&mut Seen) -> bool + Send>;
 fn parse_message(payload: &[u8]) -> Option<Change> {
     let text = std::str::from_utf8(payload).ok()?;
     let change: Change = match text {
-        "stop" => Box::new(|seen: &mut Seen| !std::mem::replace(&mut seen.stop, true)),
-        "gone" => Box::new(|seen: &mut Seen| !std::mem::replace(&mut seen.gone, true)),
+        "stop" => Box::new(Seen::stopped),
+        "gone" => Box::new(Seen::went),
         id => {
             let (seq, sub) = id.split_once('-')?;
             let id: EntryId = (seq.parse().ok()?, sub.parse().ok()?);
@@ -123,9 +133,9 @@ fn state_of(meta: &str) -> redis::Cmd {
 
 /// Brings what is known of a stream up to its state as read; says whether anything changed.
 fn apply(seen: &mut Seen, (len, done, stop): State) -> bool {
-    let Some(len) = len else { return !std::mem::replace(&mut seen.gone, true) };
+    let Some(len) = len else { return seen.went() };
     let advanced = advance(seen, (len, u64::from(done.as_deref() == Some("1"))));
-    let stopped = stop.as_deref() == Some("1") && !std::mem::replace(&mut seen.stop, true);
+    let stopped = stop.as_deref() == Some("1") && seen.stopped();
     advanced || stopped
 }
 
@@ -194,12 +204,12 @@ impl Wakeups {
     }
 
     pub(crate) fn saw_stop(&self, channel: &str) {
-        self.modify(channel, |seen| !std::mem::replace(&mut seen.stop, true));
+        self.modify(channel, Seen::stopped);
     }
 
     /// Wakes the waiters on `channel`: its stream was deleted through this process.
     pub(crate) fn forget(&self, channel: &str) {
-        self.modify(channel, |seen| !std::mem::replace(&mut seen.gone, true));
+        self.modify(channel, Seen::went);
     }
 
     fn modify(&self, channel: &str, change: impl FnOnce(&mut Seen) -> bool) {

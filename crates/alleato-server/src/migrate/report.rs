@@ -10,6 +10,13 @@ use super::sides::Side;
 /// Keys listed per kind of difference; the counts go on.
 const LISTED: usize = 50;
 
+/// Lists a key under `what`, up to [`LISTED`] of them.
+fn list(examples: &mut Vec<String>, what: &str, key: &dyn std::fmt::Display) {
+    if examples.len() < LISTED {
+        examples.push(format!("{what} {key}"));
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub command: &'static str,
@@ -57,9 +64,7 @@ impl TableReport {
     }
 
     fn example(&mut self, what: &str, key: &dyn std::fmt::Display) {
-        if self.examples.len() < LISTED {
-            self.examples.push(format!("{what} {key}"));
-        }
+        list(&mut self.examples, what, key);
     }
 
     pub(super) fn note_differing(&mut self, key: &RowKey) {
@@ -93,9 +98,7 @@ pub struct ObjectReport {
 
 impl ObjectReport {
     fn example(&mut self, what: &str, key: &str) {
-        if self.examples.len() < LISTED {
-            self.examples.push(format!("{what} {key}"));
-        }
+        list(&mut self.examples, what, &key);
     }
 
     pub(super) fn note_differing(&mut self, key: &str) {
