@@ -9,6 +9,7 @@ use alleato_server::{Config, RunningServer};
 
 pub use alleato_sdk;
 
+pub mod deployments;
 pub mod outage;
 pub mod process;
 

@@ -5,6 +5,7 @@
 //! depend on it, never the other way round.
 #![forbid(unsafe_code)]
 
+pub mod dual;
 pub mod error;
 pub mod ids;
 pub mod migrations;

@@ -170,45 +170,79 @@ fn json_column(rows: &[Record], column: fn(&StoredMessage) -> serde_json::Result
     messages.map(|m| column(m).map_err(|e| Error::backend(S, e))).collect()
 }
 
-fn insert(table: Table, rows: &[Record]) -> Result<PgQuery<'static>> {
+/// The insert of `table`'s rows: as written above (skipping taken keys), or replacing the rows
+/// under taken keys (`ON CONFLICT (key) DO UPDATE` of every other column the insert names).
+fn insert_sql(table: Table, replace: bool) -> String {
+    let skip = match table {
+        Table::Users => INSERT_USERS,
+        Table::Chats => INSERT_CHATS,
+        Table::Messages => INSERT_MESSAGES,
+        Table::Votes => INSERT_VOTES,
+        Table::Streams => INSERT_STREAMS,
+        Table::Documents => INSERT_DOCUMENTS,
+        Table::Suggestions => INSERT_SUGGESTIONS,
+        Table::Files => INSERT_FILES,
+        Table::GenerationStarts => INSERT_GENERATION_STARTS,
+    };
+    if !replace {
+        return skip.to_owned();
+    }
+    let shape = shape(table);
+    let set: Vec<String> = shape
+        .columns
+        .split(',')
+        .map(|c| c.trim().trim_matches('"'))
+        .filter(|c| !shape.key.contains(c))
+        .map(|c| format!("\"{c}\" = EXCLUDED.\"{c}\""))
+        .collect();
+    let key: Vec<String> = shape.key.iter().map(|c| format!("\"{c}\"")).collect();
+    skip.replace(
+        "ON CONFLICT DO NOTHING",
+        &format!("ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), set.join(", ")),
+    )
+}
+
+fn insert(table: Table, rows: &[Record], replace: bool) -> Result<PgQuery<'static>> {
+    // Only this module's constant names go into the text; values are bound.
+    let query = || sqlx::query(sqlx::AssertSqlSafe(insert_sql(table, replace)));
     Ok(match table {
-        Table::Users => sqlx::query(INSERT_USERS)
+        Table::Users => query()
             .bind(column!(rows, User, |u| u.id.0))
             .bind(column!(rows, User, |u| u.email.clone()))
             .bind(column!(rows, User, |u| u.kind.as_str()))
             .bind(column!(rows, User, |u| u.password_hash.clone()))
             .bind(column!(rows, User, |u| u.created_at))
             .bind(column!(rows, User, |u| u.sessions_valid_from)),
-        Table::Chats => sqlx::query(INSERT_CHATS)
+        Table::Chats => query()
             .bind(column!(rows, Chat, |c| c.id.0))
             .bind(column!(rows, Chat, |c| c.user_id.0))
             .bind(column!(rows, Chat, |c| c.title.clone()))
             .bind(column!(rows, Chat, |c| c.visibility.as_str()))
             .bind(column!(rows, Chat, |c| c.created_at))
             .bind(column!(rows, Chat, |c| c.updated_at)),
-        Table::Messages => sqlx::query(INSERT_MESSAGES)
+        Table::Messages => query()
             .bind(column!(rows, Message, |m| m.id.0))
             .bind(column!(rows, Message, |m| m.chat_id.0))
             .bind(column!(rows, Message, |m| m.role.as_str()))
             .bind(json_column(rows, |m| serde_json::to_string(&m.parts))?)
             .bind(json_column(rows, |m| serde_json::to_string(&m.attachments))?)
             .bind(column!(rows, Message, |m| m.created_at)),
-        Table::Votes => sqlx::query(INSERT_VOTES)
+        Table::Votes => query()
             .bind(column!(rows, Vote, |v| v.chat_id.0))
             .bind(column!(rows, Vote, |v| v.message_id.0))
             .bind(column!(rows, Vote, |v| v.is_upvoted)),
-        Table::Streams => sqlx::query(INSERT_STREAMS)
+        Table::Streams => query()
             .bind(column!(rows, Stream, |s| s.id.0))
             .bind(column!(rows, Stream, |s| s.chat_id.0))
             .bind(column!(rows, Stream, |s| s.created_at)),
-        Table::Documents => sqlx::query(INSERT_DOCUMENTS)
+        Table::Documents => query()
             .bind(column!(rows, Document, |d| d.id.0))
             .bind(column!(rows, Document, |d| d.created_at))
             .bind(column!(rows, Document, |d| d.title.clone()))
             .bind(column!(rows, Document, |d| d.kind.as_str()))
             .bind(column!(rows, Document, |d| d.content.clone()))
             .bind(column!(rows, Document, |d| d.user_id.0)),
-        Table::Suggestions => sqlx::query(INSERT_SUGGESTIONS)
+        Table::Suggestions => query()
             .bind(column!(rows, Suggestion, |s| s.id.0))
             .bind(column!(rows, Suggestion, |s| s.document_id.0))
             .bind(column!(rows, Suggestion, |s| s.document_created_at))
@@ -218,7 +252,7 @@ fn insert(table: Table, rows: &[Record]) -> Result<PgQuery<'static>> {
             .bind(column!(rows, Suggestion, |s| s.is_resolved))
             .bind(column!(rows, Suggestion, |s| s.user_id.0))
             .bind(column!(rows, Suggestion, |s| s.created_at)),
-        Table::Files => sqlx::query(INSERT_FILES)
+        Table::Files => query()
             .bind(column!(rows, File, |f| f.id.0))
             .bind(column!(rows, File, |f| f.user_id.0))
             .bind(column!(rows, File, |f| f.chat_id.map(|c| c.0)))
@@ -227,11 +261,25 @@ fn insert(table: Table, rows: &[Record]) -> Result<PgQuery<'static>> {
             .bind(column!(rows, File, |f| i64::try_from(f.size).unwrap_or(i64::MAX)))
             .bind(column!(rows, File, |f| f.storage_key.clone()))
             .bind(column!(rows, File, |f| f.created_at)),
-        Table::GenerationStarts => sqlx::query(INSERT_GENERATION_STARTS)
+        Table::GenerationStarts => query()
             .bind(column!(rows, GenerationStart, |g| g.id.0))
             .bind(column!(rows, GenerationStart, |g| g.user_id.0))
             .bind(column!(rows, GenerationStart, |g| g.created_at)),
     })
+}
+
+impl PostgresDatabase {
+    /// One batch of one table's rows in one statement: skipping taken keys, or replacing.
+    async fn write_rows(&self, table: Table, rows: &[Record], replace: bool) -> Result<u64> {
+        if let Some(other) = rows.iter().find(|r| r.table() != table) {
+            return Err(Error::bad_request(S, format!("a {} row in an import of {table}", other.table())));
+        }
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let done = insert(table, rows, replace)?.execute(&self.pool).await.map_err(db(S))?;
+        Ok(done.rows_affected())
+    }
 }
 
 #[async_trait]
@@ -281,13 +329,48 @@ impl DatabaseTransfer for PostgresDatabase {
     }
 
     async fn import_rows(&self, table: Table, rows: &[Record]) -> Result<u64> {
-        if let Some(other) = rows.iter().find(|r| r.table() != table) {
-            return Err(Error::bad_request(S, format!("a {} row in an import of {table}", other.table())));
-        }
-        if rows.is_empty() {
+        self.write_rows(table, rows, false).await
+    }
+
+    async fn overwrite_rows(&self, table: Table, rows: &[Record]) -> Result<u64> {
+        self.write_rows(table, rows, true).await
+    }
+
+    async fn delete_rows(&self, table: Table, keys: &[RowKey]) -> Result<u64> {
+        if keys.is_empty() {
             return Ok(0);
         }
-        let done = insert(table, rows)?.execute(&self.pool).await.map_err(db(S))?;
+        let shape = shape(table);
+        let columns: Vec<String> = shape.key.iter().map(|c| format!("\"{c}\"")).collect();
+        let firsts = keys.iter().map(|k| match *k {
+            RowKey::Id(a) | RowKey::Pair(a, _) | RowKey::Version(a, _) => a,
+        });
+        let firsts: Vec<uuid::Uuid> = firsts.collect();
+        let pairs: Vec<uuid::Uuid> =
+            keys.iter().filter_map(|k| if let RowKey::Pair(_, b) = *k { Some(b) } else { None }).collect();
+        let times: Vec<alleato_core::time::Timestamp> =
+            keys.iter().filter_map(|k| if let RowKey::Version(_, t) = *k { Some(t) } else { None }).collect();
+        if let Some(key) = keys.iter().find(|k| !table.holds(k)) {
+            return Err(Error::bad_request(S, format!("{key} is not a key of {table}")));
+        }
+        // The keys as one array per key column, like the inserts' rows.
+        let arrays = match table {
+            Table::Votes => "$1::uuid[], $2::uuid[]",
+            Table::Documents => "$1::uuid[], $2::timestamptz[]",
+            _ => "$1::uuid[]",
+        };
+        let sql = format!(
+            "DELETE FROM \"{}\" WHERE ({}) IN (SELECT * FROM UNNEST({arrays}))",
+            shape.table,
+            columns.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(firsts);
+        if table == Table::Votes {
+            query = query.bind(pairs);
+        } else if table == Table::Documents {
+            query = query.bind(times);
+        }
+        let done = query.execute(&self.pool).await.map_err(db(S))?;
         Ok(done.rows_affected())
     }
 

@@ -150,6 +150,7 @@ impl DatabaseAdmin for PostgresDatabase {
             documents: n(4)?,
             files: n(5)?,
             file_bytes: n(6)?,
+            dual_write: None,
         })
     }
 }

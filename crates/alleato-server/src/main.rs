@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 /// jemalloc with background purging (configured at build time in `.cargo/config.toml`) gives
 /// freed memory back to the system about a second after a burst. With glibc's malloc, a burst
@@ -42,7 +43,8 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     if let Some(Command::Migrate(command)) = cli.command {
         // Each side's settings come from its env file, not from this process's environment.
-        init_tracing(cli.json_logs, "warn");
+        // Logs go to standard error: standard output is the summary alone (`--json`).
+        init_tracing(cli.json_logs, "warn", BoxMakeWriter::new(std::io::stderr));
         let clean = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -59,7 +61,7 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Migrate(_) => unreachable!("handled above"),
         Command::Serve => {
-            init_tracing(cli.json_logs, "info,tower_http=warn");
+            init_tracing(cli.json_logs, "info,tower_http=warn", BoxMakeWriter::new(std::io::stdout));
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -70,9 +72,9 @@ fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init_tracing(json: bool, default: &str) {
+fn init_tracing(json: bool, default: &str, writer: BoxMakeWriter) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     if json {
         builder.json().init();
     } else {

@@ -200,15 +200,42 @@ fn value_bytes(value: &Value) -> usize {
     }
 }
 
-/// Multi-row inserts of `rows` that skip rows whose key or unique value is taken, each within
-/// D1's limits, `RETURNING` one row per row written.
-fn inserts(table: Table, rows: &[Record]) -> Result<Vec<Statement>> {
+/// What an insert does with a row whose key (or unique value) is taken.
+#[derive(Clone, Copy)]
+enum OnConflict {
+    /// Skips it: an import never overwrites.
+    Skip,
+    /// Replaces the row under the key (a repair); a unique value taken elsewhere still fails.
+    Replace,
+}
+
+impl OnConflict {
+    fn clause(self, shape: &Shape) -> String {
+        match self {
+            OnConflict::Skip => " ON CONFLICT DO NOTHING RETURNING 1".into(),
+            OnConflict::Replace => {
+                let set: Vec<String> = shape
+                    .columns
+                    .iter()
+                    .filter(|c| !shape.key.contains(c))
+                    .map(|c| format!("\"{c}\" = excluded.\"{c}\""))
+                    .collect();
+                format!(" ON CONFLICT ({}) DO UPDATE SET {} RETURNING 1", quoted(shape.key), set.join(", "))
+            }
+        }
+    }
+}
+
+/// Multi-row inserts of `rows`, each within D1's limits, `RETURNING` one row per row written;
+/// `on_conflict` says what happens to rows whose key is taken.
+fn inserts(table: Table, rows: &[Record], on_conflict: OnConflict) -> Result<Vec<Statement>> {
     let shape = shape(table);
     let per_row = shape.columns.len();
     // A message's owner is its chat's, as `insert_messages` stores it.
     let extra = if table == Table::Messages { ", \"userId\"" } else { "" };
     let head = format!("INSERT INTO \"{}\" ({}{extra}) VALUES ", shape.table, quoted(shape.columns));
-    let tail = " ON CONFLICT DO NOTHING RETURNING 1";
+    let tail = on_conflict.clause(&shape);
+    let tail = tail.as_str();
     let mut statements = Vec::new();
     let (mut sql, mut params, mut bytes) = (String::new(), Vec::<Value>::new(), 0usize);
     for record in rows {
@@ -277,7 +304,29 @@ impl<E: Executor> DatabaseTransfer for SqlDatabase<E> {
     }
 
     async fn import_rows(&self, table: Table, rows: &[Record]) -> Result<u64> {
-        let outcomes = self.write_all(S, inserts(table, rows)?).await?;
+        let outcomes = self.write_all(S, inserts(table, rows, OnConflict::Skip)?).await?;
+        Ok(outcomes.iter().map(|o| o.rows.len() as u64).sum())
+    }
+
+    async fn overwrite_rows(&self, table: Table, rows: &[Record]) -> Result<u64> {
+        let outcomes = self.write_all(S, inserts(table, rows, OnConflict::Replace)?).await?;
+        Ok(outcomes.iter().map(|o| o.rows.len() as u64).sum())
+    }
+
+    async fn delete_rows(&self, table: Table, keys: &[RowKey]) -> Result<u64> {
+        if let Some(key) = keys.iter().find(|k| !table.holds(k)) {
+            return Err(Error::bad_request(S, format!("{key} is not a key of {table}")));
+        }
+        let shape = shape(table);
+        // One statement per key, `RETURNING` what it deleted; the batch is all or none.
+        let deletes = keys
+            .iter()
+            .map(|key| {
+                let sql = format!("DELETE FROM \"{}\" WHERE {} RETURNING 1", shape.table, key_bound(&shape, "=", 1));
+                key_values(key).into_iter().fold(Statement::new(sql), Statement::bind)
+            })
+            .collect();
+        let outcomes = self.write_all(S, deletes).await?;
         Ok(outcomes.iter().map(|o| o.rows.len() as u64).sum())
     }
 

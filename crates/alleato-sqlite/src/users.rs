@@ -34,6 +34,7 @@ fn stats(mut row: Row) -> Result<Stats, SqlError> {
         documents: row.count(4)?,
         files: row.count(5)?,
         file_bytes: row.count(6)?,
+        dual_write: None,
     })
 }
 

@@ -25,4 +25,23 @@ pub struct Stats {
     pub documents: u64,
     pub files: u64,
     pub file_bytes: u64,
+    /// While dual-write is on: what it has seen since this process started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dual_write: Option<DualWriteStats>,
+}
+
+/// Dual-write's counts since the process started (see `alleato_core::dual`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DualWriteStats {
+    /// Writes sent to the secondary (each after the primary's succeeded).
+    pub secondary_writes: u64,
+    /// Secondary writes that failed, timed out or did other than the primary's: recorded in
+    /// the repair log.
+    pub secondary_failures: u64,
+    /// Reads read again from the secondary and compared.
+    pub shadow_reads: u64,
+    /// Shadow reads whose answer differed from the primary's (or failed).
+    pub mismatches: u64,
 }

@@ -56,6 +56,18 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Whether `key` is of the shape this table's keys have (a vote's pair, a version's id and
+    /// time, else one id).
+    pub fn holds(self, key: &RowKey) -> bool {
+        match self {
+            Table::Votes => matches!(key, RowKey::Pair(..)),
+            Table::Documents => matches!(key, RowKey::Version(..)),
+            _ => matches!(key, RowKey::Id(_)),
+        }
+    }
+}
+
 impl std::fmt::Display for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -223,6 +235,13 @@ pub struct SchemaVersion {
 ///   none. A row whose key is taken, or that takes another row's unique value (a user's email,
 ///   a file's storage key), is skipped and not counted: an import never overwrites. Rows refer
 ///   to rows of earlier tables ([`Table::ALL`]), which must exist.
+/// - `overwrite_rows` writes rows of one table as given, all or none, replacing what holds
+///   their keys (only what differs changes; nothing that refers to them is touched); a row that
+///   takes another key's unique value fails with `Conflict`. It is the repair of rows a
+///   dual-write left unequal, never part of a plain copy.
+/// - `delete_rows` deletes the rows under `keys` of one table, all or none, with everything that
+///   would go with them through the ports (a chat's messages, a version's suggestions). Keys
+///   that hold nothing are fine. Returns how many rows of `table` it deleted.
 /// - `store_id` tells this database apart from every other (it is made once, with the schema),
 ///   so that a copy can refuse to copy a database onto itself through two names.
 #[async_trait]
@@ -236,6 +255,10 @@ pub trait DatabaseTransfer: Send + Sync + 'static {
     ) -> Result<Vec<Record>>;
     /// Writes the rows (all of `table`) that are new; returns how many were written.
     async fn import_rows(&self, table: Table, rows: &[Record]) -> Result<u64>;
+    /// Writes the rows (all of `table`), replacing those under the same keys; returns how many.
+    async fn overwrite_rows(&self, table: Table, rows: &[Record]) -> Result<u64>;
+    /// Deletes the rows of `table` under `keys`; returns how many there were.
+    async fn delete_rows(&self, table: Table, keys: &[RowKey]) -> Result<u64>;
     /// Rows in the table.
     async fn count_rows(&self, table: Table) -> Result<u64>;
     async fn schema_version(&self) -> Result<SchemaVersion>;

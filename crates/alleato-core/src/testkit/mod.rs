@@ -96,6 +96,7 @@ macro_rules! database_conformance {
                 export_reads_every_row_whole_in_key_order,
                 export_ranges_are_bounded_at_both_ends,
                 imports_never_overwrite_and_skip_what_exists,
+                overwrites_replace_rows_and_deletes_take_what_goes_with_them,
                 an_import_is_all_or_nothing,
                 the_schema_is_current_and_the_store_knows_itself,
             ]

@@ -17,8 +17,10 @@ use crate::errors::db;
 /// so the dropped old records stay dropped) or rolls back.
 pub(super) async fn take_quota(tx: &mut PgConnection, start: &GenerationStart) -> Result<QuotaUse> {
     // The user's row is the lock: concurrent starts of one user (on any instance) take
-    // turns, and each counts what the previous ones committed.
-    let locked = sqlx::query(r#"SELECT 1 FROM "User" WHERE "id" = $1 FOR UPDATE"#)
+    // turns, and each counts what the previous ones committed. `NO KEY UPDATE`, so that rows
+    // referring to the user (whose foreign-key checks take `KEY SHARE`) are not held up, nor
+    // a transaction inserting them caught in a deadlock with this one.
+    let locked = sqlx::query(r#"SELECT 1 FROM "User" WHERE "id" = $1 FOR NO KEY UPDATE"#)
         .bind(start.user.0)
         .fetch_optional(&mut *tx)
         .await

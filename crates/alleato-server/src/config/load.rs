@@ -48,6 +48,9 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("AI_TITLE_MODEL", "ai.title_model"),
     ("AI_MOCK_CHUNK_DELAY_MS", "ai.mock_chunk_delay_ms"),
     ("AI_MOCK_REPLY_WORDS", "ai.mock_reply_words"),
+    ("DUAL_WRITE_SECONDARY", "dual_write.secondary"),
+    ("DUAL_WRITE_SHADOW_READS", "dual_write.shadow_reads"),
+    ("DUAL_WRITE_REPAIR_LOG", "dual_write.repair_log"),
 ];
 
 impl Config {

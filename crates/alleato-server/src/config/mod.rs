@@ -77,6 +77,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub ai: AiConfig,
     pub chat: ChatConfig,
+    pub dual_write: DualWriteConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -274,6 +275,40 @@ impl Default for StorageConfig {
     }
 }
 
+/// Dual-write, for moving a live deployment to other stores (see the README's "Moving to other
+/// stores"): the database and uploads written to a secondary too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DualWriteConfig {
+    /// `DUAL_WRITE_SECONDARY`: an env file with the secondary's settings (the server's
+    /// variables, read as `alleato migrate` reads a side). Unset: dual-write is off.
+    pub secondary: Option<PathBuf>,
+    /// Whether the database, and uploads, are written to the secondary too.
+    pub database: bool,
+    pub storage: bool,
+    /// `DUAL_WRITE_SHADOW_READS`: the fraction of reads (0 to 1) read again from the secondary,
+    /// in the background, and compared; mismatches are counted in `/admin/stats` and logged.
+    pub shadow_reads: f64,
+    /// The longest a secondary write may take before it is recorded as failed.
+    pub secondary_timeout_ms: u64,
+    /// `DUAL_WRITE_REPAIR_LOG`: where secondary writes to repair are recorded (JSON lines), for
+    /// `alleato migrate copy --repair`. Unset: `dual-write-repairs.jsonl` in the data directory.
+    pub repair_log: Option<PathBuf>,
+}
+
+impl Default for DualWriteConfig {
+    fn default() -> Self {
+        Self {
+            secondary: None,
+            database: true,
+            storage: true,
+            shadow_reads: 0.0,
+            secondary_timeout_ms: 5000,
+            repair_log: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AiConfig {
@@ -371,6 +406,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             ai: AiConfig::default(),
             chat: ChatConfig::default(),
+            dual_write: DualWriteConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! the same walk without writes, and also lists what only the target holds.
 
 mod objects;
+mod repairs;
 mod report;
 mod sides;
 mod tables;
@@ -57,6 +58,11 @@ pub struct CopyArgs {
     /// Where the copy records how far each table got (default: beside the target's env file).
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
+    /// A dual-write repair log (`DUAL_WRITE_REPAIR_LOG`; one per instance, the option may be
+    /// repeated): the rows and objects it names are made equal to the source's in the target,
+    /// overwritten or deleted. Nothing else is ever overwritten.
+    #[arg(long, value_name = "REPAIR_LOG")]
+    pub repair: Vec<PathBuf>,
 }
 
 /// Runs the command; `Ok(false)` when it found differences (or rows it could not write), which
@@ -83,15 +89,22 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<bool> {
         }
         _ => None,
     };
+    let repairs = match &copy {
+        Some(args) => repairs::Repairs::load(&args.repair)?,
+        None => repairs::Repairs::default(),
+    };
+    summary.repair_entries = repairs.entries;
     let walk = tables::Walk {
         source: &source,
         target: &target,
         batch: usize::from(sides.batch),
         write: copy.is_some() && !dry_run,
+        repairs: &repairs,
     };
     summary.tables = walk.all(checkpoint, &progress).await?;
     let content_types = tables::content_types(source.database.as_ref()).await?;
-    summary.objects = objects::walk(&source, &target, (walk.write, copy.is_none()), &content_types, &progress).await?;
+    summary.objects =
+        objects::walk(&source, &target, (walk.write, copy.is_none()), &content_types, &repairs, &progress).await?;
     progress.finish();
     if sides.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -9,6 +9,7 @@ use anyhow::Context;
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 
+use super::repairs::Repairs;
 use super::report::{ObjectReport, Progress};
 use super::sides::Side;
 
@@ -17,14 +18,17 @@ const PREFIX: &str = "files/";
 
 /// Copies (`write`) or compares the objects; `deep` compares their bytes, not only their sizes.
 /// `content_types` are the files' own, by storage key: a local directory keeps none, and a
-/// copy to S3 or R2 should store the real one.
+/// copy to S3 or R2 should store the real one. In a copy, objects the repair logs name are made
+/// equal to the source's (replaced, or deleted from the target).
 pub(super) async fn walk(
     source: &Side,
     target: &Side,
     (write, deep): (bool, bool),
     content_types: &HashMap<String, String>,
+    repairs: &Repairs,
     progress: &Progress,
 ) -> anyhow::Result<ObjectReport> {
+    let copy = |key: String| copy(source, target, key, content_types);
     let ours: Vec<ObjectEntry> =
         source.objects.list(PREFIX).try_collect().await.context("listing the source's objects")?;
     let theirs: HashMap<String, u64> = target
@@ -41,7 +45,17 @@ pub(super) async fn walk(
     };
     let bar = progress.objects(ours.iter().map(|o| o.size).sum());
     for entry in &ours {
+        let repair = write && repairs.covers_object(&entry.key);
         match theirs.get(&entry.key) {
+            Some(_) if repair => {
+                if !same(&checksum(source, &entry.key).await?, &checksum(target, &entry.key).await?) {
+                    target.objects.delete(&entry.key).await.with_context(|| format!("replacing {}", entry.key))?;
+                    copy(entry.key.clone()).await?;
+                    report.repaired += 1;
+                } else {
+                    report.identical += 1;
+                }
+            }
             Some(size) if *size != entry.size => report.note_differing(&entry.key),
             Some(_) if deep => {
                 if same(&checksum(source, &entry.key).await?, &checksum(target, &entry.key).await?) {
@@ -52,26 +66,10 @@ pub(super) async fn walk(
             }
             Some(_) => report.identical += 1,
             None if write => {
-                let object = source
-                    .objects
-                    .get(&entry.key)
-                    .await
-                    .with_context(|| format!("reading {} from the source", entry.key))?;
-                // Deleted since it was listed: nothing to copy.
-                let Some(object) = object else { continue };
-                let content_type = object
-                    .content_type
-                    .as_deref()
-                    .or(content_types.get(&entry.key).map(String::as_str))
-                    .unwrap_or("application/octet-stream");
-                let bytes = object.bytes.len() as u64;
-                target
-                    .objects
-                    .put(&entry.key, object.bytes, content_type)
-                    .await
-                    .with_context(|| format!("writing {} to the target", entry.key))?;
-                report.copied += 1;
-                report.copied_bytes += bytes;
+                if let Some(bytes) = copy(entry.key.clone()).await? {
+                    report.copied += 1;
+                    report.copied_bytes += bytes;
+                }
             }
             None => report.note_missing(&entry.key),
         }
@@ -79,10 +77,39 @@ pub(super) async fn walk(
     }
     let ours: std::collections::HashSet<&str> = ours.iter().map(|o| o.key.as_str()).collect();
     for key in theirs.keys().filter(|k| !ours.contains(k.as_str())) {
-        report.note_only_in_target(key);
+        if write && repairs.covers_object(key) {
+            target.objects.delete(key).await.with_context(|| format!("deleting {key} from the target"))?;
+            report.repaired += 1;
+        } else {
+            report.note_only_in_target(key);
+        }
     }
     bar.finish();
     Ok(report)
+}
+
+/// Copies one object, bytes and content type; `None` when the source no longer holds it
+/// (deleted since it was listed), else its size.
+async fn copy(
+    source: &Side,
+    target: &Side,
+    key: String,
+    content_types: &HashMap<String, String>,
+) -> anyhow::Result<Option<u64>> {
+    let object = source.objects.get(&key).await.with_context(|| format!("reading {key} from the source"))?;
+    let Some(object) = object else { return Ok(None) };
+    let content_type = object
+        .content_type
+        .as_deref()
+        .or(content_types.get(&key).map(String::as_str))
+        .unwrap_or("application/octet-stream");
+    let bytes = object.bytes.len() as u64;
+    target
+        .objects
+        .put(&key, object.bytes, content_type)
+        .await
+        .with_context(|| format!("writing {key} to the target"))?;
+    Ok(Some(bytes))
 }
 
 /// The SHA-256 of an object's bytes, and its content type where the store keeps one (a local

@@ -27,6 +27,8 @@ pub struct Summary {
     pub objects: ObjectReport,
     /// Sessions live in the key-value store and are not copied: users sign in again.
     pub sessions_copied: bool,
+    /// Entries in the repair logs given with `--repair`.
+    pub repair_entries: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,6 +52,9 @@ pub struct TableReport {
     pub only_in_target: u64,
     /// Rows the target refused for a unique value it holds under another key.
     pub unwritten: u64,
+    /// Rows under a repair log's scopes made equal to the source's (`--repair`): overwritten,
+    /// or deleted from the target.
+    pub repaired: u64,
     /// Some keys of each kind, for a person to look at.
     pub examples: Vec<String>,
     /// SHA-256 over the rows' checksums in key order, as walked (so a resumed copy's covers the
@@ -93,6 +98,8 @@ pub struct ObjectReport {
     pub missing: u64,
     pub differing: u64,
     pub only_in_target: u64,
+    /// Objects a repair log names, made equal to the source's: replaced or deleted.
+    pub repaired: u64,
     pub examples: Vec<String>,
 }
 
@@ -132,6 +139,7 @@ impl Summary {
             tables: Vec::new(),
             objects: ObjectReport::default(),
             sessions_copied: false,
+            repair_entries: 0,
         }
     }
 
@@ -162,13 +170,13 @@ impl Summary {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
-            "table", "source", "before", "same", "copied", "missing", "differ", "extra", "unwritten"
+            "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8}",
+            "table", "source", "before", "same", "copied", "missing", "differ", "extra", "unwritten", "repaired"
         );
         for t in &self.tables {
             let _ = writeln!(
                 out,
-                "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+                "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8}",
                 t.table,
                 t.source_rows,
                 t.target_rows_before,
@@ -177,13 +185,14 @@ impl Summary {
                 t.missing,
                 t.differing,
                 t.only_in_target,
-                t.unwritten
+                t.unwritten,
+                t.repaired
             );
         }
         let o = &self.objects;
         let _ = writeln!(
             out,
-            "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8}",
             "objects",
             o.source_objects,
             o.target_objects_before,
@@ -192,7 +201,8 @@ impl Summary {
             o.missing,
             o.differing,
             o.only_in_target,
-            "-"
+            "-",
+            o.repaired
         );
         let examples: Vec<String> = self
             .tables
@@ -203,7 +213,14 @@ impl Summary {
         if !examples.is_empty() {
             let _ = writeln!(out, "\n{}", examples.join("\n"));
         }
-        let _ = writeln!(out, "\nsessions are not copied: users sign in again on the target");
+        if self.repair_entries > 0 {
+            let _ = writeln!(
+                out,
+                "\nrepair logs: {} entries; what they name was made equal to the source",
+                self.repair_entries
+            );
+        }
+        let _ = writeln!(out, "\nsessions are not copied: users sign in again if the key-value store changes too");
         let verdict = match (self.command, self.is_clean()) {
             ("copy", true) if self.dry_run => "the target already holds everything",
             ("copy", true) => "copied: run `alleato migrate verify` with the same files to compare everything",

@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::repairs::Repairs;
 use super::report::{Progress, TableReport};
 use super::sides::Side;
 
@@ -21,6 +22,8 @@ pub(super) struct Walk<'a> {
     pub batch: usize,
     /// Whether rows the target lacks are written (a copy that is not a dry run).
     pub write: bool,
+    /// What dual-write's repair logs name, made equal to the source when writing.
+    pub repairs: &'a Repairs,
 }
 
 /// A row's checksum: SHA-256 of its canonical form ([`Record::canonical`]), equal for equal
@@ -70,10 +73,12 @@ impl Walk<'_> {
                 .with_context(|| format!("reading the source's {table}"))?;
             let Some(through) = rows.last().map(Record::key) else { break };
             let theirs = range(target.as_ref(), table, after.as_ref(), Some(&through)).await?;
-            let missing = compare(&rows, &theirs, &mut report, (&mut source_digest, &mut target_digest));
+            let repairs = if self.write { Some(self.repairs) } else { None };
+            let found = compare(&rows, &theirs, &mut report, (&mut source_digest, &mut target_digest), repairs);
+            self.repair(table, &found, &mut report).await?;
+            let missing = found.missing;
             if self.write && !missing.is_empty() {
-                let written = target
-                    .import_rows(table, &missing)
+                let written = retried(|| target.import_rows(table, &missing))
                     .await
                     .with_context(|| format!("writing {} rows of {table} to the target", missing.len()))?;
                 report.copied += written;
@@ -101,15 +106,71 @@ impl Walk<'_> {
             }
         }
         // Whatever the target holds past the source's last key is the target's alone.
+        let mut extras = Differences::default();
         for extra in range(target.as_ref(), table, after.as_ref(), None).await? {
             target_digest.update(checksum(&extra));
-            report.note_only_in_target(&extra.key());
+            if self.write && self.repairs.covers(&extra) {
+                extras.delete.push(extra.key());
+            } else {
+                report.note_only_in_target(&extra.key());
+            }
         }
+        self.repair(table, &extras, &mut report).await?;
         report.source_checksum = hex(&source_digest.finalize());
         report.target_checksum = hex(&target_digest.finalize());
         bar.finish();
         Ok(report)
     }
+}
+
+impl Walk<'_> {
+    /// Makes the target's rows under the repair logs' scopes equal to the source's: deletes
+    /// first (a deleted user's email may be a new user's), then overwrites.
+    async fn repair(&self, table: Table, found: &Differences, report: &mut TableReport) -> anyhow::Result<()> {
+        let target = &self.target.database;
+        if !found.delete.is_empty() {
+            retried(|| target.delete_rows(table, &found.delete))
+                .await
+                .with_context(|| format!("deleting {} rows of {table} from the target", found.delete.len()))?;
+            report.repaired += found.delete.len() as u64;
+        }
+        if !found.overwrite.is_empty() {
+            retried(|| target.overwrite_rows(table, &found.overwrite))
+                .await
+                .with_context(|| format!("overwriting {} rows of {table} in the target", found.overwrite.len()))?;
+            report.repaired += found.overwrite.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// A write, tried again after a transient failure (`Unavailable`: a deadlock with a
+/// dual-write's transaction, a database restarting), at most three times in all.
+async fn retried<T, F>(mut write: impl FnMut() -> F) -> alleato_core::Result<T>
+where
+    F: Future<Output = alleato_core::Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Err(alleato_core::Error::Unavailable { .. }) if attempt < 3 => {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// What a batch's comparison found for the target to be written.
+#[derive(Default)]
+struct Differences {
+    /// Source rows the target lacks.
+    missing: Vec<Record>,
+    /// Source rows that differ in the target, under a repair scope.
+    overwrite: Vec<Record>,
+    /// Keys only the target holds, under a repair scope.
+    delete: Vec<RowKey>,
 }
 
 /// Every target row of `table` in `(after, through]` (to the end without `through`).
@@ -135,34 +196,39 @@ async fn range(
 }
 
 /// Compares a batch of source rows with the target's rows of the same key range (both in key
-/// order); notes what is identical, differs or is the target's alone, and returns the source
-/// rows the target lacks.
+/// order); notes what is identical, differs or is the target's alone, and returns what the
+/// target should be given: the rows it lacks and, under `repairs`' scopes, what to overwrite
+/// and delete (otherwise those are only noted).
 fn compare(
     ours: &[Record],
     theirs: &[Record],
     report: &mut TableReport,
     (source_digest, target_digest): (&mut Sha256, &mut Sha256),
-) -> Vec<Record> {
+    repairs: Option<&Repairs>,
+) -> Differences {
     let theirs: BTreeMap<RowKey, &Record> = theirs.iter().map(|r| (r.key(), r)).collect();
-    let mut missing = Vec::new();
+    let repaired = |row: &Record| repairs.is_some_and(|r| r.covers(row));
+    let mut found = Differences::default();
     for row in ours {
         let key = row.key();
         let sum = checksum(row);
         source_digest.update(sum);
         match theirs.get(&key) {
             Some(other) if checksum(other) == sum => report.identical += 1,
+            Some(other) if repaired(row) || repaired(other) => found.overwrite.push(row.clone()),
             Some(_) => report.note_differing(&key),
-            None => missing.push(row.clone()),
+            None => found.missing.push(row.clone()),
         }
     }
     let ours: std::collections::BTreeSet<RowKey> = ours.iter().map(Record::key).collect();
     for (key, row) in &theirs {
         target_digest.update(checksum(row));
-        if !ours.contains(key) {
-            report.note_only_in_target(key);
+        if ours.contains(key) {
+            continue;
         }
+        if repaired(row) { found.delete.push(*key) } else { report.note_only_in_target(key) }
     }
-    missing
+    found
 }
 
 /// Every file's content type, by storage key.

@@ -19,6 +19,7 @@
 //! A chosen backend that is not configured stops the start with an error naming what is
 //! missing.
 
+mod dual;
 mod open;
 mod plan;
 
@@ -30,6 +31,7 @@ use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, Ports, S
 use alleato_sqlite::SqliteStreams;
 use anyhow::{Context, bail};
 
+pub use self::dual::FileRepairLog;
 pub use self::open::{OpenedStreams, Opener, describe_database, describe_storage};
 pub use self::plan::{Choice, CountersBackend, DatabaseBackend, KvBackend, Plan, StorageBackend, StreamsBackend, plan};
 use crate::config::Config;
@@ -59,14 +61,19 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         tracing::warn!("R2_PUBLIC_URL is ignored: uploads are not on R2 ({})", plan.storage.reason);
     }
     let open = Opener::new(config);
-    let database = open.database(&plan.database).await?;
-    let objects = open.objects(&plan.storage)?;
+    let secondary = dual::Secondary::open(config).await?;
+    let mut database = open.database(&plan.database).await?;
+    let mut objects = open.objects(&plan.storage)?;
+    if let Some(secondary) = &secondary {
+        database = secondary.database(database).await?;
+        objects = secondary.objects(objects);
+    }
     let kv = open.kv(&plan.kv).await?;
     let database = open.cache_announced_users(database, &plan.database.backend, &plan.kv).await?;
     let counters = open.counters(&plan.counters).await?;
     let streams = open.streams(&plan.streams).await?;
     let (model, generation, model_choice) = open.model()?;
-    let adapters = vec![
+    let mut adapters = vec![
         row("database", open::describe_database(&plan.database.backend), &plan.database.reason),
         row("storage", open::describe_storage(&plan.storage.backend), &plan.storage.reason),
         row("key-value", open::describe_kv(&plan.kv.backend), &plan.kv.reason),
@@ -74,6 +81,7 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         row("streams", open::describe_streams(&plan.streams.backend), &plan.streams.reason),
         row("model", model_choice.backend, &model_choice.reason),
     ];
+    adapters.extend(secondary.into_iter().flat_map(|s| s.rows));
 
     let jwt_secret = jwt_secret(config)?;
     let auth = AuthSettings {

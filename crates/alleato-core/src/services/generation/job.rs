@@ -109,6 +109,9 @@ impl Job {
                 }
             }
         }
+        // The answer is stored: the chat is free for its next message before anyone reads
+        // `finish` (a client that sends on `finish` must not find the reply still running).
+        self.running.release(self.chat.id);
         match outcome {
             Outcome::Failed(err) => emit(out, &ui::error(&err.public_message())),
             Outcome::Completed | Outcome::Stopped => {}
@@ -122,7 +125,6 @@ impl Job {
         if let Err(err) = self.streams.finish(&id, self.settings.finished_stream_ttl).await {
             tracing::warn!(stream = %id, error = %err, "could not finish the generation stream");
         }
-        self.running.release(self.chat.id);
     }
 
     async fn generate(&mut self, blocks: &mut Blocks, out: &mut StreamWriter) -> Outcome {

@@ -204,6 +204,70 @@ pub async fn an_import_is_all_or_nothing(db: Arc<dyn Database>) {
     assert!(matches!(err, crate::Error::BadRequest { .. }), "{err}");
 }
 
+pub async fn overwrites_replace_rows_and_deletes_take_what_goes_with_them(db: Arc<dyn Database>) {
+    let records = one_of_everything();
+    import_all(db.as_ref(), &records).await;
+    let [
+        Record::User(user),
+        Record::Chat(chat),
+        Record::Message(question),
+        Record::Message(answer),
+        Record::Vote(vote),
+        Record::Stream(_),
+        Record::Document(first),
+        Record::Document(second),
+        Record::Suggestion(_),
+        Record::File(file),
+        Record::GenerationStart(_),
+    ] = records.as_slice()
+    else {
+        unreachable!()
+    };
+    // A changed row replaces the stored one, and what refers to it stays.
+    let renamed = User {
+        email: format!("{}@renamed.example", UserId::new()),
+        password_hash: Some("$argon2id$other".into()),
+        ..user.clone()
+    };
+    assert_eq!(db.overwrite_rows(Table::Users, &[Record::User(renamed.clone())]).await.unwrap(), 1);
+    assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(renamed.clone()));
+    assert_eq!(db.messages(chat.id).await.unwrap().len(), 2, "the user's chats are untouched");
+    let edited = StoredMessage { parts: vec![MessagePart::text("edited")], ..question.clone() };
+    let flipped = Vote { is_upvoted: true, ..vote.clone() };
+    let rewritten = Document { title: "rewritten".into(), ..first.clone() };
+    db.overwrite_rows(Table::Messages, &[Record::Message(edited.clone())]).await.unwrap();
+    db.overwrite_rows(Table::Votes, &[Record::Vote(flipped.clone())]).await.unwrap();
+    db.overwrite_rows(Table::Documents, &[Record::Document(rewritten.clone())]).await.unwrap();
+    assert_eq!(db.messages(chat.id).await.unwrap(), vec![edited, answer.clone()]);
+    assert_eq!(db.votes(chat.id).await.unwrap(), vec![flipped]);
+    assert_eq!(db.document_versions(first.id).await.unwrap(), vec![rewritten, second.clone()]);
+    assert_eq!(db.suggestions(first.id).await.unwrap().len(), 1, "a version's suggestions stay");
+    // A key nothing holds is written like an import's row.
+    let later = chat_at(user.id, now());
+    assert_eq!(db.overwrite_rows(Table::Chats, &[Record::Chat(later.clone())]).await.unwrap(), 1);
+    assert_eq!(db.chat(later.id).await.unwrap(), Some(later.clone()));
+    // A unique value another key holds is a conflict, and nothing of the batch is written.
+    let twin = User { id: UserId::new(), email: renamed.email.clone(), ..user_at(now()) };
+    let other = user_at(now());
+    let err = db.overwrite_rows(Table::Users, &[Record::User(other.clone()), Record::User(twin)]).await.unwrap_err();
+    assert!(matches!(err, crate::Error::Conflict { .. }), "a taken email: {err}");
+    assert_eq!(db.user_by_id(other.id).await.unwrap(), None, "all or none");
+
+    // Deletes take what the ports' own deletes take.
+    assert_eq!(db.delete_rows(Table::Documents, &[Record::Document(first.clone()).key()]).await.unwrap(), 1);
+    assert_eq!(db.document_versions(first.id).await.unwrap(), vec![second.clone()]);
+    assert!(db.suggestions(first.id).await.unwrap().is_empty(), "the version's suggestions went with it");
+    let gone = [Record::Chat(chat.clone()).key(), RowKey::Id(uuid::Uuid::new_v4())];
+    assert_eq!(db.delete_rows(Table::Chats, &gone).await.unwrap(), 1, "a key holding nothing is fine");
+    assert!(db.chat(chat.id).await.unwrap().is_none());
+    assert!(db.messages(chat.id).await.unwrap().is_empty() && db.votes(chat.id).await.unwrap().is_empty());
+    assert_eq!(db.file(file.id).await.unwrap().and_then(|f| f.chat_id), None, "files are detached, not deleted");
+    assert_eq!(db.delete_rows(Table::Votes, &[]).await.unwrap(), 0);
+    let err = db.delete_rows(Table::Votes, &[RowKey::Id(uuid::Uuid::new_v4())]).await.unwrap_err();
+    assert!(matches!(err, crate::Error::BadRequest { .. }), "a key of another shape: {err}");
+    assert_eq!(db.chat(later.id).await.unwrap(), Some(later), "untouched");
+}
+
 pub async fn the_schema_is_current_and_the_store_knows_itself(db: Arc<dyn Database>) {
     let version = db.schema_version().await.unwrap();
     assert_eq!(version.applied, version.known, "migrations are applied at open");
