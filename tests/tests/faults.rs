@@ -227,6 +227,14 @@ async fn a_redis_outage_is_a_prompt_503_and_the_server_recovers() {
     let (ada, session) = app.user().await;
 
     redis.stop();
+    // Sessions are served from memory while Redis pub/sub tells of changes: the feed notices
+    // the connection's end within moments (its ping is once a second), and from then on
+    // nothing is served from memory. A session read in those moments is still answered.
+    let noticed = std::time::Instant::now();
+    while ada.me().await.is_ok() {
+        assert!(noticed.elapsed() < Duration::from_secs(2), "sessions still served from memory 2 s into the outage");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_unavailable(ada.me(), "unavailable:kv", Duration::from_secs(5), PRIVATE).await;
     ready_reports_down(&app, &["key-value", "counters", "streams"]).await;
 

@@ -175,3 +175,56 @@ async fn verify_lists_a_changed_message_and_a_missing_object_and_fails() {
     assert_eq!(code, 1, "{summary:#}");
     assert_eq!(summary["objects"]["copied"], 1, "{summary:#}");
 }
+
+/// The Cloudflare stack as a side: D1 through its REST API (Cloudflare's simulator behind the
+/// shim `cargo xtask test` starts, a database of its own) and R2 through its S3 API (the local
+/// S3 server with R2's settings).
+fn cloudflare(dir: &std::path::Path) -> Vec<(String, String)> {
+    let run = uuid_like();
+    [
+        ("USE_CLOUDFLARE", "true".to_owned()),
+        ("CLOUDFLARE_API_BASE_URL", alleato_e2e::cf_url()),
+        ("CLOUDFLARE_ACCOUNT_ID", "e2e-account".to_owned()),
+        ("CLOUDFLARE_API_TOKEN", "e2e-token".to_owned()),
+        ("CLOUDFLARE_D1_DATABASE_ID", run.clone()),
+        ("CLOUDFLARE_KV_NAMESPACE_ID", "e2e-namespace".to_owned()),
+        ("ALLEATO_CLOUDFLARE__API_REQUESTS_PER_5_MINUTES", "10000000".to_owned()),
+        ("R2_BUCKET", "alleato-test".to_owned()),
+        ("R2_ENDPOINT", alleato_e2e::s3_endpoint()),
+        ("R2_ACCESS_KEY_ID", "AKTEST".to_owned()),
+        ("R2_SECRET_ACCESS_KEY", "SKTEST".to_owned()),
+        ("ALLEATO_STORAGE__S3_PREFIX", format!("e2e-{run}")),
+        ("ALLEATO_DATA_DIR", dir.display().to_string()),
+        ("JWT_SECRET", alleato_e2e::deployments::SECRET.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_moves_to_d1_and_r2_and_is_served_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, edge) = (dir.path().join("home"), dir.path().join("edge"));
+    let (home_env, edge_env) = (embedded(&home), cloudflare(&edge));
+    let from = env_file(dir.path(), "home.env", &home_env);
+    let to = env_file(dir.path(), "edge.env", &edge_env);
+    let server = serve(&home, &home_env).await;
+    let accounts = fill(&server.base_url()).await;
+    let mut before = Vec::new();
+    for (email, files) in &accounts {
+        before.push(seen_by(&server.base_url(), email, files).await);
+    }
+    drop(server);
+
+    let (code, summary) = migrate(&["copy", "--from", from.to_str().unwrap(), "--to", to.to_str().unwrap()]);
+    assert_eq!(code, 0, "{summary:#}");
+    assert!(summary["target"]["database"].as_str().unwrap().starts_with("d1"), "{summary:#}");
+    assert_eq!(summary["objects"]["copied"], 9, "{summary:#}");
+    let (code, verified) = migrate(&["verify", "--from", from.to_str().unwrap(), "--to", to.to_str().unwrap()]);
+    assert_eq!(code, 0, "{verified:#}");
+    let server = serve(&edge, &edge_env).await;
+    for ((email, files), seen) in accounts.iter().zip(&before) {
+        assert_eq!(&seen_by(&server.base_url(), email, files).await, seen, "{email} on D1 and R2");
+    }
+}

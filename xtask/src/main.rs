@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [cargo test args...] | schemathesis | ci | bench [--traditional] [--seconds N] [--connections N]>"
+                "usage: cargo xtask <test [cargo test args...] | schemathesis | ci | bench [--traditional | --edge | --copy] [--seconds N] [--connections N]>"
             );
             return ExitCode::from(2);
         }
@@ -190,7 +190,7 @@ fn ci() -> anyhow::Result<()> {
 
 /// Builds the release binary and measures it.
 fn bench(extra: &[String]) -> anyhow::Result<()> {
-    if extra.iter().any(|a| a == "--traditional") {
+    if extra.iter().any(|a| a == "--traditional" || a == "--copy") {
         services::postgres()?;
         services::redis()?;
         services::s3()?;

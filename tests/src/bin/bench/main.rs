@@ -12,7 +12,10 @@
 //! Worker in `tests/cf-shim/`, which counts the requests it serves) and R2 through s3s-fs,
 //! and it adds a table of Cloudflare API requests per user-facing request, per route.
 //!
-//! Usage: `bench <path to alleato binary> [--seconds N] [--connections N] [--traditional | --edge]`
+//! With `--copy` it measures `alleato migrate copy` instead: 100,000 messages from the embedded
+//! stack to PostgreSQL, beside PostgreSQL's own `COPY` of the same rows (`copy.rs`).
+//!
+//! Usage: `bench <path to alleato binary> [--seconds N] [--connections N] [--traditional | --edge | --copy]`
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use alleato_e2e::alleato_sdk::api::{ChatId, CreateChatRequest};
 use alleato_e2e::process::{ServerProcess, traditional_env};
 use futures::StreamExt;
 
+mod copy;
 mod streaming;
 
 use streaming::streaming;
@@ -35,6 +39,8 @@ struct Args {
     traditional: bool,
     /// Run on D1 + Workers KV (Cloudflare's simulator) + R2 (s3s-fs with R2's settings).
     edge: bool,
+    /// Measure `alleato migrate copy` instead of the HTTP server.
+    copy: bool,
 }
 
 static STACK_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
@@ -42,11 +48,12 @@ static STACK_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLo
 fn parse_args() -> Args {
     let mut args = std::env::args().skip(1);
     let binary = PathBuf::from(args.next().expect("usage: bench <alleato binary> [--seconds N] [--connections N]"));
-    let (mut seconds, mut connections, mut traditional, mut edge) = (5, 32, false, false);
+    let (mut seconds, mut connections, mut traditional, mut edge, mut copy) = (5, 32, false, false, false);
     while let Some(flag) = args.next() {
-        if flag == "--traditional" || flag == "--edge" {
+        if flag == "--traditional" || flag == "--edge" || flag == "--copy" {
             traditional |= flag == "--traditional";
             edge |= flag == "--edge";
+            copy |= flag == "--copy";
             continue;
         }
         let value = args.next().and_then(|v| v.parse().ok()).expect("a number after the flag");
@@ -56,7 +63,7 @@ fn parse_args() -> Args {
             other => panic!("unknown flag {other}"),
         }
     }
-    Args { binary, seconds, connections, traditional, edge }
+    Args { binary, seconds, connections, traditional, edge, copy }
 }
 
 /// The environment that puts a server on the Cloudflare stack of the local test services: D1
@@ -150,6 +157,10 @@ async fn load(url: &str, token: Option<&str>, connections: usize, seconds: u64) 
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    if args.copy {
+        copy::copy_throughput(&args.binary, 100_000).await;
+        return;
+    }
     let run = alleato_e2e::uuid_like();
     let env = match (args.traditional, args.edge) {
         (true, _) => traditional_env("bench", &run),
