@@ -231,7 +231,8 @@ fn compare(
     found
 }
 
-/// Every file's content type, by storage key.
+/// Every file's content type, by storage key. Read whole, not gathered during the walk: a
+/// resumed copy starts the files table past its checkpoint, and its objects need them all.
 pub(super) async fn content_types(
     db: &dyn DatabaseTransfer,
 ) -> anyhow::Result<std::collections::HashMap<String, String>> {
