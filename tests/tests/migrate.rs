@@ -11,6 +11,7 @@ use alleato_e2e::deployments::{
     PASSWORD, embedded, env_file, fill, migrate, migrate_command, seen_by, serve, table, traditional,
 };
 use alleato_e2e::{PNG, collect, uuid_like};
+use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_moves_to_the_traditional_stack_and_back_with_nothing_lost() {
@@ -227,4 +228,41 @@ async fn a_deployment_moves_to_d1_and_r2_and_is_served_there() {
     for ((email, files), seen) in accounts.iter().zip(&before) {
         assert_eq!(&seen_by(&server.base_url(), email, files).await, seen, "{email} on D1 and R2");
     }
+}
+
+/// `--sessions`: a user signed in on the embedded stack stays signed in on a target whose
+/// key-value store is another (Redis), with the same token; without it, the token ends there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_move_with_the_key_value_store_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, away) = (dir.path().join("home"), dir.path().join("away"));
+    let home_env = embedded(&home);
+    let mut away_env = traditional(&away);
+    away_env.push(("REDIS_URL".into(), alleato_e2e::redis_url()));
+    away_env.push(("ALLEATO_REDIS__PREFIX".into(), format!("e2e:sessions_{}:", uuid_like())));
+    let from = env_file(dir.path(), "home.env", &home_env);
+    let to = env_file(dir.path(), "away.env", &away_env);
+    let server = serve(&home, &home_env).await;
+    let client = Client::new(server.base_url());
+    let session = client.register(&format!("s-{}@example.com", uuid_like()), PASSWORD).await.unwrap();
+    let ended = client.register(&format!("t-{}@example.com", uuid_like()), PASSWORD).await.unwrap();
+    client.with_token(&ended.token).logout().await.unwrap();
+    drop(server);
+
+    let copy = ["copy", "--from", from.to_str().unwrap(), "--to", to.to_str().unwrap()];
+    let (code, summary) = migrate(&copy);
+    assert_eq!((code, &summary["sessions_copied"]), (0, &Value::Bool(false)), "{summary:#}");
+    let server = serve(&away, &away_env).await;
+    let there = Client::new(server.base_url());
+    let err = there.with_token(&session.token).me().await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "without --sessions the session is not there");
+    drop(server);
+
+    let (code, summary) = migrate(&[&copy[..], &["--sessions"]].concat());
+    assert_eq!(code, 0, "{summary:#}");
+    assert_eq!(summary["sessions"]["copied"], 1, "the live one, not the one signed out: {summary:#}");
+    let server = serve(&away, &away_env).await;
+    let there = Client::new(server.base_url());
+    assert_eq!(there.with_token(&session.token).me().await.unwrap().id, session.user.id, "still signed in");
+    assert_eq!(there.with_token(&ended.token).me().await.unwrap_err().status(), Some(401), "still signed out");
 }

@@ -82,6 +82,15 @@ struct Envelope<T> {
     #[serde(default)]
     errors: Vec<EnvelopeError>,
     result: Option<T>,
+    /// A listing's page information: `cursor` names the next page, empty on the last.
+    #[serde(default)]
+    result_info: Option<ResultInfo>,
+}
+
+#[derive(Deserialize)]
+struct ResultInfo {
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +145,19 @@ impl CloudflareClient {
             serde_json::from_slice(&text).map_err(|e| ApiError::Malformed(format!("HTTP {status}: {e}")))?;
         if envelope.success && status.is_success() {
             return Ok(Answer(envelope.result));
+        }
+        Err(rejected(status, envelope.errors))
+    }
+
+    /// Sends a listing's `request` and reads one page: the `result` array, and the cursor of
+    /// the next page (`result_info.cursor`; `None` on the last page, where it is empty).
+    pub async fn list<T: DeserializeOwned>(&self, request: Request<'_>) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let (status, text) = self.send(&request).await?;
+        let envelope: Envelope<Vec<T>> =
+            serde_json::from_slice(&text).map_err(|e| ApiError::Malformed(format!("HTTP {status}: {e}")))?;
+        if envelope.success && status.is_success() {
+            let next = envelope.result_info.and_then(|info| info.cursor).filter(|c| !c.is_empty());
+            return Ok((envelope.result.unwrap_or_default(), next));
         }
         Err(rejected(status, envelope.errors))
     }

@@ -101,6 +101,35 @@ impl KeyValueStore for WorkersKv {
         Ok(())
     }
 
+    /// `GET /keys?prefix=…&limit=1000`, a page per request, following `result_info.cursor`
+    /// (<https://developers.cloudflare.com/api/resources/kv/subresources/namespaces/subresources/keys/methods/list/>:
+    /// `result` is `[{name, expiration?, metadata?}]`). Workers KV lists expired keys no more.
+    fn keys(&self, prefix: &str) -> futures::stream::BoxStream<'static, Result<String>> {
+        use futures::StreamExt;
+        #[derive(serde::Deserialize)]
+        struct Listed {
+            name: String,
+        }
+        let (client, path, prefix) = (self.client.clone(), self.keys.clone(), prefix.to_owned());
+        futures::stream::unfold(Some(None::<String>), move |cursor| {
+            let (client, path, prefix) = (client.clone(), path.clone(), prefix.clone());
+            async move {
+                let cursor = cursor?;
+                let mut request = Request::new(Method::GET, &path).query("prefix", &prefix).query("limit", 1000);
+                if let Some(cursor) = &cursor {
+                    request = request.query("cursor", cursor);
+                }
+                let (page, next): (Vec<Result<String>>, _) = match client.list::<Listed>(request).await {
+                    Ok((names, next)) => (names.into_iter().map(|l| Ok(l.name)).collect(), next.map(Some)),
+                    Err(err) => (vec![Err(kv_error(err))], None),
+                };
+                Some((futures::stream::iter(page), next))
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+
     fn capabilities(&self) -> KvCapabilities {
         Self::CAPABILITIES
     }

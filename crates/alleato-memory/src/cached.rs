@@ -103,6 +103,11 @@ impl KeyValueStore for CachedKv {
         self.inner.ping().await
     }
 
+    /// The store's own listing: memory holds only what was read here.
+    fn keys(&self, prefix: &str) -> futures::stream::BoxStream<'static, Result<String>> {
+        self.inner.keys(prefix)
+    }
+
     fn capabilities(&self) -> KvCapabilities {
         let inner = self.inner.capabilities();
         // How soon a missed announcement stops this cache serving from memory.

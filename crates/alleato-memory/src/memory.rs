@@ -74,6 +74,13 @@ impl KeyValueStore for MemoryKv {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+
+    fn keys(&self, prefix: &str) -> futures::stream::BoxStream<'static, Result<String>> {
+        let keys: Vec<Result<String>> = self.with(|m, now| {
+            m.iter().filter(|(k, e)| k.starts_with(prefix) && e.live(now)).map(|(k, _)| Ok(k.clone())).collect()
+        });
+        futures::StreamExt::boxed(futures::stream::iter(keys))
+    }
 }
 
 #[async_trait]

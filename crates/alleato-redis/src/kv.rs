@@ -3,6 +3,8 @@ use std::time::Duration;
 use alleato_core::ports::{Counter, Counters, KeyValueStore, KvCapabilities, check_key, counter_window};
 use alleato_core::{Result, Surface};
 use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use crate::{Redis, millis};
 
@@ -74,6 +76,45 @@ impl KeyValueStore for RedisKv {
     async fn ping(&self) -> Result<()> {
         self.redis.ping(S).await
     }
+
+    /// `SCAN … MATCH`, a page of about a thousand keys per round trip; a key Redis returns
+    /// twice (its `SCAN` may) is listed twice.
+    fn keys(&self, prefix: &str) -> BoxStream<'static, Result<String>> {
+        let redis = self.redis.clone();
+        let pattern = format!("{}*", glob_escaped(&redis.key(prefix)));
+        futures::stream::unfold(Some(0u64), move |cursor| {
+            let (redis, pattern) = (redis.clone(), pattern.clone());
+            async move {
+                let cursor = cursor?;
+                let mut conn = redis.manager.clone();
+                let scan = redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).to_owned();
+                let (page, next): (Vec<Result<String>>, _) =
+                    match redis.run(S, scan.query_async::<(u64, Vec<String>)>(&mut conn)).await {
+                        Ok((next, keys)) => {
+                            let ours =
+                                keys.into_iter().filter_map(|k| k.strip_prefix(&redis.prefix).map(str::to_owned));
+                            (ours.map(Ok).collect(), (next != 0).then_some(next))
+                        }
+                        Err(err) => (vec![Err(err)], None),
+                    };
+                Some((futures::stream::iter(page), next))
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+/// `text` matched literally by a `SCAN` pattern: its glob characters escaped.
+fn glob_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[async_trait]

@@ -179,6 +179,18 @@ impl KeyValueStore for SqliteKv {
         self.pool.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(db(S))).await
     }
 
+    /// From the mirror, which holds every live entry of the file.
+    fn keys(&self, prefix: &str) -> futures::stream::BoxStream<'static, Result<String>> {
+        let now = unix_millis();
+        let keys: Vec<Result<String>> = self
+            .mirror()
+            .iter()
+            .filter(|(k, (_, expires))| k.starts_with(prefix) && expires.is_none_or(|at| at > now))
+            .map(|(k, _)| Ok(k.clone()))
+            .collect();
+        futures::StreamExt::boxed(futures::stream::iter(keys))
+    }
+
     fn capabilities(&self) -> KvCapabilities {
         self.capabilities
     }

@@ -1,6 +1,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use crate::error::{Error, Result, Surface};
 
@@ -65,6 +67,15 @@ pub trait KeyValueStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<()>;
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
+    /// The keys that start with `prefix` and have not expired, in no particular order, read
+    /// lazily: for moving sessions to another store (`alleato migrate copy --sessions`). On an
+    /// eventually consistent store, writes newer than its bound may be missing. A store that
+    /// cannot list its keys (the default) says so in the stream's one error.
+    fn keys(&self, prefix: &str) -> BoxStream<'static, Result<String>> {
+        let _ = prefix;
+        let unsupported = Error::backend(Surface::KeyValue, "this key-value store cannot list its keys");
+        futures::stream::once(async move { Err(unsupported) }).boxed()
+    }
     fn capabilities(&self) -> KvCapabilities {
         KvCapabilities::default()
     }

@@ -97,8 +97,18 @@ pub struct AuthService {
     revocations: Option<Revocations>,
 }
 
+/// Where sessions live in the key-value store: `session:{jti}`.
+pub const SESSION_KEY_PREFIX: &str = "session:";
+
 fn session_key(id: SessionId) -> String {
-    format!("session:{id}")
+    format!("{SESSION_KEY_PREFIX}{id}")
+}
+
+/// How long a stored session record has left at `now`; `None` when it has ended or is not a
+/// session record. A copy of the record to another key-value store keeps it that long.
+pub fn session_time_left(record: &[u8], now: Timestamp) -> Option<Duration> {
+    let record: SessionRecord = serde_json::from_slice(record).ok()?;
+    (record.expires_at - now).to_std().ok().filter(|left| !left.is_zero())
 }
 
 fn invalid_credentials() -> Error {

@@ -21,7 +21,7 @@ mod users;
 
 use std::sync::Arc;
 
-pub use auth::{AuthService, AuthSettings, IssuedSession, Principal};
+pub use auth::{AuthService, AuthSettings, IssuedSession, Principal, SESSION_KEY_PREFIX, session_time_left};
 pub use chats::{ChatService, ChatUpdate, NewChat};
 pub use documents::{DocumentService, NewDocument, NewSuggestion};
 pub use files::{ALLOWED_CONTENT_TYPES, DownloadUrl, FileService, FileSettings, Upload, content_disposition};

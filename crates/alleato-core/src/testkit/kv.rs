@@ -77,6 +77,33 @@ pub async fn binary_values_round_trip(kv: Arc<dyn KeyValueStore>) {
     assert_eq!(kv.get(&k).await.unwrap(), Some(value));
 }
 
+pub async fn keys_list_the_live_keys_under_a_prefix(kv: Arc<dyn KeyValueStore>) {
+    use futures::TryStreamExt;
+    let run = key("list");
+    let (a, b, gone) = (format!("{run}:in:a"), format!("{run}:in:b"), format!("{run}:in:gone"));
+    let ttl = kv.capabilities().ttl(Duration::from_secs(300));
+    for k in [&a, &b, &gone] {
+        kv.set(k, b"v", Some(ttl)).await.unwrap();
+    }
+    kv.set(&format!("{run}:out"), b"v", None).await.unwrap();
+    kv.delete(&gone).await.unwrap();
+    // An eventually consistent store may list late, within its bound.
+    let bound = match kv.capabilities().consistency {
+        crate::ports::Consistency::Eventual { within } => within,
+        _ => Duration::ZERO,
+    };
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        let mut listed: Vec<String> = kv.keys(&format!("{run}:in:")).try_collect().await.unwrap();
+        listed.sort();
+        if listed == [a.clone(), b.clone()] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "listed {listed:?}, not the two live keys under the prefix");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub async fn ping_answers(kv: Arc<dyn KeyValueStore>) {
     kv.ping().await.unwrap();
 }

@@ -132,6 +132,7 @@ macro_rules! kv_conformance {
                 a_value_read_with_its_ttl_says_no_more_than_is_left,
                 oversized_keys_are_rejected,
                 binary_values_round_trip,
+                keys_list_the_live_keys_under_a_prefix,
                 ping_answers,
             ]
         }

@@ -13,6 +13,7 @@
 mod objects;
 mod repairs;
 mod report;
+mod sessions;
 mod sides;
 mod tables;
 
@@ -63,6 +64,11 @@ pub struct CopyArgs {
     /// overwritten or deleted. Nothing else is ever overwritten.
     #[arg(long, value_name = "REPAIR_LOG")]
     pub repair: Vec<PathBuf>,
+    /// Also copy the live sessions, from the source's key-value store to the target's (with
+    /// the same `JWT_SECRET`, nobody signs in again). Run it with the target's servers stopped
+    /// when its key-value store is the embedded one (a running server would not see them).
+    #[arg(long)]
+    pub sessions: bool,
 }
 
 /// Runs the command; `Ok(false)` when it found differences (or rows it could not write), which
@@ -73,11 +79,12 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<bool> {
         MigrateCommand::Verify(sides) => (sides, None),
     };
     let dry_run = copy.as_ref().is_some_and(|c| c.dry_run);
-    let source = Side::open("source", &sides.from, MigrationPolicy::Refuse).await?;
+    let with_sessions = copy.as_ref().is_some_and(|c| c.sessions);
+    let source = Side::open("source", &sides.from, MigrationPolicy::Refuse, with_sessions).await?;
     // A copy's target (a dry run's too, so that it can count against a fresh one) gets the
     // schema if it has none at all; an outdated one is refused.
     let target_policy = if copy.is_some() { MigrationPolicy::CreateOnly } else { MigrationPolicy::Refuse };
-    let target = Side::open("target", &sides.to, target_policy).await?;
+    let target = Side::open("target", &sides.to, target_policy, with_sessions).await?;
     sides::refuse_same_stores(&source, &target).await?;
 
     let progress = report::Progress::new(sides.json);
@@ -102,6 +109,11 @@ pub async fn run(command: MigrateCommand) -> anyhow::Result<bool> {
         repairs: &repairs,
     };
     summary.tables = walk.all(checkpoint, &progress).await?;
+    if let (Some(from), Some(to)) = (&source.kv, &target.kv) {
+        // After the tables: a session names its user, who must be there first.
+        summary.sessions = Some(sessions::copy(from.as_ref(), to.as_ref(), walk.write).await?);
+        summary.sessions_copied = walk.write;
+    }
     let content_types = tables::content_types(source.database.as_ref()).await?;
     summary.objects =
         objects::walk(&source, &target, (walk.write, copy.is_none()), &content_types, &repairs, &progress).await?;

@@ -25,8 +25,11 @@ pub struct Summary {
     pub target: SideSummary,
     pub tables: Vec<TableReport>,
     pub objects: ObjectReport,
-    /// Sessions live in the key-value store and are not copied: users sign in again.
+    /// Whether the sessions were copied (`--sessions`); otherwise users sign in again when the
+    /// key-value store changes too.
     pub sessions_copied: bool,
+    /// What `--sessions` found and copied.
+    pub sessions: Option<super::sessions::SessionReport>,
     /// Entries in the repair logs given with `--repair`.
     pub repair_entries: u64,
 }
@@ -139,6 +142,7 @@ impl Summary {
             tables: Vec::new(),
             objects: ObjectReport::default(),
             sessions_copied: false,
+            sessions: None,
             repair_entries: 0,
         }
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use alleato_core::migrations::MigrationPolicy;
-use alleato_core::ports::{DatabaseTransfer, ObjectStorage};
+use alleato_core::ports::{DatabaseTransfer, KeyValueStore, ObjectStorage};
 use anyhow::{Context, bail};
 
 use crate::Config;
@@ -15,6 +15,8 @@ pub(super) struct Side {
     pub name: &'static str,
     pub database: Arc<dyn DatabaseTransfer>,
     pub objects: Arc<dyn ObjectStorage>,
+    /// The key-value store (sessions), opened only for `--sessions`.
+    pub kv: Option<Arc<dyn KeyValueStore>>,
     /// Which database, as the server's start-up log names it.
     pub database_backend: String,
     pub storage_backend: String,
@@ -25,7 +27,12 @@ pub(super) struct Side {
 }
 
 impl Side {
-    pub async fn open(name: &'static str, env_file: &Path, migrations: MigrationPolicy) -> anyhow::Result<Self> {
+    pub async fn open(
+        name: &'static str,
+        env_file: &Path,
+        migrations: MigrationPolicy,
+        sessions: bool,
+    ) -> anyhow::Result<Self> {
         let mut config = Config::from_env_file(env_file).with_context(|| format!("the {name}'s settings"))?;
         config.database.migrations = migrations;
         let plan = plan(&config);
@@ -62,12 +69,17 @@ impl Side {
         let database =
             opener.database(&plan.database).await.with_context(|| format!("{name}: opening the database"))?;
         let objects = opener.objects(&plan.storage).with_context(|| format!("{name}: opening object storage"))?;
+        let kv = match sessions {
+            true => Some(opener.kv(&plan.kv).await.with_context(|| format!("{name}: opening the key-value store"))?),
+            false => None,
+        };
         let store_id =
             database.transfer.store_id().await.with_context(|| format!("{name}: the database's identity"))?;
         Ok(Self {
             name,
             database: database.transfer,
             objects,
+            kv,
             database_backend: crate::wiring::describe_database(&plan.database.backend),
             storage_backend: crate::wiring::describe_storage(&plan.storage.backend),
             store_id,
