@@ -22,7 +22,7 @@ mod objects;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,10 @@ impl Default for DualWriteSettings {
     }
 }
 
+/// Shadow reads running at once, at most: past it, reads are not shadowed, so that a slow
+/// secondary cannot pile up background reads without bound.
+const MAX_SHADOWS_IN_FLIGHT: usize = 256;
+
 /// What the dual-write ports of a process have seen, shared by the database's and storage's.
 #[derive(Debug, Default)]
 pub struct DualWriteCounters {
@@ -116,6 +120,7 @@ pub struct DualWriteCounters {
     secondary_failures: AtomicU64,
     shadow_reads: AtomicU64,
     mismatches: AtomicU64,
+    shadows_in_flight: AtomicUsize,
 }
 
 impl DualWriteCounters {
@@ -183,10 +188,11 @@ impl DualWrite {
         self.log.record(&RepairEntry { at: time::now(), operation: operation.into(), scopes, error });
     }
 
-    /// Whether this read is one of the shadowed fraction.
+    /// Whether this read is one of the shadowed fraction (and there is room for one more).
     fn shadowed(&self) -> bool {
         let fraction = self.settings.shadow_reads;
-        fraction >= 1.0 || (fraction > 0.0 && rand::random::<f64>() < fraction)
+        let drawn = fraction >= 1.0 || (fraction > 0.0 && rand::random::<f64>() < fraction);
+        drawn && self.counters.shadows_in_flight.load(Ordering::Relaxed) < MAX_SHADOWS_IN_FLIGHT
     }
 
     /// Reads again from the secondary in the background and compares with the primary's
@@ -197,13 +203,16 @@ impl DualWrite {
         F: Future<Output = crate::Result<T>> + Send + 'static,
     {
         let (counters, expected) = (self.counters.clone(), primary.clone());
+        counters.shadows_in_flight.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            counters.shadow_reads.fetch_add(1, Ordering::Relaxed);
             let same = matches!(read.await, Ok(ref found) if *found == expected);
             if !same {
                 counters.mismatches.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(read = what, "dual-write: the secondary answered a read differently");
             }
+            // Counted last: whoever sees the read counted sees its mismatch too.
+            counters.shadow_reads.fetch_add(1, Ordering::Relaxed);
+            counters.shadows_in_flight.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
