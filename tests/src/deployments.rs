@@ -141,3 +141,20 @@ pub async fn fill(base: &str) -> Vec<(String, Vec<FileId>)> {
     collect(guest.send_text(ChatId::new(), "a guest's question").await.unwrap()).await;
     accounts
 }
+
+/// Fills a deployment through the API ([`fill`]) and reads back what each account sees.
+pub async fn fill_and_read(base: &str) -> (Vec<(String, Vec<FileId>)>, Vec<Value>) {
+    let accounts = fill(base).await;
+    let mut seen = Vec::new();
+    for (email, files) in &accounts {
+        seen.push(seen_by(base, email, files).await);
+    }
+    (accounts, seen)
+}
+
+/// Asserts that every account sees on `base` what it saw before (`place` names where, for the message).
+pub async fn assert_seen_again(base: &str, accounts: &[(String, Vec<FileId>)], before: &[Value], place: &str) {
+    for ((email, files), seen) in accounts.iter().zip(before) {
+        assert_eq!(&seen_by(base, email, files).await, seen, "{email} on {place}");
+    }
+}

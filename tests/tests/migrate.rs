@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use alleato_core::ids::ChatId;
 use alleato_e2e::alleato_sdk::Client;
 use alleato_e2e::deployments::{
-    PASSWORD, embedded, env_file, fill, migrate, migrate_command, seen_by, serve, table, traditional,
+    PASSWORD, assert_seen_again, embedded, env_file, fill_and_read, migrate, migrate_command, serve, table, traditional,
 };
 use alleato_e2e::{PNG, collect, uuid_like};
 use serde_json::Value;
@@ -23,11 +23,7 @@ async fn a_deployment_moves_to_the_traditional_stack_and_back_with_nothing_lost(
     let again = env_file(dir.path(), "back.env", &back_env);
 
     let server = serve(&home, &home_env).await;
-    let accounts = fill(&server.base_url()).await;
-    let mut before = Vec::new();
-    for (email, files) in &accounts {
-        before.push(seen_by(&server.base_url(), email, files).await);
-    }
+    let (accounts, before) = fill_and_read(&server.base_url()).await;
     drop(server);
 
     let (code, summary) = migrate(&["copy", "--from", from.to_str().unwrap(), "--to", to.to_str().unwrap()]);
@@ -39,18 +35,14 @@ async fn a_deployment_moves_to_the_traditional_stack_and_back_with_nothing_lost(
     assert_eq!(code, 0, "{verified:#}");
 
     let server = serve(&away, &away_env).await;
-    for ((email, files), seen) in accounts.iter().zip(&before) {
-        assert_eq!(&seen_by(&server.base_url(), email, files).await, seen, "{email} on the traditional stack");
-    }
+    assert_seen_again(&server.base_url(), &accounts, &before, "the traditional stack").await;
     drop(server);
 
     // And back, to a fresh embedded deployment.
     let (code, summary) = migrate(&["copy", "--from", to.to_str().unwrap(), "--to", again.to_str().unwrap()]);
     assert_eq!(code, 0, "{summary:#}");
     let server = serve(&back, &back_env).await;
-    for ((email, files), seen) in accounts.iter().zip(&before) {
-        assert_eq!(&seen_by(&server.base_url(), email, files).await, seen, "{email} back on the embedded stack");
-    }
+    assert_seen_again(&server.base_url(), &accounts, &before, "the embedded stack again").await;
     drop(server);
     // A second copy finds everything there: nothing copied, nothing differs.
     let (code, summary) = migrate(&["copy", "--from", from.to_str().unwrap(), "--to", to.to_str().unwrap()]);
@@ -177,30 +169,12 @@ async fn verify_lists_a_changed_message_and_a_missing_object_and_fails() {
     assert_eq!(summary["objects"]["copied"], 1, "{summary:#}");
 }
 
-/// The Cloudflare stack as a side: D1 through its REST API (Cloudflare's simulator behind the
-/// shim `cargo xtask test` starts, a database of its own) and R2 through its S3 API (the local
-/// S3 server with R2's settings).
+/// The Cloudflare stack as a side (`cloudflare_env`), with its local bits in `dir`.
 fn cloudflare(dir: &std::path::Path) -> Vec<(String, String)> {
-    let run = uuid_like();
-    [
-        ("USE_CLOUDFLARE", "true".to_owned()),
-        ("CLOUDFLARE_API_BASE_URL", alleato_e2e::cf_url()),
-        ("CLOUDFLARE_ACCOUNT_ID", "e2e-account".to_owned()),
-        ("CLOUDFLARE_API_TOKEN", "e2e-token".to_owned()),
-        ("CLOUDFLARE_D1_DATABASE_ID", run.clone()),
-        ("CLOUDFLARE_KV_NAMESPACE_ID", "e2e-namespace".to_owned()),
-        ("ALLEATO_CLOUDFLARE__API_REQUESTS_PER_5_MINUTES", "10000000".to_owned()),
-        ("R2_BUCKET", "alleato-test".to_owned()),
-        ("R2_ENDPOINT", alleato_e2e::s3_endpoint()),
-        ("R2_ACCESS_KEY_ID", "AKTEST".to_owned()),
-        ("R2_SECRET_ACCESS_KEY", "SKTEST".to_owned()),
-        ("ALLEATO_STORAGE__S3_PREFIX", format!("e2e-{run}")),
-        ("ALLEATO_DATA_DIR", dir.display().to_string()),
-        ("JWT_SECRET", alleato_e2e::deployments::SECRET.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let mut env = alleato_e2e::process::cloudflare_env("e2e", &uuid_like());
+    env.push(("ALLEATO_DATA_DIR".into(), dir.display().to_string()));
+    env.push(("JWT_SECRET".into(), alleato_e2e::deployments::SECRET.into()));
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,11 +185,7 @@ async fn a_deployment_moves_to_d1_and_r2_and_is_served_there() {
     let from = env_file(dir.path(), "home.env", &home_env);
     let to = env_file(dir.path(), "edge.env", &edge_env);
     let server = serve(&home, &home_env).await;
-    let accounts = fill(&server.base_url()).await;
-    let mut before = Vec::new();
-    for (email, files) in &accounts {
-        before.push(seen_by(&server.base_url(), email, files).await);
-    }
+    let (accounts, before) = fill_and_read(&server.base_url()).await;
     drop(server);
 
     let (code, summary) = migrate(&["copy", "--from", from.to_str().unwrap(), "--to", to.to_str().unwrap()]);
@@ -225,9 +195,7 @@ async fn a_deployment_moves_to_d1_and_r2_and_is_served_there() {
     let (code, verified) = migrate(&["verify", "--from", from.to_str().unwrap(), "--to", to.to_str().unwrap()]);
     assert_eq!(code, 0, "{verified:#}");
     let server = serve(&edge, &edge_env).await;
-    for ((email, files), seen) in accounts.iter().zip(&before) {
-        assert_eq!(&seen_by(&server.base_url(), email, files).await, seen, "{email} on D1 and R2");
-    }
+    assert_seen_again(&server.base_url(), &accounts, &before, "D1 and R2").await;
 }
 
 /// `--sessions`: a user signed in on the embedded stack stays signed in on a target whose

@@ -337,6 +337,9 @@ impl DatabaseTransfer for PostgresDatabase {
     }
 
     async fn delete_rows(&self, table: Table, keys: &[RowKey]) -> Result<u64> {
+        if let Some(key) = keys.iter().find(|k| !table.holds(k)) {
+            return Err(Error::bad_request(S, format!("{key} is not a key of {table}")));
+        }
         if keys.is_empty() {
             return Ok(0);
         }
@@ -350,9 +353,6 @@ impl DatabaseTransfer for PostgresDatabase {
             keys.iter().filter_map(|k| if let RowKey::Pair(_, b) = *k { Some(b) } else { None }).collect();
         let times: Vec<alleato_core::time::Timestamp> =
             keys.iter().filter_map(|k| if let RowKey::Version(_, t) = *k { Some(t) } else { None }).collect();
-        if let Some(key) = keys.iter().find(|k| !table.holds(k)) {
-            return Err(Error::bad_request(S, format!("{key} is not a key of {table}")));
-        }
         // The keys as one array per key column, like the inserts' rows.
         let arrays = match table {
             Table::Votes => "$1::uuid[], $2::uuid[]",

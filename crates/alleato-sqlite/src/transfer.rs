@@ -269,6 +269,11 @@ fn inserts(table: Table, rows: &[Record], on_conflict: OnConflict) -> Result<Vec
     Ok(statements)
 }
 
+/// Rows a batch of `… RETURNING 1` statements wrote or deleted: one returned row each.
+fn rows_returned(outcomes: &[crate::sql::Outcome]) -> u64 {
+    outcomes.iter().map(|o| o.rows.len() as u64).sum()
+}
+
 fn finish(head: &str, values: &str, tail: &str, params: Vec<Value>) -> Statement {
     params.into_iter().fold(Statement::new(format!("{head}{values}{tail}")), Statement::bind)
 }
@@ -304,13 +309,11 @@ impl<E: Executor> DatabaseTransfer for SqlDatabase<E> {
     }
 
     async fn import_rows(&self, table: Table, rows: &[Record]) -> Result<u64> {
-        let outcomes = self.write_all(S, inserts(table, rows, OnConflict::Skip)?).await?;
-        Ok(outcomes.iter().map(|o| o.rows.len() as u64).sum())
+        Ok(rows_returned(&self.write_all(S, inserts(table, rows, OnConflict::Skip)?).await?))
     }
 
     async fn overwrite_rows(&self, table: Table, rows: &[Record]) -> Result<u64> {
-        let outcomes = self.write_all(S, inserts(table, rows, OnConflict::Replace)?).await?;
-        Ok(outcomes.iter().map(|o| o.rows.len() as u64).sum())
+        Ok(rows_returned(&self.write_all(S, inserts(table, rows, OnConflict::Replace)?).await?))
     }
 
     async fn delete_rows(&self, table: Table, keys: &[RowKey]) -> Result<u64> {
@@ -326,8 +329,7 @@ impl<E: Executor> DatabaseTransfer for SqlDatabase<E> {
                 key_values(key).into_iter().fold(Statement::new(sql), Statement::bind)
             })
             .collect();
-        let outcomes = self.write_all(S, deletes).await?;
-        Ok(outcomes.iter().map(|o| o.rows.len() as u64).sum())
+        Ok(rows_returned(&self.write_all(S, deletes).await?))
     }
 
     async fn count_rows(&self, table: Table) -> Result<u64> {

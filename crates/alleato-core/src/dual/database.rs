@@ -64,11 +64,15 @@ fn unlimited(start: &GenerationStart) -> GenerationStart {
     GenerationStart { limit: u64::MAX, ..start.clone() }
 }
 
-fn chats_of(ids: impl IntoIterator<Item = ChatId>) -> Vec<Scope> {
-    let mut ids: Vec<ChatId> = ids.into_iter().collect();
-    ids.sort_unstable_by_key(|id| id.0);
-    ids.dedup();
-    ids.into_iter().map(Scope::Chat).collect()
+/// The scopes, each once, in the order first given.
+fn distinct(scopes: impl IntoIterator<Item = Scope>) -> Vec<Scope> {
+    let mut once: Vec<Scope> = Vec::new();
+    for scope in scopes {
+        if !once.contains(&scope) {
+            once.push(scope);
+        }
+    }
+    once
 }
 
 #[async_trait]
@@ -170,7 +174,7 @@ impl ChatStore for DualDatabase {
 
     async fn insert_messages(&self, messages: &[StoredMessage]) -> Result<()> {
         self.primary.chats.insert_messages(messages).await?;
-        let scopes = chats_of(messages.iter().map(|m| m.chat_id));
+        let scopes = distinct(messages.iter().map(|m| Scope::Chat(m.chat_id)));
         self.mirror("insert_messages", scopes, self.secondary.chats.insert_messages(messages)).await;
         Ok(())
     }
@@ -239,7 +243,8 @@ impl ChatStore for DualDatabase {
         if answer.is_none() && title.is_none() {
             return Ok(set);
         }
-        let scopes = chats_of(answer.map(|a| a.chat_id).into_iter().chain(title.map(|t| t.chat)));
+        let scopes =
+            distinct(answer.map(|a| Scope::Chat(a.chat_id)).into_iter().chain(title.map(|t| Scope::Chat(t.chat))));
         let write = self.secondary.chats.finish_generation(answer, title);
         if let Some(theirs) = self.mirror("finish_generation", scopes.clone(), write).await
             && theirs != title.is_some()
@@ -305,10 +310,7 @@ impl DocumentStore for DualDatabase {
 
     async fn insert_suggestions(&self, suggestions: &[Suggestion]) -> Result<()> {
         self.primary.documents.insert_suggestions(suggestions).await?;
-        let mut documents: Vec<DocumentId> = suggestions.iter().map(|s| s.document_id).collect();
-        documents.sort_unstable_by_key(|id| id.0);
-        documents.dedup();
-        let scopes = documents.into_iter().map(Scope::Document).collect();
+        let scopes = distinct(suggestions.iter().map(|s| Scope::Document(s.document_id)));
         self.mirror("insert_suggestions", scopes, self.secondary.documents.insert_suggestions(suggestions)).await;
         Ok(())
     }

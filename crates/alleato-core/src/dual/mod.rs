@@ -103,12 +103,6 @@ pub struct DualWriteSettings {
     pub secondary_timeout: Duration,
 }
 
-impl Default for DualWriteSettings {
-    fn default() -> Self {
-        Self { shadow_reads: 0.0, secondary_timeout: Duration::from_secs(5) }
-    }
-}
-
 /// Shadow reads running at once, at most: past it, reads are not shadowed, so that a slow
 /// secondary cannot pile up background reads without bound.
 const MAX_SHADOWS_IN_FLIGHT: usize = 256;
@@ -158,23 +152,18 @@ impl DualWrite {
         write: impl Future<Output = crate::Result<T>>,
     ) -> Option<T> {
         self.counters.secondary_writes.fetch_add(1, Ordering::Relaxed);
-        let outcome = match tokio::time::timeout(self.settings.secondary_timeout, write).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(_) => Err(format!("no answer within {:?}", self.settings.secondary_timeout)),
-        };
-        match outcome {
-            Ok(value) => {
+        let error = match tokio::time::timeout(self.settings.secondary_timeout, write).await {
+            Ok(Ok(value)) => {
                 if delete {
                     self.record(operation, scopes, None);
                 }
-                Some(value)
+                return Some(value);
             }
-            Err(error) => {
-                self.failed(operation, scopes, error);
-                None
-            }
-        }
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => format!("no answer within {:?}", self.settings.secondary_timeout),
+        };
+        self.failed(operation, scopes, error);
+        None
     }
 
     /// A secondary write that failed, or did other than the primary's.

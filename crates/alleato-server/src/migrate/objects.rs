@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use alleato_core::model::StoredObject;
 use alleato_core::ports::ObjectEntry;
 use anyhow::Context;
 use futures::TryStreamExt;
@@ -28,7 +29,6 @@ pub(super) async fn walk(
     repairs: &Repairs,
     progress: &Progress,
 ) -> anyhow::Result<ObjectReport> {
-    let copy = |key: String| copy(source, target, key, content_types);
     let ours: Vec<ObjectEntry> =
         source.objects.list(PREFIX).try_collect().await.context("listing the source's objects")?;
     let theirs: HashMap<String, u64> = target
@@ -48,12 +48,15 @@ pub(super) async fn walk(
         let repair = write && repairs.covers_object(&entry.key);
         match theirs.get(&entry.key) {
             Some(_) if repair => {
-                if !same(&checksum(source, &entry.key).await?, &checksum(target, &entry.key).await?) {
-                    target.objects.delete(&entry.key).await.with_context(|| format!("replacing {}", entry.key))?;
-                    copy(entry.key.clone()).await?;
-                    report.repaired += 1;
-                } else {
+                // Read once: compared, and written when it differs.
+                let Some(ours) = fetch(source, &entry.key).await? else { continue };
+                let sum = (Sha256::digest(&ours.bytes).into(), ours.content_type.clone());
+                if same(&Some(sum), &checksum(target, &entry.key).await?) {
                     report.identical += 1;
+                } else {
+                    target.objects.delete(&entry.key).await.with_context(|| format!("replacing {}", entry.key))?;
+                    put(target, &entry.key, ours, content_types).await?;
+                    report.repaired += 1;
                 }
             }
             Some(size) if *size != entry.size => report.note_differing(&entry.key),
@@ -66,9 +69,9 @@ pub(super) async fn walk(
             }
             Some(_) => report.identical += 1,
             None if write => {
-                if let Some(bytes) = copy(entry.key.clone()).await? {
+                if let Some(object) = fetch(source, &entry.key).await? {
                     report.copied += 1;
-                    report.copied_bytes += bytes;
+                    report.copied_bytes += put(target, &entry.key, object, content_types).await?;
                 }
             }
             None => report.note_missing(&entry.key),
@@ -88,28 +91,31 @@ pub(super) async fn walk(
     Ok(report)
 }
 
-/// Copies one object, bytes and content type; `None` when the source no longer holds it
-/// (deleted since it was listed), else its size.
-async fn copy(
-    source: &Side,
+/// The source's object; `None` when it no longer holds it (deleted since it was listed).
+async fn fetch(source: &Side, key: &str) -> anyhow::Result<Option<StoredObject>> {
+    source.objects.get(key).await.with_context(|| format!("reading {key} from the source"))
+}
+
+/// Writes one object to the target with its content type (the store's, else the file's);
+/// returns its size.
+async fn put(
     target: &Side,
-    key: String,
+    key: &str,
+    object: StoredObject,
     content_types: &HashMap<String, String>,
-) -> anyhow::Result<Option<u64>> {
-    let object = source.objects.get(&key).await.with_context(|| format!("reading {key} from the source"))?;
-    let Some(object) = object else { return Ok(None) };
+) -> anyhow::Result<u64> {
     let content_type = object
         .content_type
         .as_deref()
-        .or(content_types.get(&key).map(String::as_str))
+        .or(content_types.get(key).map(String::as_str))
         .unwrap_or("application/octet-stream");
     let bytes = object.bytes.len() as u64;
     target
         .objects
-        .put(&key, object.bytes, content_type)
+        .put(key, object.bytes, content_type)
         .await
         .with_context(|| format!("writing {key} to the target"))?;
-    Ok(Some(bytes))
+    Ok(bytes)
 }
 
 /// The SHA-256 of an object's bytes, and its content type where the store keeps one (a local

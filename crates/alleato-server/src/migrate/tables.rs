@@ -73,14 +73,11 @@ impl Walk<'_> {
                 .with_context(|| format!("reading the source's {table}"))?;
             let Some(through) = rows.last().map(Record::key) else { break };
             let theirs = range(target.as_ref(), table, after.as_ref(), Some(&through)).await?;
-            let repairs = if self.write { Some(self.repairs) } else { None };
-            let found = compare(&rows, &theirs, &mut report, (&mut source_digest, &mut target_digest), repairs);
+            let found = compare(&rows, &theirs, &mut report, (&mut source_digest, &mut target_digest), self.repairs());
             self.repair(table, &found, &mut report).await?;
             let missing = found.missing;
             if self.write && !missing.is_empty() {
-                let written = retried(|| target.import_rows(table, &missing))
-                    .await
-                    .with_context(|| format!("writing {} rows of {table} to the target", missing.len()))?;
+                let (missing, written) = self.import(table, missing, (after.as_ref(), &through)).await?;
                 report.copied += written;
                 if written < missing.len() as u64 {
                     // Skipped for a unique value the target already holds under another key (an
@@ -106,16 +103,9 @@ impl Walk<'_> {
             }
         }
         // Whatever the target holds past the source's last key is the target's alone.
-        let mut extras = Differences::default();
-        for extra in range(target.as_ref(), table, after.as_ref(), None).await? {
-            target_digest.update(checksum(&extra));
-            if self.write && self.repairs.covers(&extra) {
-                extras.delete.push(extra.key());
-            } else {
-                report.note_only_in_target(&extra.key());
-            }
-        }
-        self.repair(table, &extras, &mut report).await?;
+        let extras = range(target.as_ref(), table, after.as_ref(), None).await?;
+        let found = compare(&[], &extras, &mut report, (&mut source_digest, &mut target_digest), self.repairs());
+        self.repair(table, &found, &mut report).await?;
         report.source_checksum = hex(&source_digest.finalize());
         report.target_checksum = hex(&target_digest.finalize());
         bar.finish();
@@ -124,6 +114,39 @@ impl Walk<'_> {
 }
 
 impl Walk<'_> {
+    /// The repair logs' scopes, when this walk writes.
+    fn repairs(&self) -> Option<&Repairs> {
+        self.write.then_some(self.repairs)
+    }
+
+    /// Writes the rows the target lacks. A live source may delete a row's parent after the
+    /// batch was read (a chat, and with it its messages): the target then refuses the batch as
+    /// `NotFound`, and the rows the source still holds in the range are written instead (read
+    /// again, at most three times in all). Returns the rows tried last and how many were written.
+    async fn import(
+        &self,
+        table: Table,
+        mut rows: Vec<Record>,
+        (after, through): (Option<&RowKey>, &RowKey),
+    ) -> anyhow::Result<(Vec<Record>, u64)> {
+        let mut attempt = 1;
+        loop {
+            match retried(|| self.target.database.import_rows(table, &rows)).await {
+                Err(alleato_core::Error::NotFound { .. }) if attempt < 3 => {
+                    let still = range(self.source.database.as_ref(), table, after, Some(through)).await?;
+                    let still: std::collections::BTreeSet<RowKey> = still.iter().map(Record::key).collect();
+                    rows.retain(|row| still.contains(&row.key()));
+                    attempt += 1;
+                }
+                outcome => {
+                    let written =
+                        outcome.with_context(|| format!("writing {} rows of {table} to the target", rows.len()))?;
+                    return Ok((rows, written));
+                }
+            }
+        }
+    }
+
     /// Makes the target's rows under the repair logs' scopes equal to the source's: deletes
     /// first (a deleted user's email may be a new user's), then overwrites.
     async fn repair(&self, table: Table, found: &Differences, report: &mut TableReport) -> anyhow::Result<()> {
@@ -173,7 +196,7 @@ struct Differences {
     delete: Vec<RowKey>,
 }
 
-/// Every target row of `table` in `(after, through]` (to the end without `through`).
+/// Every row of `table` in `(after, through]` of `db` (to the end without `through`).
 async fn range(
     db: &dyn DatabaseTransfer,
     table: Table,

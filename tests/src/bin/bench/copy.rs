@@ -11,7 +11,7 @@ use alleato_core::ids::{ChatId, MessageId, UserId};
 use alleato_core::model::{Chat, MessagePart, Role, StoredMessage, User, UserKind, Visibility};
 use alleato_core::ports::{Record, Table};
 use alleato_core::time::{Timestamp, now, to_sortable_text};
-use alleato_e2e::process::traditional_env;
+use alleato_e2e::deployments::{env_file, traditional};
 use sqlx::Connection;
 
 const USERS: usize = 10;
@@ -126,29 +126,12 @@ fn copy_text(rows: &Rows) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// An env file for a side, in `dir`.
-fn env_file(dir: &Path, name: &str, vars: &[(String, String)]) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()).unwrap();
-    path
-}
-
-/// A traditional side of its own schema (no Redis: `migrate` reaches only the database and
-/// object storage).
-fn traditional(dir: &Path, run: &str) -> Vec<(String, String)> {
-    let mut env = traditional_env("bench", run);
-    env.retain(|(k, _)| !k.contains("REDIS"));
-    env.push(("ALLEATO_DATA_DIR".into(), dir.display().to_string()));
-    env
-}
-
 fn rate(n: f64, took: Duration) -> f64 {
     n / took.as_secs_f64()
 }
 
 pub async fn copy_throughput(binary: &Path, messages: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let run = alleato_e2e::uuid_like();
     let home = dir.path().join("home");
     let from = env_file(dir.path(), "home.env", &[("ALLEATO_DATA_DIR".into(), home.display().to_string())]);
     let rows = rows(messages);
@@ -184,7 +167,7 @@ pub async fn copy_throughput(binary: &Path, messages: usize) {
 
     // PostgreSQL's own COPY into an empty schema of the same tables (made by the server's
     // migrations), on one connection, the rows already in COPY's format.
-    let reference = traditional(&dir.path().join("reference"), &format!("copyref_{run}"));
+    let reference = traditional(&dir.path().join("reference"));
     let config = alleato_server::Config::from_env_file(&env_file(dir.path(), "reference.env", &reference)).unwrap();
     drop(alleato_server::wiring::open_database(&config).await.unwrap());
     let schema = reference.iter().find(|(k, _)| k == "ALLEATO_DATABASE__SCHEMA").unwrap().1.clone();
@@ -207,7 +190,7 @@ pub async fn copy_throughput(binary: &Path, messages: usize) {
     );
 
     for batch in [1000, 5000] {
-        let away = traditional(&dir.path().join(format!("away-{batch}")), &format!("copy_{batch}_{run}"));
+        let away = traditional(&dir.path().join(format!("away-{batch}")));
         let to = env_file(dir.path(), &format!("away-{batch}.env"), &away);
         let began = Instant::now();
         let output = Command::new(binary)

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use alleato_e2e::alleato_sdk::Client;
 use alleato_e2e::alleato_sdk::api::{ChatId, CreateChatRequest};
-use alleato_e2e::process::{ServerProcess, traditional_env};
+use alleato_e2e::process::{ServerProcess, cloudflare_env, traditional_env};
 use futures::StreamExt;
 
 mod copy;
@@ -64,29 +64,6 @@ fn parse_args() -> Args {
         }
     }
     Args { binary, seconds, connections, traditional, edge, copy }
-}
-
-/// The environment that puts a server on the Cloudflare stack of the local test services: D1
-/// (a database of its own) and Workers KV through the simulator, R2 through s3s-fs.
-fn edge_env(run: &str) -> Vec<(String, String)> {
-    [
-        ("USE_CLOUDFLARE", "true".to_owned()),
-        ("CLOUDFLARE_API_BASE_URL", alleato_e2e::cf_url()),
-        ("CLOUDFLARE_ACCOUNT_ID", "bench-account".to_owned()),
-        ("CLOUDFLARE_API_TOKEN", "bench-token".to_owned()),
-        ("CLOUDFLARE_D1_DATABASE_ID", format!("bench-{run}")),
-        ("CLOUDFLARE_KV_NAMESPACE_ID", "bench".to_owned()),
-        // The simulator has no account-wide limit; the load below would spend 1,200 in a second.
-        ("ALLEATO_CLOUDFLARE__API_REQUESTS_PER_5_MINUTES", "1000000000".to_owned()),
-        ("R2_BUCKET", "alleato-test".to_owned()),
-        ("R2_ENDPOINT", alleato_e2e::s3_endpoint()),
-        ("R2_ACCESS_KEY_ID", "AKTEST".to_owned()),
-        ("R2_SECRET_ACCESS_KEY", "SKTEST".to_owned()),
-        ("ALLEATO_STORAGE__S3_PREFIX", format!("bench-{run}")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
 }
 
 /// Starts the binary and returns it with the time until `/ready` first answered 200.
@@ -164,7 +141,7 @@ async fn main() {
     let run = alleato_e2e::uuid_like();
     let env = match (args.traditional, args.edge) {
         (true, _) => traditional_env("bench", &run),
-        (_, true) => edge_env(&run),
+        (_, true) => cloudflare_env("bench", &run),
         _ => Vec::new(),
     };
     STACK_ENV.set(env).unwrap();
