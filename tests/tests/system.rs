@@ -75,6 +75,39 @@ async fn unknown_routes_and_methods_answer_json() {
 }
 
 #[tokio::test]
+async fn the_web_app_is_served_at_the_root_with_a_strict_policy_and_can_be_turned_off() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/chat/00000000-0000-0000-0000-000000000000", "/assets/app.js"] {
+        let response = app.client.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.starts_with("default-src 'none'; script-src 'self';"), "{path}: {csp}");
+        let etag = response.headers()["etag"].clone();
+        let again = app.client.request(Method::GET, path).header("if-none-match", etag).send().await.unwrap();
+        assert_eq!(again.status(), 304, "{path}: an unchanged file is not sent again");
+    }
+    let index = app.client.request(Method::GET, "/").send().await.unwrap();
+    assert!(index.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(index.text().await.unwrap().contains(r#"<script type="module" src="/assets/app.js"></script>"#));
+    // Hostile names: nothing outside the app's own files, however the path is spelled.
+    for path in ["/assets/..%2F..%2FCargo.toml", "/assets/..%2Findex.html", "/assets/.hidden", "/assets/a%5Cb.js"] {
+        let response = app.client.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "not_found:api", "{path}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().to_path_buf());
+    config.web_app = false;
+    let api_only = TestApp::spawn_with(config, Some(dir)).await;
+    for path in ["/", "/assets/app.js"] {
+        let response = api_only.client.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path} with the web app off");
+    }
+}
+
+#[tokio::test]
 async fn malformed_input_is_a_clear_4xx_never_a_500() {
     let app = TestApp::spawn().await;
     let (ada, _) = app.user().await;

@@ -1,14 +1,16 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! - `test`: the whole test suite (what the README and CI run), schemathesis over the OpenAPI
-//!   document included.
+//!   document and the web app's browser tests included.
 //! - `schemathesis`: only the schemathesis runs of `test`, on a freshly built server.
+//! - `web`: only the browser tests of `test`, on a freshly built server.
 //! - `ci`: formatting and lint checks, then `test`.
 //! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench/`
 //!   against it, printing figures (never a pass/fail).
 
 mod schemathesis;
 mod services;
+mod web;
 
 use std::process::{Command, ExitCode};
 
@@ -19,11 +21,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("schemathesis") => schemathesis_only(),
+        Some("web") => web_only(),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [cargo test args...] | schemathesis | ci | bench [--traditional | --edge | --copy] [--seconds N] [--connections N]>"
+                "usage: cargo xtask <test [cargo test args...] | schemathesis | web | ci | bench [--traditional | --edge | --copy] [--seconds N] [--connections N]>"
             );
             return ExitCode::from(2);
         }
@@ -53,7 +56,8 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 /// The adapter suites talk to real PostgreSQL, Redis and S3 (s3s-fs), started here if they are
 /// down; the end-to-end suite runs once per stack: embedded, traditional, mixed, and Cloudflare
 /// (on the local stand-ins, then through Cloudflare's simulator, started here). Schemathesis
-/// checks the OpenAPI document against the server (two runs, two tests).
+/// checks the OpenAPI document against the server (two runs, two tests). The web app's browser
+/// tests run in Debian's chromium (installed here if missing).
 fn test(extra: &[String]) -> anyhow::Result<()> {
     services::postgres()?;
     services::redis()?;
@@ -80,6 +84,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             0 => Ok(()),
             n => bail!("schemathesis: {n} of its runs found failures (reports in target/schemathesis)"),
         });
+    }
+    if outcome.is_ok() {
+        outcome = add(web::run(&target_dir()));
     }
     // The same end-to-end tests on the traditional stack, on a mixed one (the flags switch each
     // service on its own), and twice on the Cloudflare stack (USE_CLOUDFLARE=true): D1 and
@@ -119,31 +126,36 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
 
 /// Runs `cargo test ...`, echoing its output, and adds up its `test result:` lines.
 fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(u64, u64)> {
-    use std::io::{BufRead, BufReader, Write};
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("xtask: cargo {}", args.join(" "));
-    let mut child = Command::new(&cargo)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {cargo}"))?;
+    let mut command = Command::new(&cargo);
+    command.args(args).envs(env.iter().copied());
     let (mut passed, mut failed) = (0, 0);
-    let stdout = child.stdout.take().context("test output")?;
-    let mut out = std::io::stdout().lock();
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        writeln!(out, "{line}")?;
+    let status = echo_stdout(&mut command, |line| {
         if let Some(rest) = line.strip_prefix("test result: ") {
             passed += count(rest, " passed");
             failed += count(rest, " failed");
         }
-    }
-    let status = child.wait()?;
+    })
+    .with_context(|| format!("running {cargo}"))?;
     if !status.success() {
         bail!("cargo {} failed ({status}); {passed} passed, {failed} failed", args.join(" "));
     }
     Ok((passed, failed))
+}
+
+/// Runs `command`, echoing its standard output line by line and showing each line to `scan`.
+fn echo_stdout(command: &mut Command, mut scan: impl FnMut(&str)) -> anyhow::Result<std::process::ExitStatus> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn()?;
+    let stdout = child.stdout.take().context("the command's output")?;
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        writeln!(out, "{line}")?;
+        scan(&line);
+    }
+    Ok(child.wait()?)
 }
 
 /// The number before `label` in "ok. 12 passed; 0 failed; ...".
@@ -179,6 +191,13 @@ fn schemathesis_only() -> anyhow::Result<()> {
     if failed > 0 {
         bail!("schemathesis: {failed} of its runs found failures (reports in target/schemathesis)");
     }
+    Ok(())
+}
+
+fn web_only() -> anyhow::Result<()> {
+    cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;
+    let (passed, failed) = web::run(&target_dir())?;
+    println!("tests: {passed} passed, {failed} failed");
     Ok(())
 }
 

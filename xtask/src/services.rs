@@ -158,3 +158,11 @@ pub fn cloudflare_shim() -> anyhow::Result<()> {
     ))?;
     wait_for(8787, "the Cloudflare shim (Miniflare)")
 }
+
+/// Debian's chromium, for the browser tests (nothing downloads a browser build of its own).
+pub fn chromium() -> anyhow::Result<()> {
+    if installed("/usr/bin/chromium") {
+        return Ok(());
+    }
+    apt_install("--no-install-recommends chromium")
+}

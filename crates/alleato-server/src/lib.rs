@@ -10,6 +10,7 @@ pub mod migrate;
 mod routes;
 mod serve;
 mod state;
+mod web;
 pub mod wiring;
 
 use std::net::SocketAddr;
@@ -44,6 +45,7 @@ pub fn app(state: AppState, config: &Config) -> anyhow::Result<Router> {
     let mut router = Router::new()
         .nest("/api/v1", api)
         .merge(routes::system::routes())
+        .merge(if config.web_app { web::routes() } else { Router::new() })
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state)

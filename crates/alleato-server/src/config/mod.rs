@@ -55,6 +55,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Use `X-Forwarded-For` as the client address (only behind a proxy you trust).
     pub trust_forwarded_for: bool,
+    /// Serve the chat web app at `/` (`ALLEATO_WEB_APP`); off, only the API answers.
+    pub web_app: bool,
     /// Largest request body, except uploads.
     pub max_body_bytes: usize,
     /// Largest uploaded file.
@@ -387,6 +389,7 @@ impl Default for Config {
             ephemeral: false,
             cors_origins: Vec::new(),
             trust_forwarded_for: false,
+            web_app: true,
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
