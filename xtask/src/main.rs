@@ -178,6 +178,7 @@ const STACK_SUITES: &[&str] = &[
     "files",
     "generation",
     "hardening",
+    "metrics",
     "openapi",
     "restart",
     "system",

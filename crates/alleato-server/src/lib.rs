@@ -2,9 +2,11 @@
 //! axum application. [`start`] is what the `alleato` binary and the end-to-end tests both run.
 #![forbid(unsafe_code)]
 
+pub mod ab;
 pub mod config;
 mod error;
 mod extract;
+mod metrics;
 mod middleware;
 pub mod migrate;
 mod routes;
@@ -48,7 +50,11 @@ pub fn app(state: AppState, config: &Config) -> anyhow::Result<Router> {
         .merge(if config.web_app { web::routes() } else { Router::new() })
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    if config.metrics_addr.is_some() {
+        router = router.layer(axum::middleware::from_fn(metrics::http));
+    }
+    router = router
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             middleware::DeclaredSizeLimits {
@@ -123,6 +129,8 @@ fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
 /// A server running in the background: its address, and a handle to stop it gracefully.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` answers, when `ALLEATO_METRICS_ADDR` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub adapters: Vec<AdapterInfo>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -150,6 +158,10 @@ impl RunningServer {
 
 /// Wires the adapters, binds `config.addr` and serves until stopped.
 pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let metrics_addr = match config.metrics_addr {
+        Some(addr) => Some(metrics::serve(addr).await?),
+        None => None,
+    };
     let wired = wiring::wire(&config).await?;
     log_adapter_table(&wired.adapters);
     if let Some(streams) = &wired.embedded_streams {
@@ -217,7 +229,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         Ok(())
     });
     tracing::info!(%addr, "alleato listening");
-    Ok(RunningServer { addr, adapters: wired.adapters, shutdown: Some(tx), task })
+    Ok(RunningServer { addr, metrics_addr, adapters: wired.adapters, shutdown: Some(tx), task })
 }
 
 /// Bytes with no metadata older than an hour: what a process killed mid-upload leaves. The

@@ -37,6 +37,9 @@ enum Command {
     /// Move the data to other stores and prove nothing was lost (see the README).
     #[command(subcommand)]
     Migrate(alleato_server::migrate::MigrateCommand),
+    /// Run one workload on two stacks (env files or running servers) and compare them:
+    /// latency, throughput, errors, where the time goes, and whether results match.
+    Ab(alleato_server::ab::AbArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -52,6 +55,16 @@ fn main() -> anyhow::Result<ExitCode> {
             .block_on(alleato_server::migrate::run(command))?;
         return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
+    if let Some(Command::Ab(args)) = cli.command {
+        // Each side is configured by its own env file; this process only drives and reports.
+        init_tracing(cli.json_logs, "warn", BoxMakeWriter::new(std::io::stderr));
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?
+            .block_on(alleato_server::ab::run(args))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut config = Config::load().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     config.ephemeral |= cli.ephemeral;
     match cli.command.unwrap_or(Command::Serve) {
@@ -59,7 +72,7 @@ fn main() -> anyhow::Result<ExitCode> {
             print!("{}", config.to_redacted_toml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate(_) => unreachable!("handled above"),
+        Command::Migrate(_) | Command::Ab(_) => unreachable!("handled above"),
         Command::Serve => {
             init_tracing(cli.json_logs, "info,tower_http=warn", BoxMakeWriter::new(std::io::stdout));
             tokio::runtime::Builder::new_multi_thread()

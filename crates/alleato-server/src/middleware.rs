@@ -67,6 +67,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     let ip = client_ip(&req, state.info.trust_forwarded_for);
     match state.services.rate_limiter.hit(&ip, name, limit).await {
         Ok(decision) if !decision.allowed => {
+            crate::metrics::rate_limited(name);
             let retry_after_secs = decision.resets_in.as_secs_f64().ceil().max(1.0) as u64;
             let err = Error::RateLimited {
                 surface: Surface::Api,

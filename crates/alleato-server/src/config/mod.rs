@@ -57,6 +57,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Serve the chat web app at `/` (`ALLEATO_WEB_APP`); off, only the API answers.
     pub web_app: bool,
+    /// Where to serve Prometheus metrics (`ALLEATO_METRICS_ADDR`, e.g. `127.0.0.1:9187`);
+    /// unset, none are recorded or served.
+    pub metrics_addr: Option<SocketAddr>,
     /// Largest request body, except uploads.
     pub max_body_bytes: usize,
     /// Largest uploaded file.
@@ -390,6 +393,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             trust_forwarded_for: false,
             web_app: true,
+            metrics_addr: None,
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,

@@ -93,7 +93,19 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
         max_bytes: config.max_upload_bytes,
         download_url_ttl: Duration::from_secs(config.storage.download_url_ttl_secs),
     };
-    let ports = Ports::from_database(database, objects, kv, counters, streams.port, model);
+    let mut ports = Ports::from_database(database, objects, kv, counters, streams.port, model);
+    if config.metrics_addr.is_some() {
+        let label = |i: usize| crate::metrics::ports::Backends::label(&adapters[i].backend);
+        let backends = crate::metrics::ports::Backends {
+            database: label(0),
+            storage: label(1),
+            kv: label(2),
+            counters: label(3),
+            streams: label(4),
+            model: label(5),
+        };
+        ports = crate::metrics::ports::meter(ports, &backends);
+    }
     Ok(Wired {
         services: Services::new(ports, auth, files, generation),
         adapters,
