@@ -4,10 +4,14 @@
 //!   document and the web app's browser tests included.
 //! - `schemathesis`: only the schemathesis runs of `test`, on a freshly built server.
 //! - `web`: only the browser tests of `test`, on a freshly built server.
+//! - `public-api [--bless]`: compares each library crate's public API with its record in `api/`
+//!   (part of `test`); `--bless` records the current one.
 //! - `ci`: formatting and lint checks, then `test`.
 //! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench/`
 //!   against it, printing figures (never a pass/fail).
 
+mod examples;
+mod public_api;
 mod schemathesis;
 mod services;
 mod web;
@@ -22,11 +26,12 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("schemathesis") => schemathesis_only(),
         Some("web") => web_only(),
+        Some("public-api") => public_api_only(args.iter().any(|a| a == "--bless")),
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [cargo test args...] | schemathesis | web | ci | bench [--traditional | --edge | --copy] [--seconds N] [--connections N]>"
+                "usage: cargo xtask <test [cargo test args...] | schemathesis | web | public-api [--bless] | ci | bench [--traditional | --edge | --copy] [--seconds N] [--connections N]>"
             );
             return ExitCode::from(2);
         }
@@ -56,8 +61,9 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 /// The adapter suites talk to real PostgreSQL, Redis and S3 (s3s-fs), started here if they are
 /// down; the end-to-end suite runs once per stack: embedded, traditional, mixed, and Cloudflare
 /// (on the local stand-ins, then through Cloudflare's simulator, started here). Schemathesis
-/// checks the OpenAPI document against the server (two runs, two tests). The web app's browser
-/// tests run in Debian's chromium (installed here if missing).
+/// checks the OpenAPI document against the server (two runs, two tests). The library crates'
+/// examples run once each as smoke tests. The web app's browser tests run in Debian's chromium
+/// (installed here if missing).
 fn test(extra: &[String]) -> anyhow::Result<()> {
     services::postgres()?;
     services::redis()?;
@@ -83,6 +89,21 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         outcome = add(runs).and_then(|()| match failed {
             0 => Ok(()),
             n => bail!("schemathesis: {n} of its runs found failures (reports in target/schemathesis)"),
+        });
+    }
+    if outcome.is_ok() {
+        let run = public_api::run(&target_dir(), false);
+        let failed = run.as_ref().map_or(0, |&(_, failed)| failed);
+        outcome = add(run).and_then(|()| match failed {
+            0 => Ok(()),
+            n => bail!("{n} public API(s) differ from their records in api/ (see above)"),
+        });
+    }
+    if outcome.is_ok() {
+        let (passed, failed) = examples::run();
+        outcome = add(Ok((passed, failed))).and_then(|()| match failed {
+            0 => Ok(()),
+            n => bail!("{n} of the library crates' examples failed"),
         });
     }
     if outcome.is_ok() {
@@ -195,6 +216,15 @@ fn schemathesis_only() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn public_api_only(bless: bool) -> anyhow::Result<()> {
+    let (passed, failed) = public_api::run(&target_dir(), bless)?;
+    println!("tests: {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} public API(s) differ from their records in api/");
+    }
+    Ok(())
+}
+
 fn web_only() -> anyhow::Result<()> {
     cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;
     let (passed, failed) = web::run(&target_dir())?;
@@ -205,6 +235,16 @@ fn web_only() -> anyhow::Result<()> {
 fn ci() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    // The documentation builds without a warning (a broken link, a link to a private item).
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo_bin)
+        .args(["doc", "--workspace", "--no-deps", "--quiet"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .status()
+        .context("running cargo doc")?;
+    if !status.success() {
+        bail!("cargo doc failed ({status})");
+    }
     test(&[])
 }
 

@@ -1,4 +1,4 @@
-//! Object storage for Alleato's [`ObjectStorage`](alleato_core::ports::ObjectStorage) port, over
+//! Object storage for Alleato's [`alleato_core::ports::ObjectStorage`] port, over
 //! the `object_store` crate, so every backend it supports is one constructor away.
 //!
 //! - [`ObjectStoreAdapter::local`]: a directory on disk (the embedded default, `data/objects`).

@@ -29,7 +29,7 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 const BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// The change feed over Redis pub/sub; see the [module documentation](self). Cheap to clone.
+/// The change feed over Redis pub/sub; see the module's documentation. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisChanges {
     shared: Arc<Shared>,

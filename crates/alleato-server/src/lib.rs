@@ -16,9 +16,11 @@ mod web;
 pub mod wiring;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_api::AdapterInfo;
+use alleato_core::ports::LanguageModel;
 use alleato_core::services::AuthService;
 use anyhow::Context;
 use axum::Router;
@@ -156,80 +158,162 @@ impl RunningServer {
     }
 }
 
-/// Wires the adapters, binds `config.addr` and serves until stopped.
-pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
-    let metrics_addr = match config.metrics_addr {
-        Some(addr) => Some(metrics::serve(addr).await?),
-        None => None,
-    };
-    let wired = wiring::wire(&config).await?;
-    log_adapter_table(&wired.adapters);
-    if let Some(streams) = &wired.embedded_streams {
-        // Generations the last run left unfinished (a crash, a kill): store what they said.
-        let unfinished = streams.unfinished().await.context("reading the streams store")?;
-        let ended = wired.services.generation.recover_interrupted(&unfinished).await;
-        match ended {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(generations = n, "ended generations the last run left unfinished"),
-            Err(err) => tracing::error!(error = %err, "could not end the generations the last run left unfinished"),
+/// Alleato assembled and ready to serve, but not listening: its router, which a program may
+/// mount inside its own axum application (see the `mount` example), and the work that runs
+/// beside it (the sweep of orphaned uploads, other instances' logouts, the streams to flush at
+/// the end). [`start`] builds one and serves it on `config.addr`.
+pub struct Alleato {
+    router: Router,
+    adapters: Vec<AdapterInfo>,
+    metrics_addr: Option<SocketAddr>,
+    background: Vec<JoinHandle<()>>,
+    embedded_streams: Option<alleato_sqlite::SqliteStreams>,
+    kv_streams: Option<alleato_cloudflare::KvStreams>,
+}
+
+/// What [`Alleato`] is built from: the configuration, and parts an embedding program supplies
+/// itself instead of the configured ones.
+pub struct Builder {
+    config: Config,
+    model: Option<Arc<dyn LanguageModel>>,
+}
+
+impl Builder {
+    pub fn new(config: Config) -> Self {
+        Self { config, model: None }
+    }
+
+    /// Answers with this language model instead of the configured one (the adapter table
+    /// names it by its `describe()`).
+    pub fn model(mut self, model: Arc<dyn LanguageModel>) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Opens every adapter, ends the generations a crash left unfinished, and starts the
+    /// background work (and the metrics listener, when configured).
+    pub async fn build(self) -> anyhow::Result<Alleato> {
+        let config = self.config;
+        let metrics_addr = match config.metrics_addr {
+            Some(addr) => Some(metrics::serve(addr).await?),
+            None => None,
+        };
+        let overrides = wiring::Overrides { model: self.model };
+        let wired = wiring::wire_with(&config, overrides).await?;
+        log_adapter_table(&wired.adapters);
+        if let Some(streams) = &wired.embedded_streams {
+            // Generations the last run left unfinished (a crash, a kill): store what they said.
+            let unfinished = streams.unfinished().await.context("reading the streams store")?;
+            let ended = wired.services.generation.recover_interrupted(&unfinished).await;
+            match ended {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(generations = n, "ended generations the last run left unfinished"),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not end the generations the last run left unfinished")
+                }
+            }
+        }
+        // The login timing equaliser costs one Argon2 hash: compute it off the start-up path.
+        tokio::task::spawn_blocking(AuthService::warm_up);
+        let state = AppState::new(
+            wired.services,
+            Info {
+                adapters: wired.adapters.clone(),
+                admin_key: config.admin.api_key.clone(),
+                rate_limit: config.rate_limit.clone(),
+                trust_forwarded_for: config.trust_forwarded_for,
+            },
+        );
+        let files = state.services.files.clone();
+        let mut background = Vec::new();
+        if let Some(revocations) = state.services.auth.revocations().cloned() {
+            tracing::info!(
+                poll_secs = revocations.poll_every().as_secs(),
+                "sessions live in an eventually consistent store: reading other instances' logouts from the database"
+            );
+            background.push(tokio::spawn(revocations.run()));
+        }
+        // Adapters sweep their own expired entries; this is the service-level sweep.
+        background.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            every.tick().await; // Not at start: a listing of the whole bucket on every start of every instance.
+            loop {
+                every.tick().await;
+                sweep_orphaned_uploads(&files).await;
+            }
+        }));
+        Ok(Alleato {
+            router: app(state, &config)?,
+            adapters: wired.adapters,
+            metrics_addr,
+            background,
+            embedded_streams: wired.embedded_streams,
+            kv_streams: wired.kv_streams,
+        })
+    }
+}
+
+impl Alleato {
+    /// Builds Alleato from the configuration alone.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Builder::new(config).build().await
+    }
+
+    /// Every route (`/api/v1/...`, `/health`, `/ready`, the web app when on) and layer. Nest it
+    /// under a prefix with `Router::nest_service`; the web app expects to be at `/`, so an
+    /// embedding program usually turns it off (`web_app = false`). Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`: rate limits key on the peer.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Which adapter serves each port, and why (the start-up table).
+    pub fn adapters(&self) -> &[AdapterInfo] {
+        &self.adapters
+    }
+
+    /// Where `GET /metrics` answers, when `ALLEATO_METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Stops the background work and flushes what the streams stores hold in memory. Call it
+    /// once the router no longer serves requests.
+    pub async fn shutdown(self) {
+        for task in &self.background {
+            task.abort();
+        }
+        if let Some(streams) = &self.embedded_streams {
+            streams.flush().await;
+        }
+        if let Some(streams) = &self.kv_streams {
+            streams.flush().await;
         }
     }
-    // The login timing equaliser costs one Argon2 hash: compute it off the start-up path.
-    tokio::task::spawn_blocking(AuthService::warm_up);
-    let state = AppState::new(
-        wired.services,
-        Info {
-            adapters: wired.adapters.clone(),
-            admin_key: config.admin.api_key.clone(),
-            rate_limit: config.rate_limit.clone(),
-            trust_forwarded_for: config.trust_forwarded_for,
-        },
-    );
-    let files = state.services.files.clone();
-    let logouts = state.services.auth.revocations().cloned().map(|revocations| {
-        tracing::info!(
-            poll_secs = revocations.poll_every().as_secs(),
-            "sessions live in an eventually consistent store: reading other instances' logouts from the database"
-        );
-        tokio::spawn(revocations.run())
-    });
-    let router = app(state, &config)?;
-    let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
-    let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let (flush_on_stop, flush_kv_on_stop) = (wired.embedded_streams, wired.kv_streams);
-    // Adapters sweep their own expired entries; this is the service-level sweep.
-    let sweeper = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(3600));
-        every.tick().await; // Not at start: a listing of the whole bucket on every start of every instance.
-        loop {
-            every.tick().await;
-            sweep_orphaned_uploads(&files).await;
-        }
-    });
+}
+
+/// Wires the adapters, binds `config.addr` and serves until stopped.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let limits = serve::ConnectionLimits {
         header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
         max_connections: serve::fit_connection_cap(config.max_connections.max(1)),
     };
+    let bind = config.addr;
+    let alleato = Alleato::build(config).await?;
+    let listener = TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let (adapters, metrics_addr, router) = (alleato.adapters.clone(), alleato.metrics_addr, alleato.router());
     let task = tokio::spawn(async move {
         serve::serve(listener, router, limits, async {
             let _ = rx.await;
         })
         .await;
-        sweeper.abort();
-        if let Some(logouts) = &logouts {
-            logouts.abort();
-        }
-        if let Some(streams) = &flush_on_stop {
-            streams.flush().await;
-        }
-        if let Some(streams) = &flush_kv_on_stop {
-            streams.flush().await;
-        }
+        alleato.shutdown().await;
         Ok(())
     });
     tracing::info!(%addr, "alleato listening");
-    Ok(RunningServer { addr, metrics_addr, adapters: wired.adapters, shutdown: Some(tx), task })
+    Ok(RunningServer { addr, metrics_addr, adapters, shutdown: Some(tx), task })
 }
 
 /// Bytes with no metadata older than an hour: what a process killed mid-upload leaves. The

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use alleato_api::ErrorBody;
 use alleato_core::{Error, Surface};
 use axum::Json;
-use axum::extract::{ConnectInfo, OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,15 +14,14 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The rate-limit group of a path, with its per-minute limit; `None` for unlimited paths.
-fn group(path: &str, state: &AppState) -> Option<(&'static str, u32)> {
+/// The rate-limit group of a path under `/api/v1`, with its per-minute limit.
+fn group(rest: &str, state: &AppState) -> (&'static str, u32) {
     let limits = &state.info.rate_limit;
-    let rest = path.strip_prefix("/api/v1")?;
-    Some(match rest {
+    match rest {
         "/auth/login" | "/auth/register" | "/auth/guest" => ("auth", limits.auth_per_minute),
         "/files/upload" => ("upload", limits.upload_per_minute),
         _ => ("api", limits.api_per_minute),
-    })
+    }
 }
 
 /// The client address: the socket peer, or the first `X-Forwarded-For` hop when configured to
@@ -58,12 +57,9 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     if !state.info.rate_limit.enabled {
         return next.run(req).await;
     }
-    // Inside the nested `/api/v1` router the URI has lost its prefix; the original keeps it.
-    let path =
-        req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().path().to_owned(), |u| u.path().to_owned());
-    let Some((name, limit)) = group(&path, &state) else {
-        return next.run(req).await;
-    };
+    // This runs inside the nested `/api/v1` router, where the URI has lost that prefix (and
+    // any prefix an embedding program mounts Alleato under).
+    let (name, limit) = group(req.uri().path(), &state);
     let ip = client_ip(&req, state.info.trust_forwarded_for);
     match state.services.rate_limiter.hit(&ip, name, limit).await {
         Ok(decision) if !decision.allowed => {

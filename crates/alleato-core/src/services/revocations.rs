@@ -23,7 +23,7 @@ use crate::time::{Timestamp, now};
 /// committed a moment after its time was taken.
 const OVERLAP: chrono::Duration = chrono::Duration::seconds(30);
 
-/// The recent logouts of every instance. See the [module documentation](self).
+/// The recent logouts of every instance. See the module's documentation.
 #[derive(Clone)]
 pub struct Revocations {
     users: Arc<dyn UserStore>,

@@ -3,7 +3,7 @@
 //! Each side is a server this command starts from an env file (the variables the server reads;
 //! it gets a free port, a data directory of its own unless the file names one, metrics on, and
 //! no rate limit or daily quota unless the file sets them) or one already running at a URL.
-//! First the scripted sequence of [`replay`] runs on both and their results are compared; then
+//! First a scripted sequence (`replay.rs`) runs on both and their results are compared; then
 //! the workload runs in rounds, A then B, so drift of the machine falls on both alike. It
 //! creates its own users and data and deletes nothing it did not create.
 //!

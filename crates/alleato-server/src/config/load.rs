@@ -66,7 +66,7 @@ impl Config {
     /// `alleato migrate` reads each side's env file exactly as the server would read it.
     ///
     /// `ALLEATO_SECTION__KEY` sets `section.key` (names are case-insensitive, values parsed as
-    /// figment's `Env` parses them); the design document's names ([`ENV_NAMES`]) apply after,
+    /// figment's `Env` parses them); the design document's names (`ENV_NAMES`) apply after,
     /// unless empty.
     pub fn figment_from(vars: &[(String, String)]) -> Figment {
         let var = |name: &str| vars.iter().rev().find(|(k, _)| k.trim() == name).map(|(_, v)| v.clone());

@@ -3,7 +3,7 @@
 //! (`USE_CLOUDFLARE`, `DATABASE_URL`, `JWT_SECRET`, ...); any key can also be set as
 //! `ALLEATO_<KEY>` with `__` between levels (`ALLEATO_RATE_LIMIT__AUTH_PER_MINUTE=5`).
 //!
-//! This module holds the settings' shape and defaults; [`load`] reads them in.
+//! This module holds the settings' shape and defaults; `load.rs` reads them in.
 
 mod load;
 

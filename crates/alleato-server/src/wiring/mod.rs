@@ -24,9 +24,11 @@ mod open;
 mod plan;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_api::AdapterInfo;
+use alleato_core::ports::LanguageModel;
 use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, Ports, Services};
 use alleato_sqlite::SqliteStreams;
 use anyhow::{Context, bail};
@@ -54,8 +56,20 @@ pub async fn open_database(config: &Config) -> anyhow::Result<DatabasePorts> {
     Opener::new(config).database(&plan(config).database).await
 }
 
+/// Parts a program supplies itself instead of the configured ones.
+#[derive(Default)]
+pub struct Overrides {
+    /// The language model, instead of the one `[ai]` configures.
+    pub model: Option<Arc<dyn LanguageModel>>,
+}
+
 /// Opens every chosen adapter and builds the services.
 pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
+    wire_with(config, Overrides::default()).await
+}
+
+/// [`wire`], with some parts given instead of opened.
+pub async fn wire_with(config: &Config, overrides: Overrides) -> anyhow::Result<Wired> {
     let plan = plan(config);
     if config.cloudflare.r2_public_url.is_some() && plan.storage.backend != StorageBackend::R2 {
         tracing::warn!("R2_PUBLIC_URL is ignored: uploads are not on R2 ({})", plan.storage.reason);
@@ -72,7 +86,11 @@ pub async fn wire(config: &Config) -> anyhow::Result<Wired> {
     let database = open.cache_announced_users(database, &plan.database.backend, &plan.kv).await?;
     let counters = open.counters(&plan.counters).await?;
     let streams = open.streams(&plan.streams).await?;
-    let (model, generation, model_choice) = open.model()?;
+    let (mut model, generation, mut model_choice) = open.model()?;
+    if let Some(given) = overrides.model {
+        model_choice = Choice { backend: given.describe(), reason: "given by the program that embeds Alleato".into() };
+        model = given;
+    }
     let mut adapters = vec![
         row("database", open::describe_database(&plan.database.backend), &plan.database.reason),
         row("storage", open::describe_storage(&plan.storage.backend), &plan.storage.reason),
