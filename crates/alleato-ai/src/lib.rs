@@ -4,6 +4,7 @@
 //! - [`OpenAiCompatible`]: Chat Completions with `stream: true`, for OpenAI and everything that
 //!   speaks its API (Ollama, vLLM, llama.cpp server, OpenRouter, Cloudflare Workers AI).
 //! - [`MockModel`]: deterministic, offline, clearly labelled; the default without an API key.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod mock;

@@ -21,6 +21,7 @@ const PREAMBLE: &str =
     "This is the mock model: no language model is configured, so Alleato answers with your own words.";
 
 impl MockModel {
+    /// A mock that pauses `chunk_delay` between streamed words.
     pub fn new(chunk_delay: Duration) -> Self {
         Self { chunk_delay, reply_words: Self::MIN_WORDS }
     }
@@ -33,6 +34,7 @@ impl MockModel {
         self
     }
 
+    /// The fewest words of a reply, unless [`Self::with_reply_words`] asks for fewer.
     pub const MIN_WORDS: usize = 40;
 
     /// The whole reply the mock gives to `user_text` (at least 40 words).
@@ -63,6 +65,7 @@ impl MockModel {
         reply
     }
 
+    /// The title the mock gives a chat: its first six words, or `New chat`.
     pub fn title(user_text: &str) -> String {
         let title: Vec<&str> = user_text.split_whitespace().take(6).collect();
         if title.is_empty() { "New chat".to_owned() } else { title.join(" ") }

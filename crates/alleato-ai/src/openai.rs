@@ -19,9 +19,11 @@ use serde_json::json;
 const S: Surface = Surface::Model;
 
 #[derive(Debug, Clone)]
+/// How to reach an OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp, OpenRouter, Workers AI).
 pub struct OpenAiSettings {
     /// e.g. `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1` (Ollama).
     pub base_url: String,
+    /// Sent as a bearer token; `None` for local servers that need none.
     pub api_key: Option<String>,
     /// Longest wait for the response headers, per attempt.
     pub first_byte_timeout: Duration,
@@ -44,6 +46,7 @@ impl Default for OpenAiSettings {
 }
 
 #[derive(Debug, Clone)]
+/// A language model behind the Chat Completions API, streamed (`stream: true`), with retries before the first byte and timeouts on silence.
 pub struct OpenAiCompatible {
     http: reqwest::Client,
     settings: OpenAiSettings,
@@ -90,6 +93,7 @@ struct ErrorEnvelope {
 }
 
 impl OpenAiCompatible {
+    /// A client for the endpoint; fails only when the HTTP client cannot be built.
     pub fn new(settings: OpenAiSettings) -> Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))

@@ -19,6 +19,8 @@ impl Budget {
     /// Cloudflare's account-wide limit on its REST API: 1,200 requests per 5 minutes.
     pub const CLOUDFLARE_API_PER_5_MINUTES: u32 = 1200;
 
+    /// `per_window` requests per `window`, refilled evenly; a request waits at most `max_wait`
+    /// for its turn before it is refused.
     pub fn new(per_window: u32, window: Duration, max_wait: Duration) -> Self {
         let per_second = f64::from(per_window.max(1)) / window.as_secs_f64().max(1.0);
         let capacity = (f64::from(per_window) / 10.0).max(1.0);

@@ -29,7 +29,9 @@ use crate::Budget;
 pub struct CloudflareSettings {
     /// `https://api.cloudflare.com/client/v4`, or the proxy Worker's URL.
     pub base_url: String,
+    /// The account the D1 database and the KV namespace belong to.
     pub account_id: String,
+    /// An API token with D1 and Workers KV edit rights (sent as a bearer token).
     pub api_token: String,
     /// The longest one request may take, retries excluded.
     pub timeout: Duration,
@@ -41,6 +43,7 @@ pub struct CloudflareSettings {
 }
 
 impl CloudflareSettings {
+    /// Settings with a 10 s timeout, Cloudflare's account-wide budget and two retries.
     pub fn new(base_url: impl Into<String>, account_id: impl Into<String>, api_token: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
@@ -56,8 +59,19 @@ impl CloudflareSettings {
 /// Why a call failed; see the module documentation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
+    /// No usable answer (a timeout, a refused connection, a `429` or `5xx` after the retries):
+    /// worth trying again later.
     Unavailable(String),
-    Rejected { status: u16, code: Option<u64>, message: String },
+    /// Cloudflare answered with an error: the HTTP status, the first error's code and message.
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// Cloudflare's error code, when it gave one.
+        code: Option<u64>,
+        /// Cloudflare's message.
+        message: String,
+    },
+    /// An answer that is not the documented envelope.
     Malformed(String),
 }
 
@@ -112,6 +126,7 @@ pub struct CloudflareClient {
 }
 
 impl CloudflareClient {
+    /// A client for `settings`; fails only when the HTTP client cannot be built.
     pub fn new(settings: CloudflareSettings) -> Result<Self, ApiError> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -122,6 +137,7 @@ impl CloudflareClient {
         Ok(Self { http, settings: Arc::new(settings), budget: Arc::new(budget), requests: Arc::default() })
     }
 
+    /// The settings it was made with.
     pub fn settings(&self) -> &CloudflareSettings {
         &self.settings
     }
@@ -305,16 +321,19 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// Adds a query parameter.
     pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
         self.query.push((name, value.to_string()));
         self
     }
 
+    /// Sends `body` as JSON.
     pub fn json(mut self, body: &'a serde_json::Value) -> Self {
         self.body = Body::Json(body);
         self
     }
 
+    /// Sends `body` as raw bytes (a Workers KV value).
     pub fn bytes(mut self, body: &'a [u8]) -> Self {
         self.body = Body::Bytes(body);
         self

@@ -20,10 +20,12 @@ pub struct D1 {
 }
 
 impl D1 {
+    /// The database `database_id`, reached through `client`.
     pub fn new(client: CloudflareClient, database_id: &str) -> Self {
         Self { client, path: format!("d1/database/{database_id}/raw") }
     }
 
+    /// The client it calls through (its request count, its settings).
     pub fn client(&self) -> &CloudflareClient {
         &self.client
     }

@@ -39,11 +39,13 @@ impl WorkersKv {
         consistency: Consistency::Eventual { within: Duration::from_secs(60) },
     };
 
+    /// The namespace `namespace_id`, reached through `client`.
     pub fn new(client: CloudflareClient, namespace_id: &str) -> Self {
         let namespace = format!("storage/kv/namespaces/{namespace_id}");
         Self { client, values: format!("{namespace}/values"), keys: format!("{namespace}/keys") }
     }
 
+    /// The client it calls through (its request count, its settings).
     pub fn client(&self) -> &CloudflareClient {
         &self.client
     }

@@ -12,6 +12,7 @@
 //!   eventual consistency; put `alleato_memory::CachedKv` in front of it.
 //! - [`KvStreams`]: the streams port on Workers KV, designed for its limits (one value per
 //!   stream, written at most once a second; the writing instance serves its own followers).
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod budget;

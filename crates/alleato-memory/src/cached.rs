@@ -39,6 +39,7 @@ struct Cached {
 }
 
 impl CachedKv {
+    /// Serves reads of `inner` from memory for up to `max_age`, holding at most `capacity` entries.
     pub fn new(inner: Arc<dyn KeyValueStore>, max_age: Duration, capacity: u64) -> Self {
         Self { inner, cache: ReadThrough::new(max_age, capacity), max_age }
     }

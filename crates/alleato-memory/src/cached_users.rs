@@ -30,6 +30,7 @@ pub struct CachedUsers {
 const FEED_PREFIX: &str = "user:";
 
 impl CachedUsers {
+    /// Serves user reads of `inner` from memory for up to `max_age`, holding at most `capacity` users.
     pub fn new(inner: Arc<dyn UserStore>, max_age: Duration, capacity: u64) -> Self {
         Self { inner, cache: ReadThrough::new(max_age, capacity) }
     }

@@ -10,6 +10,7 @@
 //!
 //! The embedded, persistent backends are `alleato_sqlite::SqliteKv` and
 //! `alleato_sqlite::SqliteStreams`; the shared ones are in `alleato-redis`.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod cached;

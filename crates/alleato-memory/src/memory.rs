@@ -28,6 +28,7 @@ pub struct MemoryKv {
 const SWEEP_EVERY: usize = 10_000;
 
 impl MemoryKv {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

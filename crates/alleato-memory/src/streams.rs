@@ -53,6 +53,7 @@ impl MemoryStreams {
     /// The default bound on the bytes of entries held: 256 MiB.
     pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
+    /// An empty store holding at most [`Self::DEFAULT_MAX_BYTES`] of entries.
     pub fn new() -> Self {
         Self::default()
     }

@@ -5,6 +5,7 @@
 //! - [`ObjectStoreAdapter::memory`]: in process, for tests and `--ephemeral` runs.
 //! - [`ObjectStoreAdapter::s3`]: any S3-compatible service (AWS, MinIO, R2 through its S3 API),
 //!   with conditional creates (`If-None-Match: *`) so an upload never overwrites another.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 use std::path::Path;
@@ -33,11 +34,15 @@ const S: Surface = Surface::Storage;
 /// How to reach an S3-compatible bucket.
 #[derive(Debug, Clone)]
 pub struct S3Settings {
+    /// The bucket's name.
     pub bucket: String,
     /// `None` for AWS itself; e.g. `http://127.0.0.1:8014` or `https://<account>.r2.cloudflarestorage.com`.
     pub endpoint: Option<String>,
+    /// The region the requests are signed for (`auto` for R2).
     pub region: String,
+    /// The access key; `None` takes credentials from the environment (AWS's usual chain).
     pub access_key_id: Option<String>,
+    /// The secret of `access_key_id`.
     pub secret_access_key: Option<String>,
     /// Path-style requests (`endpoint/bucket/key`), which most non-AWS services want.
     pub path_style: bool,
@@ -119,6 +124,7 @@ impl ObjectStoreAdapter {
         })
     }
 
+    /// In memory, for tests and `--ephemeral`: nothing survives the process.
     pub fn memory() -> Self {
         Self {
             store: Arc::new(InMemory::new()),
@@ -182,6 +188,7 @@ impl ObjectStoreAdapter {
             .map_err(|e| Error::unavailable(S, e))
     }
 
+    /// Which backend this is (`s3`, `r2`, `local`, `memory`), as the adapter table names it.
     pub fn backend_name(&self) -> &'static str {
         self.name
     }

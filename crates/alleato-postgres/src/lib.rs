@@ -1,6 +1,7 @@
 //! PostgreSQL adapter for Alleato over sqlx: every database port (users, chats, documents, file
 //! metadata, admin) on one connection pool. The schema is `migrations/postgres/`, paired one to
 //! one with `migrations/sqlite/`; pending migrations are applied at connect.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod chats;
@@ -28,7 +29,9 @@ const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct PostgresSettings {
+    /// `postgres://user:password@host:port/database`.
     pub url: String,
+    /// The most connections the pool opens.
     pub max_connections: u32,
     /// Longest wait for a free connection; past it the request fails as `Unavailable`.
     pub acquire_timeout: Duration,
@@ -41,6 +44,7 @@ pub struct PostgresSettings {
 }
 
 impl PostgresSettings {
+    /// Settings for `url`, with the pool's defaults.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -129,6 +133,7 @@ impl PostgresDatabase {
         Ok(db)
     }
 
+    /// The connection pool, for a program that needs a query of its own.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

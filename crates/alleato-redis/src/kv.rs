@@ -29,6 +29,7 @@ pub struct RedisKv {
 }
 
 impl RedisKv {
+    /// The key-value store (and counters) over `redis`.
     pub fn new(redis: Redis) -> Self {
         Self { redis, increment: redis::Script::new(INCREMENT) }
     }

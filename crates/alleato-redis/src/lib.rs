@@ -11,6 +11,7 @@
 //!
 //! Every call is bounded by a timeout, so an unreachable Redis is a prompt `Unavailable`, never
 //! a hang.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod changes;
@@ -31,6 +32,7 @@ pub use streams::RedisStreams;
 /// How to reach Redis.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
+    /// `redis://host:port/db` (or `rediss://` for TLS).
     pub url: String,
     /// Prepended to every key, so several deployments (or tests) can share one Redis.
     pub prefix: String,
@@ -39,6 +41,7 @@ pub struct RedisSettings {
 }
 
 impl RedisSettings {
+    /// Settings for `url`, with the key prefix `alleato:` and a 2 s command timeout.
     pub fn new(url: impl Into<String>) -> Self {
         Self { url: url.into(), prefix: "alleato:".into(), command_timeout: Duration::from_secs(2) }
     }
@@ -60,6 +63,7 @@ impl std::fmt::Debug for Redis {
 }
 
 impl Redis {
+    /// Connects (a multiplexed connection that reconnects by itself) and checks the server answers.
     pub async fn connect(settings: &RedisSettings) -> Result<Self> {
         let client = redis::Client::open(settings.url.as_str())
             .map_err(|e| Error::backend(Surface::KeyValue, format!("invalid REDIS_URL: {e}")))?;

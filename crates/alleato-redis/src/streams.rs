@@ -72,6 +72,7 @@ return tonumber(len)
 ";
 
 #[derive(Clone)]
+/// Generation streams over Redis Streams (`XADD`/`XREAD`), with the stop requests beside them.
 pub struct RedisStreams {
     redis: Redis,
     /// One pub/sub subscription for every stream followed through this store.
@@ -89,6 +90,7 @@ impl std::fmt::Debug for RedisStreams {
 }
 
 impl RedisStreams {
+    /// The streams store over `redis`.
     pub fn new(redis: Redis) -> Self {
         Self {
             wakeups: Wakeups::new(redis.clone()),

@@ -12,6 +12,7 @@
 //!
 //! Every method maps one route; a non-2xx answer becomes [`SdkError::Api`] with the server's
 //! stable error `code`.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 use alleato_api::*;
@@ -23,19 +24,33 @@ use serde::de::DeserializeOwned;
 pub use alleato_api as api;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a call failed.
 pub enum SdkError {
     /// The server answered with an error body.
     #[error("{status} {code}: {message}")]
-    Api { status: u16, code: String, message: String },
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The stable error code (`kind:surface`, e.g. `rate_limit:chat`).
+        code: String,
+        /// The server's message, for people.
+        message: String,
+    },
     /// The request did not complete.
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
     /// The server's answer was not what the API promises.
     #[error("unexpected response ({status}): {detail}")]
-    Unexpected { status: u16, detail: String },
+    Unexpected {
+        /// The HTTP status (0 when the request could not be built).
+        status: u16,
+        /// What was wrong with the answer.
+        detail: String,
+    },
 }
 
 impl SdkError {
+    /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             SdkError::Api { status, .. } | SdkError::Unexpected { status, .. } => Some(*status),
@@ -43,6 +58,7 @@ impl SdkError {
         }
     }
 
+    /// The API's stable error code (`not_found:chat`…), when the server gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
             SdkError::Api { code, .. } => Some(code),
@@ -51,16 +67,20 @@ impl SdkError {
     }
 }
 
+/// The result of every call.
 pub type Result<T> = std::result::Result<T, SdkError>;
 
 /// Query for [`Client::list_chats`].
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ListChats {
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// 1 to 100 (the server's default: 20).
     pub limit: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Chats newer than this one.
     pub starting_after: Option<ChatId>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Chats older than this one (the next page down).
     pub ending_before: Option<ChatId>,
 }
 
@@ -73,6 +93,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8787`), signed out.
     pub fn new(base_url: impl Into<String>) -> Self {
         Self::with_http(reqwest::Client::new(), base_url)
     }
@@ -87,10 +108,12 @@ impl Client {
         Self { token: Some(token.to_owned()), ..self.clone() }
     }
 
+    /// The session token it sends, if signed in.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
 
+    /// The server's base URL.
     pub fn base_url(&self) -> &str {
         &self.base
     }
@@ -122,68 +145,83 @@ impl Client {
 
     // --- auth -----------------------------------------------------------------------------
 
+    /// `POST /api/v1/auth/register`: a new account, signed in.
     pub async fn register(&self, email: &str, password: &str) -> Result<AuthResponse> {
         let body = Credentials { email: email.into(), password: password.into() };
         self.json(Method::POST, "/api/v1/auth/register", &body).await
     }
 
+    /// `POST /api/v1/auth/login`.
     pub async fn login(&self, email: &str, password: &str) -> Result<AuthResponse> {
         let body = Credentials { email: email.into(), password: password.into() };
         self.json(Method::POST, "/api/v1/auth/login", &body).await
     }
 
+    /// `POST /api/v1/auth/guest`: a new guest session.
     pub async fn guest(&self) -> Result<AuthResponse> {
         self.send(self.request(Method::POST, "/api/v1/auth/guest")).await
     }
 
+    /// `POST /api/v1/auth/logout`: the token stops working, on every instance.
     pub async fn logout(&self) -> Result<Success> {
         self.send(self.request(Method::POST, "/api/v1/auth/logout")).await
     }
 
+    /// `GET /api/v1/auth/me`: the signed-in user.
     pub async fn me(&self) -> Result<User> {
         Ok(self.get::<UserResponse>("/api/v1/auth/me").await?.user)
     }
 
     // --- users ----------------------------------------------------------------------------
 
+    /// `PATCH /api/v1/users/me`: change the email or password (a guest becomes a regular user).
     pub async fn update_me(&self, update: &UpdateUserRequest) -> Result<User> {
         Ok(self.json::<_, UserResponse>(Method::PATCH, "/api/v1/users/me", update).await?.user)
     }
 
+    /// `DELETE /api/v1/users/me`: the account and everything it owns.
     pub async fn delete_me(&self) -> Result<Success> {
         self.send(self.request(Method::DELETE, "/api/v1/users/me")).await
     }
 
     // --- chats ----------------------------------------------------------------------------
 
+    /// `GET /api/v1/chats`: one page of the caller's chats, newest first.
     pub async fn list_chats(&self, query: &ListChats) -> Result<ChatList> {
         self.send(self.request(Method::GET, "/api/v1/chats").query(query)).await
     }
 
+    /// `POST /api/v1/chats`.
     pub async fn create_chat(&self, body: &CreateChatRequest) -> Result<Chat> {
         Ok(self.json::<_, ChatResponse>(Method::POST, "/api/v1/chats", body).await?.chat)
     }
 
+    /// `GET /api/v1/chats/{id}`: the chat and its messages.
     pub async fn get_chat(&self, id: ChatId) -> Result<ChatWithMessages> {
         self.get(&format!("/api/v1/chats/{id}")).await
     }
 
+    /// `PATCH /api/v1/chats/{id}`: title or visibility.
     pub async fn update_chat(&self, id: ChatId, body: &UpdateChatRequest) -> Result<Chat> {
         Ok(self.json::<_, ChatResponse>(Method::PATCH, &format!("/api/v1/chats/{id}"), body).await?.chat)
     }
 
+    /// `DELETE /api/v1/chats/{id}`, with its messages and votes.
     pub async fn delete_chat(&self, id: ChatId) -> Result<Success> {
         self.send(self.request(Method::DELETE, &format!("/api/v1/chats/{id}"))).await
     }
 
+    /// `DELETE /api/v1/chats`: every chat of the caller; how many went.
     pub async fn delete_all_chats(&self) -> Result<u64> {
         Ok(self.send::<DeletedCount>(self.request(Method::DELETE, "/api/v1/chats")).await?.deleted_count)
     }
 
+    /// `GET /api/v1/chats/{id}/votes`.
     pub async fn votes(&self, chat: ChatId) -> Result<Vec<Vote>> {
         Ok(self.get::<VoteList>(&format!("/api/v1/chats/{chat}/votes")).await?.votes)
     }
 
+    /// `PUT /api/v1/chats/{id}/messages/{message}/vote`: created or replaced.
     pub async fn vote(&self, chat: ChatId, message: MessageId, kind: VoteType) -> Result<Vote> {
         let path = format!("/api/v1/chats/{chat}/messages/{message}/vote");
         Ok(self.json::<_, VoteResponse>(Method::PUT, &path, &VoteRequest { kind }).await?.vote)
@@ -191,14 +229,17 @@ impl Client {
 
     // --- documents ------------------------------------------------------------------------
 
+    /// `GET /api/v1/documents`: the latest version of each of the caller's documents.
     pub async fn documents(&self) -> Result<Vec<Document>> {
         Ok(self.get::<DocumentList>("/api/v1/documents").await?.documents)
     }
 
+    /// `POST /api/v1/documents`: a new document, or a new version of one.
     pub async fn save_document(&self, body: &SaveDocumentRequest) -> Result<Document> {
         Ok(self.json::<_, DocumentResponse>(Method::POST, "/api/v1/documents", body).await?.document)
     }
 
+    /// `GET /api/v1/documents/{id}`: every version, oldest first.
     pub async fn document_versions(&self, id: DocumentId) -> Result<Vec<Document>> {
         Ok(self.get::<DocumentVersions>(&format!("/api/v1/documents/{id}")).await?.versions)
     }
@@ -209,16 +250,19 @@ impl Client {
         Ok(self.send::<DeletedVersions>(builder).await?.deleted)
     }
 
+    /// `GET /api/v1/documents/{id}/suggestions`.
     pub async fn suggestions(&self, id: DocumentId) -> Result<Vec<Suggestion>> {
         Ok(self.get::<SuggestionList>(&format!("/api/v1/documents/{id}/suggestions")).await?.suggestions)
     }
 
+    /// `POST /api/v1/documents/{id}/suggestions`.
     pub async fn add_suggestions(&self, id: DocumentId, suggestions: Vec<SuggestionInput>) -> Result<Vec<Suggestion>> {
         let body = CreateSuggestionsRequest::Many { suggestions };
         let path = format!("/api/v1/documents/{id}/suggestions");
         Ok(self.json::<_, SuggestionList>(Method::POST, &path, &body).await?.suggestions)
     }
 
+    /// `POST /api/v1/documents/{id}/suggestions/{suggestion}/resolve`.
     pub async fn resolve_suggestion(&self, id: DocumentId, suggestion: SuggestionId) -> Result<Suggestion> {
         let path = format!("/api/v1/documents/{id}/suggestions/{suggestion}/resolve");
         Ok(self.send::<SuggestionResponse>(self.request(Method::POST, &path)).await?.suggestion)
@@ -246,6 +290,7 @@ impl Client {
         self.send(self.request(Method::POST, "/api/v1/files/upload").multipart(form)).await
     }
 
+    /// `GET /api/v1/files/{id}`: the file's metadata and addresses.
     pub async fn file(&self, id: FileId) -> Result<FileView> {
         Ok(self.get::<FileResponse>(&format!("/api/v1/files/{id}")).await?.file)
     }
@@ -262,20 +307,24 @@ impl Client {
         Ok((content_type, response.bytes().await?))
     }
 
+    /// `DELETE /api/v1/files/{id}`: metadata and bytes.
     pub async fn delete_file(&self, id: FileId) -> Result<Success> {
         self.send(self.request(Method::DELETE, &format!("/api/v1/files/{id}"))).await
     }
 
     // --- system ---------------------------------------------------------------------------
 
+    /// `GET /health`: the adapter serving each port.
     pub async fn health(&self) -> Result<Health> {
         self.get("/health").await
     }
 
+    /// `GET /ready`: whether every backend answers.
     pub async fn ready(&self) -> Result<Readiness> {
         self.get("/ready").await
     }
 
+    /// `GET /admin/stats` with the admin key.
     pub async fn admin_stats(&self, api_key: &str) -> Result<Stats> {
         self.send(self.request(Method::GET, "/admin/stats").header("x-api-key", api_key)).await
     }
@@ -284,7 +333,9 @@ impl Client {
 /// One server-sent event of a stream: its sequence number (`id:`) and its `data:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseChunk {
+    /// The event's `id:` (its sequence number, to resume after).
     pub id: Option<u64>,
+    /// The event's data: a UI message stream chunk as JSON, or `[DONE]`.
     pub data: String,
 }
 
@@ -364,18 +415,22 @@ impl Client {
 
     // --- generic streams ------------------------------------------------------------------
 
+    /// `POST /api/v1/streams`: a new generic stream.
     pub async fn create_stream(&self) -> Result<StreamId> {
         Ok(self.send::<StreamCreated>(self.request(Method::POST, "/api/v1/streams")).await?.stream_id)
     }
 
+    /// `GET /api/v1/streams/{id}`: its entries so far.
     pub async fn get_stream(&self, id: StreamId) -> Result<StreamContentsView> {
         self.get(&format!("/api/v1/streams/{id}")).await
     }
 
+    /// `POST /api/v1/streams/{id}/append`.
     pub async fn append_stream(&self, id: StreamId, value: &serde_json::Value) -> Result<Success> {
         self.json(Method::POST, &format!("/api/v1/streams/{id}/append"), value).await
     }
 
+    /// `DELETE /api/v1/streams/{id}`.
     pub async fn delete_stream(&self, id: StreamId) -> Result<Success> {
         self.send(self.request(Method::DELETE, &format!("/api/v1/streams/{id}"))).await
     }

@@ -40,6 +40,8 @@ const SCHEMA: &str = r#"CREATE TABLE IF NOT EXISTS "kv" (
 type Entry = (Vec<u8>, Option<i64>);
 
 #[derive(Clone)]
+/// The embedded key-value store of the module's documentation: a SQLite file mirrored in
+/// memory, for one server process. Cheap to clone.
 pub struct SqliteKv {
     pool: Pool,
     mirror: Arc<Mutex<HashMap<String, Entry>>>,

@@ -9,6 +9,7 @@
 //!   count (Workers KV); [`sql::d1::D1Local`] is D1's local stand-in.
 //! - [`SqliteKv`]: the embedded, persistent key-value store.
 //! - [`SqliteStreams`]: the embedded streams store, on disk, written in groups.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod chats;

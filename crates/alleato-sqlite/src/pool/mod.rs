@@ -19,6 +19,8 @@ mod executor;
 pub(crate) use executor::sql_error;
 
 #[derive(Clone)]
+/// The pool of the module's documentation; cheap to clone (one `Arc`). It is the
+/// [`Executor`](crate::sql::Executor) of [`SqliteDatabase`](crate::SqliteDatabase).
 pub struct Pool {
     inner: Arc<Inner>,
 }
@@ -108,6 +110,7 @@ impl Pool {
         }
     }
 
+    /// The surface its errors are reported under (the database's, or the key-value store's).
     pub fn surface(&self) -> Surface {
         self.inner.surface
     }

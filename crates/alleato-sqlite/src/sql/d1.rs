@@ -47,6 +47,7 @@ pub struct D1Local {
 }
 
 impl D1Local {
+    /// D1's rules over the SQLite file `pool` opened.
     pub fn new(pool: Pool) -> Self {
         Self { pool }
     }

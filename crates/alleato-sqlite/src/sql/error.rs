@@ -37,11 +37,14 @@ impl SqlErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct SqlError {
+    /// What kind of failure, which decides the domain error it becomes.
     pub kind: SqlErrorKind,
+    /// The backend's own words.
     pub message: String,
 }
 
 impl SqlError {
+    /// A failure of `kind`, in the backend's words.
     pub fn new(kind: SqlErrorKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into() }
     }

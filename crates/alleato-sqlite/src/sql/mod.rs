@@ -26,10 +26,15 @@ pub use script::split_script;
 /// One SQLite value, owned: what a parameter or a column holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// SQL `NULL`.
     Null,
+    /// A 64-bit integer (also booleans, 0 and 1, and timestamps in milliseconds).
     Integer(i64),
+    /// A floating-point number.
     Real(f64),
+    /// UTF-8 text (also ids, and JSON).
     Text(String),
+    /// Bytes.
     Blob(Vec<u8>),
 }
 
@@ -73,7 +78,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// One SQL statement in SQLite's dialect with its parameters (`?1`, `?2`, … bind in order).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
+    /// The SQL text.
     pub sql: Cow<'static, str>,
+    /// The parameters, bound to `?1`, `?2`, … in order.
     pub params: Vec<Value>,
     /// At most this many rows are wanted. The statement must be a `SELECT` without a `LIMIT` of
     /// its own: an executor may stop reading early (the rusqlite pool does, which keeps the
@@ -85,6 +92,7 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// A statement without parameters, wanting every row.
     pub fn new(sql: impl Into<Cow<'static, str>>) -> Self {
         Self { sql: sql.into(), params: Vec::new(), max_rows: None, scans: false }
     }
@@ -111,6 +119,7 @@ impl Statement {
 /// What running one statement produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// The rows a `SELECT` (or a `RETURNING`) gave, in order.
     pub rows: Vec<Row>,
     /// Rows inserted, updated or deleted (SQLite's `changes()`, D1's `meta.changes`). Whether
     /// rows changed by foreign-key actions count differs (SQLite: no; D1: yes), so it is only

@@ -21,6 +21,7 @@ impl Row {
         self.text_opt(idx)?.ok_or_else(|| SqlError::decode(idx, "unexpected NULL"))
     }
 
+    /// A text column that may be `NULL`.
     pub fn text_opt(&mut self, idx: usize) -> Result<Option<String>, SqlError> {
         match std::mem::replace(self.value(idx)?, Value::Null) {
             Value::Null => Ok(None),
@@ -29,6 +30,7 @@ impl Row {
         }
     }
 
+    /// An integer column.
     pub fn int(&mut self, idx: usize) -> Result<i64, SqlError> {
         match self.value(idx)? {
             Value::Integer(i) => Ok(*i),
@@ -57,6 +59,7 @@ impl Row {
         text.parse().map_err(|e| SqlError::decode(idx, e))
     }
 
+    /// [`Self::parsed`], for a column that may be `NULL`.
     pub fn parsed_opt<T>(&mut self, idx: usize) -> Result<Option<T>, SqlError>
     where
         T: FromStr,
@@ -65,10 +68,12 @@ impl Row {
         self.text_opt(idx)?.map(|text| text.parse().map_err(|e| SqlError::decode(idx, e))).transpose()
     }
 
+    /// A time, stored as Unix milliseconds.
     pub fn timestamp(&mut self, idx: usize) -> Result<Timestamp, SqlError> {
         self.timestamp_opt(idx)?.ok_or_else(|| SqlError::decode(idx, "unexpected NULL"))
     }
 
+    /// [`Self::timestamp`], for a column that may be `NULL`.
     pub fn timestamp_opt(&mut self, idx: usize) -> Result<Option<Timestamp>, SqlError> {
         self.text_opt(idx)?
             .map(|text| {
@@ -83,6 +88,7 @@ impl Row {
         parse(&text).ok_or_else(|| SqlError::decode(idx, format!("unexpected value {text:?}")))
     }
 
+    /// A text column holding JSON, read as `T`.
     pub fn json<T: serde::de::DeserializeOwned>(&mut self, idx: usize) -> Result<T, SqlError> {
         let text = self.text(idx)?;
         serde_json::from_str(&text).map_err(|e| SqlError::decode(idx, e))
