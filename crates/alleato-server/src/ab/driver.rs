@@ -73,6 +73,13 @@ pub fn answer_id(stream: &str) -> Option<String> {
     })
 }
 
+/// [`PNG`] as the multipart `file` of an upload.
+pub fn png_part(name: &str) -> reqwest::multipart::Part {
+    // `image/png` always parses; the part stays typed even if it did not.
+    let part = || reqwest::multipart::Part::bytes(PNG).file_name(name.to_owned());
+    part().mime_str("image/png").unwrap_or_else(|_| part())
+}
+
 pub fn text_message(text: &str) -> Value {
     json!({"message": {"role": "user", "parts": [{"type": "text", "text": text}]}})
 }

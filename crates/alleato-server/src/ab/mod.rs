@@ -186,7 +186,7 @@ fn build(workload: &Workload, a: &Side, b: &Side, phases: &PerSide<Vec<Measured>
     };
     Report {
         schema: SCHEMA.into(),
-        generated_at: chrono_like_now(),
+        generated_at: alleato_core::time::now().to_rfc3339(),
         machine: Machine {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
@@ -215,8 +215,4 @@ fn port_time(phases: &Phases, op: Operation) -> std::collections::BTreeMap<Strin
         }
     }
     mean
-}
-
-fn chrono_like_now() -> String {
-    alleato_core::time::now().to_rfc3339()
 }

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::driver::{PASSWORD, PNG, Reply, answer_id, call, text_message};
+use super::driver::{PASSWORD, PNG, Reply, answer_id, call, png_part, text_message};
 
 /// One step's observation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -77,8 +77,7 @@ pub async fn replay(base: &str) -> Vec<Observation> {
     let versions = call(client.request(Method::GET, &format!("/api/v1/documents/{document}"))).await;
     seen.push("document-versions", &versions, mask(&versions.body));
 
-    let part = reqwest::multipart::Part::bytes(PNG).file_name("replay.png").mime_str("image/png").expect("a MIME type");
-    let form = reqwest::multipart::Form::new().part("file", part).text("chatId", chat.clone());
+    let form = reqwest::multipart::Form::new().part("file", png_part("replay.png")).text("chatId", chat.clone());
     let uploaded = call(client.request(Method::POST, "/api/v1/files/upload").multipart(form)).await;
     seen.push("upload", &uploaded, mask(&uploaded.body));
     let file = uploaded.body["id"].as_str().unwrap_or_default();

@@ -37,10 +37,7 @@ impl Side {
     /// Starts `alleato serve` with the env file's variables (and nothing else of this process's
     /// environment but `PATH` and `HOME`) on a free port, and waits until it is ready.
     pub async fn start(name: &'static str, env_file: &Path) -> anyhow::Result<Self> {
-        let vars = dotenvy::from_path_iter(env_file)
-            .with_context(|| format!("reading {}", env_file.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("parsing {}", env_file.display()))?;
+        let vars = crate::Config::env_file_vars(env_file)?;
         let set = |key: &str| vars.iter().any(|(k, _)| k == key);
         let addr = free_port()?;
         let mut command = Command::new(std::env::current_exe().context("finding the alleato binary")?);

@@ -98,12 +98,17 @@ impl Config {
     /// The configuration an env file gives (`KEY=value` lines, as `.env.example`), read as the
     /// server reads its environment; nothing else from the process's environment applies.
     pub fn from_env_file(path: &std::path::Path) -> anyhow::Result<Self> {
+        let vars = Self::env_file_vars(path)?;
+        Self::figment_from(&vars).extract().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// The `KEY=value` pairs of an env file, in order (a later line wins over an earlier one).
+    pub fn env_file_vars(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
         use anyhow::Context;
-        let vars = dotenvy::from_path_iter(path)
+        dotenvy::from_path_iter(path)
             .with_context(|| format!("reading {}", path.display()))?
             .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("parsing {}", path.display()))?;
-        Self::figment_from(&vars).extract().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            .with_context(|| format!("parsing {}", path.display()))
     }
 
     pub fn load() -> Result<Self, Box<figment::Error>> {

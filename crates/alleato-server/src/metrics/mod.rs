@@ -21,7 +21,7 @@ use std::time::Instant;
 use anyhow::Context;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -81,10 +81,10 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
 /// the port decorators.
 pub async fn http(request: Request, next: Next) -> Response {
     let route: &'static str =
-        request.extensions().get::<MatchedPath>().map_or("unmatched", |path| intern(&colon_params(path.as_str())));
+        request.extensions().get::<MatchedPath>().map_or("unmatched", |path| label(path.as_str()));
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
-    let response = ROUTE.scope(route, next.run(request)).await.into_response();
+    let response = ROUTE.scope(route, next.run(request)).await;
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route.to_owned()), ("status", status)];
     metrics::counter!("alleato_http_requests_total", &labels).increment(1);
@@ -92,23 +92,21 @@ pub async fn http(request: Request, next: Next) -> Response {
     response
 }
 
-/// `/api/v1/chats/{id}` as `/api/v1/chats/:id`: the same template, in the form that every
-/// scraper reads (braces inside a label value trip some parsers).
-fn colon_params(template: &str) -> String {
-    template.replace("{*", "*").replace('{', ":").replace('}', "")
-}
-
-/// Route templates are few and live as long as the process: each is leaked once.
-fn intern(route: &str) -> &'static str {
-    use std::collections::HashSet;
+/// The label of a route template or a backend's name, made once and kept for the process
+/// (they are few): `/api/v1/chats/{id}` becomes `/api/v1/chats/:id`, the same template in the
+/// form every scraper reads (braces inside a label value trip some parsers). A request costs a
+/// lookup, never an allocation.
+fn label(raw: &str) -> &'static str {
+    use std::collections::HashMap;
     use std::sync::Mutex;
-    static ROUTES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut routes = ROUTES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(known) = routes.get(route) {
+    static LABELS: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut labels = LABELS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = labels.get(raw) {
         return known;
     }
-    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
-    routes.insert(leaked);
+    let converted = raw.replace("{*", "*").replace('{', ":").replace('}', "");
+    let leaked: &'static str = Box::leak(converted.into_boxed_str());
+    labels.insert(raw.to_owned(), leaked);
     leaked
 }
 

@@ -37,7 +37,7 @@ impl Backends {
     /// `postgres` of "postgres (sqlx, pool of 10)": the label of a row of the adapter table.
     pub fn label(description: &str) -> &'static str {
         let word = description.split([' ', '(']).next().unwrap_or("unknown");
-        super::intern(if word.is_empty() { "unknown" } else { word })
+        super::label(if word.is_empty() { "unknown" } else { word })
     }
 }
 
