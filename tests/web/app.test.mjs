@@ -244,6 +244,8 @@ test('the keyboard and a phone-width screen in the dark theme', async () => {
     colorScheme: 'dark',
   });
   await asGuest(page);
+  // The composer takes the focus once the chat list has loaded, a moment after the shell shows.
+  await page.waitForFunction(() => document.activeElement?.id === 'input', null, { timeout: 5000 }).catch(() => {});
   assert.equal(await page.evaluate(() => document.activeElement.id), 'input', 'the composer has the focus');
   await page.fill('#input', 'line one');
   await page.press('#input', 'Shift+Enter');
@@ -313,4 +315,33 @@ test('errors say what happened: a model that cannot be reached, the daily limit,
   } finally {
     await failing.stop();
   }
+});
+
+test('asked for a document, the answer shows the tool call and the document as it is written, and opens it later', async () => {
+  const { page, problems, context } = await open(browser, server.url);
+  await asGuest(page);
+  await send(page, 'Write a document about rivers');
+  const card = answer(page).locator('.tool[data-tool="createDocument"]');
+  // While the tool works, the document streams into its card.
+  await card.locator('.doc').waitFor({ timeout: 20_000 });
+  await finished(page);
+  assert.equal(await card.getAttribute('data-state'), 'output-available');
+  assert.equal(await card.locator('.tool-title').innerText(), 'Rivers');
+  assert.match(await answer(page).locator('.text').innerText(), /Rivers/, 'the final text after the tool');
+  await card.getByRole('button', { name: 'Show document' }).click();
+  await card.locator('.doc h3').waitFor();
+  assert.equal(await card.locator('.doc h3').innerText(), 'Rivers');
+  // The stored answer shows the same call after a reload.
+  await page.reload();
+  const reloaded = answer(page).locator('.tool[data-tool="createDocument"][data-state="output-available"]');
+  await reloaded.waitFor();
+  await screenshot(page, 'document');
+  // A tool that fails says so in its card, and the answer still ends.
+  await send(page, 'update 0190e0a0-0000-7000-8000-00000000abcd to exist');
+  const failed = answer(page).locator('.tool[data-tool="updateDocument"][data-state="output-error"]');
+  await failed.waitFor({ timeout: 20_000 });
+  await page.locator('.message.assistant[data-state="done"]').nth(1).waitFor({ timeout: 20_000 });
+  assert.match(await failed.locator('.error').innerText(), /not_found:document/);
+  await context.close();
+  assert.deepEqual(problems, []);
 });

@@ -203,6 +203,7 @@ const STACK_SUITES: &[&str] = &[
     "openapi",
     "restart",
     "system",
+    "tools",
     "users",
 ];
 

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod mock;
+mod mock_tools;
 mod openai;
 
 pub use mock::MockModel;

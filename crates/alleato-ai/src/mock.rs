@@ -6,11 +6,22 @@ use alleato_core::ports::{LanguageModel, ModelEvent, ModelRequest};
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
+use crate::mock_tools as tools;
+
 /// A deterministic stand-in for a language model: it answers from the user's own words, word by
 /// word, with a fixed delay between chunks. The same prompt always gets the same answer.
 ///
 /// By model id: one containing `title` answers with the first words of the message (a title);
 /// one containing `reasoning` streams a short reasoning first.
+///
+/// Offered the document tools, it calls them for recognisable requests: "write a document
+/// about rivers" calls `createDocument {title: "Rivers", kind: "text"}` ("code", "script" or
+/// "program" make it `code`; "spreadsheet", "sheet" or "table" make it `sheet`); "update it to
+/// mention deltas" (also "edit", "change", "revise", "rewrite") calls `updateDocument` on the
+/// conversation's latest document, or the id the message names; "suggest improvements" calls
+/// `requestSuggestions` likewise. After tool results it sums them up in a sentence. Asked to
+/// write a document's content or suggestions (the tools' own prompts), it writes a small
+/// document of the kind asked, or suggestions as JSON lines on the document's sentences.
 #[derive(Debug, Clone)]
 pub struct MockModel {
     chunk_delay: Duration,
@@ -73,7 +84,7 @@ impl MockModel {
 }
 
 /// Splits into chunks of one word each, keeping the spaces, as a streaming model would.
-fn word_chunks(text: &str) -> Vec<String> {
+pub(crate) fn word_chunks(text: &str) -> Vec<String> {
     let mut chunks = Vec::new();
     for (i, word) in text.split(' ').enumerate() {
         chunks.push(if i == 0 { word.to_owned() } else { format!(" {word}") });
@@ -94,7 +105,9 @@ impl LanguageModel for MockModel {
         let user_text =
             request.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
         let mut events = Vec::new();
-        if request.model.contains("title") {
+        if let Some(scripted) = tools::answer(&request) {
+            events = scripted;
+        } else if request.model.contains("title") {
             events.extend(word_chunks(&Self::title(&user_text)).into_iter().map(ModelEvent::TextDelta));
         } else {
             if request.model.contains("reasoning") {
@@ -127,7 +140,7 @@ mod tests {
     use super::*;
 
     fn request(model: &str, text: &str) -> ModelRequest {
-        ModelRequest { model: model.into(), messages: vec![PromptMessage { role: Role::User, content: text.into() }] }
+        ModelRequest::new(model, vec![PromptMessage::new(Role::User, text)])
     }
 
     async fn collect(model: &MockModel, req: ModelRequest) -> (String, String) {
@@ -137,7 +150,7 @@ mod tests {
             match event.unwrap() {
                 ModelEvent::TextDelta(d) => text.push_str(&d),
                 ModelEvent::ReasoningDelta(d) => reasoning.push_str(&d),
-                ModelEvent::Usage { .. } => {}
+                _ => {}
             }
         }
         (text, reasoning)

@@ -5,16 +5,26 @@
 //! text arrives in `choices[0].delta.content`, and the reasoning models of DeepSeek, vLLM and
 //! OpenRouter send `choices[0].delta.reasoning_content` or `choices[0].delta.reasoning`. With
 //! `stream_options.include_usage`, a last chunk carries `usage` and empty `choices`.
+//!
+//! Tools (OpenAI API reference, "Function calling", and the chat completion chunk object): the
+//! request's `tools` is a list of `{type: "function", function: {name, description,
+//! parameters}}`. A call streams in `choices[0].delta.tool_calls`, a list of `{index, id?,
+//! type?, function: {name?, arguments?}}` pieces: the first piece of a call carries its `id`
+//! and `function.name`, later ones (same `index`) more of `function.arguments`, a JSON text;
+//! several calls of one answer have different indexes. The answer ends with `finish_reason:
+//! "tool_calls"`. The results go back as the assistant message with its `tool_calls` (`{id,
+//! type: "function", function: {name, arguments}}`), then one `{role: "tool", tool_call_id,
+//! content}` message per call.
 
 use std::time::Duration;
 
-use alleato_core::ports::{LanguageModel, ModelEvent, ModelRequest};
+use alleato_core::ports::{LanguageModel, ModelEvent, ModelRequest, PromptMessage, ToolCall};
 use alleato_core::{Error, Result, Surface};
 use async_trait::async_trait;
 use eventsource_stream::Eventsource;
 use futures::stream::{self, BoxStream, StreamExt};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const S: Surface = Surface::Model;
 
@@ -72,6 +82,141 @@ struct Delta {
     content: Option<String>,
     reasoning_content: Option<String>,
     reasoning: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallDelta>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta {
+    index: Option<usize>,
+    id: Option<String>,
+    #[serde(default)]
+    function: FunctionDelta,
+}
+
+#[derive(Deserialize, Default)]
+struct FunctionDelta {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+/// A tool call being streamed: its pieces so far.
+#[derive(Default)]
+struct PendingCall {
+    index: usize,
+    id: String,
+    name: String,
+    arguments: String,
+    /// Whether its start was reported (once its name is known).
+    started: bool,
+}
+
+/// The tool calls of one answer as their pieces arrive.
+#[derive(Default)]
+struct PendingCalls(Vec<PendingCall>);
+
+impl PendingCalls {
+    /// Takes one piece; returns the events it makes.
+    fn take(&mut self, piece: ToolCallDelta, out: &mut Vec<Result<ModelEvent>>) {
+        let id = piece.id.filter(|id| !id.is_empty());
+        let names_a_call = piece.function.name.as_deref().is_some_and(|n| !n.is_empty());
+        let next = self.0.iter().map(|c| c.index + 1).max().unwrap_or(0);
+        let index = piece.index.unwrap_or_else(|| {
+            // Without an index (some local servers): a piece with a new id, or naming a tool
+            // when the last call is named already, is a new call; any other continues the last.
+            match (&id, self.0.last()) {
+                (Some(id), _) => self.0.iter().find(|c| &c.id == id).map_or(next, |c| c.index),
+                (None, Some(last)) if !names_a_call || last.name.is_empty() => last.index,
+                (None, _) => next,
+            }
+        });
+        let at = match self.0.iter().position(|c| c.index == index) {
+            Some(at) => at,
+            None => {
+                self.0.push(PendingCall { index, ..PendingCall::default() });
+                self.0.len() - 1
+            }
+        };
+        let call = &mut self.0[at];
+        if let Some(id) = id
+            && call.id.is_empty()
+        {
+            call.id = id;
+        }
+        if let Some(name) = piece.function.name.filter(|n| !n.is_empty())
+            && call.name.is_empty()
+        {
+            call.name = name;
+        }
+        let arguments = piece.function.arguments.unwrap_or_default();
+        call.arguments.push_str(&arguments);
+        if !call.started && !call.name.is_empty() {
+            call.started = true;
+            if call.id.is_empty() {
+                call.id = format!("call_{}", uuid_like(index));
+            }
+            out.push(Ok(ModelEvent::ToolInputStart { id: call.id.clone(), name: call.name.clone() }));
+            if !call.arguments.is_empty() {
+                out.push(Ok(ModelEvent::ToolInputDelta { id: call.id.clone(), delta: call.arguments.clone() }));
+            }
+        } else if call.started && !arguments.is_empty() {
+            out.push(Ok(ModelEvent::ToolInputDelta { id: call.id.clone(), delta: arguments }));
+        }
+    }
+
+    /// The complete calls, in index order; arguments that are not JSON are passed on as a
+    /// string, for the caller to refuse.
+    fn finish(&mut self, out: &mut Vec<Result<ModelEvent>>) {
+        let mut calls = std::mem::take(&mut self.0);
+        calls.sort_by_key(|c| c.index);
+        for call in calls.into_iter().filter(|c| c.started) {
+            let input = if call.arguments.trim().is_empty() {
+                json!({})
+            } else {
+                serde_json::from_str(&call.arguments).unwrap_or(Value::String(call.arguments))
+            };
+            out.push(Ok(ModelEvent::ToolCall(ToolCall { id: call.id, name: call.name, input })));
+        }
+    }
+}
+
+/// A call id for a provider that sends none (some local servers): unique enough within a
+/// process, as ids only need to be unique within one answer.
+fn uuid_like(index: usize) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{}_{index}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The prompt in the Chat Completions shape: an assistant step that called tools is followed
+/// by one `tool` message per result (a call without its result is left out: providers refuse
+/// it).
+fn wire_messages(messages: &[PromptMessage]) -> Vec<Value> {
+    let mut wire = Vec::with_capacity(messages.len());
+    for message in messages {
+        let answered: Vec<_> = message
+            .tool_calls
+            .iter()
+            .filter_map(|call| message.tool_results.iter().find(|r| r.call_id == call.id).map(|r| (call, r)))
+            .collect();
+        if answered.is_empty() {
+            wire.push(json!({"role": message.role.as_str(), "content": message.content}));
+            continue;
+        }
+        let calls: Vec<Value> = answered
+            .iter()
+            .map(|(call, _)| {
+                json!({"id": call.id, "type": "function",
+                       "function": {"name": call.name, "arguments": call.input.to_string()}})
+            })
+            .collect();
+        let content = if message.content.is_empty() { Value::Null } else { Value::from(message.content.clone()) };
+        wire.push(json!({"role": "assistant", "content": content, "tool_calls": calls}));
+        for (call, result) in answered {
+            wire.push(json!({"role": "tool", "tool_call_id": call.id, "content": result.output.to_string()}));
+        }
+    }
+    wire
 }
 
 #[derive(Deserialize)]
@@ -179,14 +324,23 @@ impl LanguageModel for OpenAiCompatible {
     }
 
     async fn stream(&self, request: ModelRequest) -> Result<BoxStream<'static, Result<ModelEvent>>> {
-        let messages: Vec<_> =
-            request.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect();
-        let body = json!({
+        let mut body = json!({
             "model": request.model,
-            "messages": messages,
+            "messages": wire_messages(&request.messages),
             "stream": true,
             "stream_options": {"include_usage": true},
         });
+        if !request.tools.is_empty() {
+            let tools: Vec<Value> = request
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({"type": "function",
+                           "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}})
+                })
+                .collect();
+            body["tools"] = Value::Array(tools);
+        }
         let mut attempt = 0;
         let response = loop {
             match self.attempt(&body).await {
@@ -202,8 +356,10 @@ impl LanguageModel for OpenAiCompatible {
         };
         let idle = self.settings.idle_timeout;
         let events = response.bytes_stream().eventsource();
-        // State: the SSE events, and whether the stream ended properly ([DONE] or a finish_reason).
-        Ok(stream::unfold((events.boxed(), false, false), move |(mut events, mut finished, ended)| async move {
+        // State: the SSE events, whether the stream ended properly ([DONE] or a finish_reason),
+        // whether it is over, and the tool calls under way.
+        let state = (events.boxed(), false, false, PendingCalls::default());
+        Ok(stream::unfold(state, move |(mut events, mut finished, ended, mut calls)| async move {
             if ended {
                 return None;
             }
@@ -211,24 +367,30 @@ impl LanguageModel for OpenAiCompatible {
                 let next = match tokio::time::timeout(idle, events.next()).await {
                     Err(_) => {
                         let err = Error::unavailable(S, format!("the model provider sent nothing for {idle:?}"));
-                        return Some((vec![Err(err)], (events, finished, true)));
+                        return Some((vec![Err(err)], (events, finished, true, calls)));
                     }
                     Ok(next) => next,
                 };
                 let event = match next {
-                    None if finished => return None,
+                    None if finished => {
+                        let mut out = Vec::new();
+                        calls.finish(&mut out);
+                        return Some((out, (events, finished, true, calls)));
+                    }
                     None => {
                         let err = Error::unavailable(S, "the model provider's stream ended before the answer did");
-                        return Some((vec![Err(err)], (events, finished, true)));
+                        return Some((vec![Err(err)], (events, finished, true, calls)));
                     }
                     Some(Err(err)) => {
                         let err = Error::unavailable(S, format!("the model provider's stream was cut: {err}"));
-                        return Some((vec![Err(err)], (events, finished, true)));
+                        return Some((vec![Err(err)], (events, finished, true, calls)));
                     }
                     Some(Ok(event)) => event,
                 };
                 if event.data.trim() == "[DONE]" {
-                    return None;
+                    let mut out = Vec::new();
+                    calls.finish(&mut out);
+                    return Some((out, (events, finished, true, calls)));
                 }
                 let Ok(chunk) = serde_json::from_str::<Chunk>(&event.data) else {
                     tracing::debug!(data = %event.data.chars().take(200).collect::<String>(), "skipping an unreadable chunk");
@@ -240,7 +402,7 @@ impl LanguageModel for OpenAiCompatible {
                         surface: S,
                         message: format!("The model provider failed mid-answer: {}", message.chars().take(200).collect::<String>()).into(),
                     };
-                    return Some((vec![Err(err)], (events, finished, true)));
+                    return Some((vec![Err(err)], (events, finished, true, calls)));
                 }
                 let mut out = Vec::new();
                 for choice in chunk.choices.into_iter().take(1) {
@@ -250,13 +412,20 @@ impl LanguageModel for OpenAiCompatible {
                     if let Some(c) = choice.delta.content.filter(|c| !c.is_empty()) {
                         out.push(Ok(ModelEvent::TextDelta(c)));
                     }
-                    finished |= choice.finish_reason.is_some();
+                    for piece in choice.delta.tool_calls {
+                        calls.take(piece, &mut out);
+                    }
+                    if choice.finish_reason.is_some() {
+                        finished = true;
+                        // The calls are complete: they go before any usage chunk.
+                        calls.finish(&mut out);
+                    }
                 }
                 if let Some(usage) = chunk.usage {
                     out.push(Ok(ModelEvent::Usage { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens }));
                 }
                 if !out.is_empty() {
-                    return Some((out, (events, finished, false)));
+                    return Some((out, (events, finished, false, calls)));
                 }
             }
         })

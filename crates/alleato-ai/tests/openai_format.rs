@@ -111,7 +111,7 @@ fn provider(base_url: String, first_byte_timeout: Duration) -> OpenAiCompatible 
 }
 
 fn request(model: &str) -> ModelRequest {
-    ModelRequest { model: model.into(), messages: vec![PromptMessage { role: Role::User, content: "Hi".into() }] }
+    ModelRequest::new(model, vec![PromptMessage::new(Role::User, "Hi")])
 }
 
 async fn run(provider: &OpenAiCompatible, model: &str) -> Result<Vec<Result<ModelEvent, Error>>, Error> {
@@ -222,4 +222,44 @@ mod conformance {
             "normal",
         )
     });
+}
+
+/// Tool calls as local servers stream them: Ollama and llama.cpp send a whole call in one
+/// piece (often without an index, sometimes without an id), and a model may write arguments
+/// that are not JSON.
+#[tokio::test]
+async fn whole_calls_in_one_piece_and_unreadable_arguments_are_passed_on() {
+    use alleato_core::ports::ToolCall;
+    async fn handler(Json(body): Json<Value>) -> Response {
+        assert_eq!(body["tools"][0]["function"]["name"], "lookUp");
+        sse(vec![
+            chunk(json!({"tool_calls": [{"id": "call_1", "type": "function",
+                                          "function": {"name": "lookUp", "arguments": "{\"q\":\"rivers\"}"}}]})),
+            chunk(
+                json!({"tool_calls": [{"type": "function", "function": {"name": "lookUp", "arguments": "not json"}}]}),
+            ),
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}).to_string(),
+            "[DONE]".into(),
+        ])
+    }
+    let app = Router::new().route("/v1/chat/completions", post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut request = request("tools");
+    request.tools.push(alleato_core::ports::ToolDefinition {
+        name: "lookUp".into(),
+        description: "Looks something up.".into(),
+        input_schema: json!({"type": "object"}),
+    });
+    let provider = provider(format!("http://{addr}/v1"), Duration::from_secs(5));
+    let events: Vec<ModelEvent> = provider.stream(request).await.unwrap().map(Result::unwrap).collect().await;
+    let calls: Vec<&ToolCall> =
+        events.iter().filter_map(|e| if let ModelEvent::ToolCall(c) = e { Some(c) } else { None }).collect();
+    assert_eq!(calls.len(), 2, "{events:?}");
+    assert_eq!((calls[0].id.as_str(), &calls[0].input), ("call_1", &json!({"q": "rivers"})));
+    assert!(!calls[1].id.is_empty() && calls[1].id != "call_1", "an id is made up: {}", calls[1].id);
+    assert_eq!(calls[1].input, json!("not json"), "passed on as text, for the caller to refuse");
+    let starts = events.iter().filter(|e| matches!(e, ModelEvent::ToolInputStart { .. })).count();
+    assert_eq!(starts, 2);
 }

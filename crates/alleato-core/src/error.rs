@@ -8,29 +8,44 @@ use std::fmt;
 /// A boxed cause, kept so logs can print the whole chain while the wire body never does.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The result of every fallible domain operation: [`Error`] unless another is named.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The part of the product an error concerns; the second half of a wire error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Surface {
+    /// The HTTP API itself: a malformed request, an unknown route, an API key (`api`).
     Api,
+    /// Registration, login and sessions (`auth`).
     Auth,
+    /// A user account (`user`).
     User,
+    /// A chat (`chat`).
     Chat,
+    /// A chat message (`message`).
     Message,
+    /// A vote on a message (`vote`).
     Vote,
+    /// A document or one of its versions (`document`).
     Document,
+    /// Suggestions on a document (`suggestions`).
     Suggestions,
+    /// An uploaded file (`file`).
     File,
+    /// A stream: a generation's or the generic streams resource's (`stream`).
     Stream,
+    /// The database port (`database`).
     Database,
+    /// The object storage port (`storage`).
     Storage,
+    /// The key-value port (`kv`).
     KeyValue,
     /// The language-model provider.
     Model,
 }
 
 impl Surface {
+    /// The surface's name in wire codes, e.g. `chat` in `not_found:chat`.
     pub fn as_str(self) -> &'static str {
         match self {
             Surface::Api => "api",
@@ -73,26 +88,67 @@ type Message = Cow<'static, str>;
 pub enum Error {
     /// The input is malformed or breaks a rule; the message says which.
     #[error("{message}")]
-    BadRequest { surface: Surface, message: Message },
+    BadRequest {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
     /// No valid credentials, or the session is gone.
     #[error("{message}")]
-    Unauthorized { surface: Surface, message: Message },
+    Unauthorized {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
     /// Authenticated, but not allowed. Private resources of others are `NotFound` instead, so
     /// their ids do not leak.
     #[error("{message}")]
-    Forbidden { surface: Surface, message: Message },
+    Forbidden {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
+    /// The thing does not exist, or the caller may not know it does.
     #[error("{message}")]
-    NotFound { surface: Surface, message: Message },
+    NotFound {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
     /// A uniqueness rule (an email, an id, a create-only object key) was broken.
     #[error("{message}")]
-    Conflict { surface: Surface, message: Message },
+    Conflict {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
+    /// The body, a file or a text is over its size limit, or a stream is full.
     #[error("{message}")]
-    PayloadTooLarge { surface: Surface, message: Message },
+    PayloadTooLarge {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
+    /// An upload is not one of the accepted types, judged by its content.
     #[error("{message}")]
-    UnsupportedMediaType { surface: Surface, message: Message },
+    UnsupportedMediaType {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
+    /// A rate limit or quota is used up until `retry_after_secs` passes.
     #[error("{message}")]
     RateLimited {
+        /// Which part of the product the error concerns.
         surface: Surface,
+        /// What went wrong, safe to show a client.
         message: Message,
         /// Seconds until the limit resets.
         retry_after_secs: u64,
@@ -100,25 +156,43 @@ pub enum Error {
     /// An upstream service (the language-model provider) refused or failed the request; the
     /// message says how, without secrets.
     #[error("{message}")]
-    Upstream { surface: Surface, message: Message },
+    Upstream {
+        /// Which part of the product the error concerns.
+        surface: Surface,
+        /// What went wrong, safe to show a client.
+        message: Message,
+    },
     /// A backing service (database, object store, key-value store) cannot be reached now; a
     /// retry later may succeed.
     #[error("the {surface} backend is unavailable")]
-    Unavailable { surface: Surface, source: BoxError },
+    Unavailable {
+        /// The backend (or the part of the product) that failed.
+        surface: Surface,
+        /// The cause, for logs only.
+        source: BoxError,
+    },
     /// A backing service failed in a way a retry will not fix (a bug, corrupt data).
     #[error("the {surface} backend failed")]
-    Backend { surface: Surface, source: BoxError },
+    Backend {
+        /// The backend (or the part of the product) that failed.
+        surface: Surface,
+        /// The cause, for logs only.
+        source: BoxError,
+    },
 }
 
 impl Error {
+    /// `BadRequest` with this message.
     pub fn bad_request(surface: Surface, message: impl Into<Message>) -> Self {
         Error::BadRequest { surface, message: message.into() }
     }
 
+    /// `Unauthorized` with this message.
     pub fn unauthorized(surface: Surface, message: impl Into<Message>) -> Self {
         Error::Unauthorized { surface, message: message.into() }
     }
 
+    /// `Forbidden` with this message.
     pub fn forbidden(surface: Surface, message: impl Into<Message>) -> Self {
         Error::Forbidden { surface, message: message.into() }
     }
@@ -128,14 +202,17 @@ impl Error {
         Error::NotFound { surface, message: format!("{} not found", surface.noun()).into() }
     }
 
+    /// `Conflict` with this message.
     pub fn conflict(surface: Surface, message: impl Into<Message>) -> Self {
         Error::Conflict { surface, message: message.into() }
     }
 
+    /// `Backend`: a failure a retry will not fix, with its cause.
     pub fn backend(surface: Surface, source: impl Into<BoxError>) -> Self {
         Error::Backend { surface, source: source.into() }
     }
 
+    /// `Unavailable`: a backing service out of reach for now, with its cause.
     pub fn unavailable(surface: Surface, source: impl Into<BoxError>) -> Self {
         Error::Unavailable { surface, source: source.into() }
     }
@@ -157,6 +234,7 @@ impl Error {
         }
     }
 
+    /// The surface half of the wire code.
     pub fn surface(&self) -> Surface {
         match self {
             Error::BadRequest { surface, .. }

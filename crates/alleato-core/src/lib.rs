@@ -3,6 +3,7 @@
 //!
 //! This crate depends on no I/O crate: no database driver, no HTTP, no object store. Adapters
 //! depend on it, never the other way round.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod dual;

@@ -13,6 +13,7 @@ pub struct SweepGate {
 }
 
 impl SweepGate {
+    /// A gate whose first sweep is due one `period` from now.
     pub fn new(period: Duration) -> Self {
         Self { period, last: Mutex::new(Instant::now()) }
     }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+/// A point in time, in UTC; the domain keeps microseconds (see [`now`]).
 pub type Timestamp = DateTime<Utc>;
 
 /// The current time, truncated to microseconds.
@@ -103,10 +104,12 @@ pub mod wire {
 
     use super::Timestamp;
 
+    /// Writes the timestamp as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     pub fn serialize<S: Serializer>(ts: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&super::to_sortable_text(ts))
     }
 
+    /// Reads an RFC 3339 timestamp (any offset) into UTC, truncated to microseconds.
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
         from_text(&<std::borrow::Cow<'de, str>>::deserialize(deserializer)?)
     }
@@ -122,6 +125,7 @@ pub mod wire_option {
 
     use super::Timestamp;
 
+    /// Writes the timestamp as [`wire`](super::wire) does, or `null`.
     pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
         match ts {
             Some(ts) => super::wire::serialize(ts, serializer),
@@ -129,6 +133,7 @@ pub mod wire_option {
         }
     }
 
+    /// Reads a timestamp as [`wire`](super::wire) does; `null` is `None`.
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
         let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(deserializer)?;
         text.map(|text| super::wire::from_text(&text)).transpose()

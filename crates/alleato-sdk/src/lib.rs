@@ -12,6 +12,11 @@
 //!
 //! Every method maps one route; a non-2xx answer becomes [`SdkError::Api`] with the server's
 //! stable error `code`.
+//!
+//! An answer that called tools (the model writing a document, say) is stored with a part per
+//! call; [`api::MessagePart::tool`] reads one as an [`api::ToolPart`] (the tool, the call's id,
+//! its state, its input and output or error). While an answer streams, the same calls arrive
+//! as `tool-input-*` and `tool-output-*` chunks ([`SseChunk::chunk_type`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -18,10 +18,12 @@ impl From<Error> for ApiError {
 }
 
 impl ApiError {
+    /// A 400 `bad_request:api`: the request itself is malformed (a query, a path, a body).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self(Error::bad_request(Surface::Api, message.into()))
     }
 
+    /// A 404 `not_found:api` for a route that does not exist (or is switched off).
     pub fn not_found_route() -> Self {
         Self(Error::NotFound { surface: Surface::Api, message: "No such route.".into() })
     }

@@ -1,5 +1,6 @@
 //! Alleato's HTTP server: configuration ([`config`]), the composition root ([`wiring`]), and the
 //! axum application. [`start`] is what the `alleato` binary and the end-to-end tests both run.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod ab;
@@ -130,9 +131,12 @@ fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
 
 /// A server running in the background: its address, and a handle to stop it gracefully.
 pub struct RunningServer {
+    /// The address it listens on: `config.addr`, with the port the system chose when that was
+    /// port 0.
     pub addr: SocketAddr,
     /// Where `GET /metrics` answers, when `ALLEATO_METRICS_ADDR` is set.
     pub metrics_addr: Option<SocketAddr>,
+    /// The start-up table: which backend serves each port, and why.
     pub adapters: Vec<AdapterInfo>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -179,6 +183,7 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// Everything from `config`, until a part is supplied instead.
     pub fn new(config: Config) -> Self {
         Self { config, model: None }
     }

@@ -24,6 +24,7 @@ pub struct Info {
 }
 
 impl AppState {
+    /// The state of one application: its services and the settings its handlers read.
     pub fn new(services: Services, info: Info) -> Self {
         Self(Arc::new(Shared { services, info }))
     }

@@ -24,6 +24,7 @@ pub struct DualDatabase {
 }
 
 impl DualDatabase {
+    /// The database ports over `primary` and `secondary`.
     pub fn new(primary: DatabasePorts, secondary: DatabasePorts, dual: DualWrite) -> Arc<Self> {
         Arc::new(Self { primary, secondary, dual })
     }

@@ -46,7 +46,9 @@ pub enum Scope {
     Chat(ChatId),
     /// Every version of the document and their suggestions.
     Document(DocumentId),
+    /// The suggestion's row.
     Suggestion(SuggestionId),
+    /// The file's metadata row (its bytes are under an [`Scope::Object`]).
     File(FileId),
     /// A stored object, by key.
     Object(String),
@@ -78,10 +80,12 @@ impl Scope {
 /// One write the secondary may not hold as the primary does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepairEntry {
+    /// When the write was made.
     #[serde(with = "crate::time::wire")]
     pub at: Timestamp,
     /// The port method, e.g. `delete_chat`.
     pub operation: String,
+    /// What the write touched: what the repair makes equal to the primary's.
     pub scopes: Vec<Scope>,
     /// The secondary's failure; `None` for a delete recorded because a backfill may undo it.
     pub error: Option<String>,
@@ -90,6 +94,7 @@ pub struct RepairEntry {
 /// Where failed secondary writes are recorded for the repair. Recording must not fail the
 /// request: an implementation reports its own failures (the entry is also logged).
 pub trait RepairLog: Send + Sync + 'static {
+    /// Records one entry; never fails the caller.
     fn record(&self, entry: &RepairEntry);
 }
 
@@ -118,6 +123,7 @@ pub struct DualWriteCounters {
 }
 
 impl DualWriteCounters {
+    /// The counts so far, for `/admin/stats`.
     pub fn snapshot(&self) -> DualWriteStats {
         DualWriteStats {
             secondary_writes: self.secondary_writes.load(Ordering::Relaxed),
@@ -131,12 +137,16 @@ impl DualWriteCounters {
 /// What the database and storage decorators share: settings, counters, the log.
 #[derive(Clone)]
 pub struct DualWrite {
+    /// The shadow-read fraction and the secondary's timeout.
     pub settings: DualWriteSettings,
+    /// What the decorators have seen, shared by all of them.
     pub counters: Arc<DualWriteCounters>,
+    /// Where writes the secondary may lack are recorded.
     pub log: Arc<dyn RepairLog>,
 }
 
 impl DualWrite {
+    /// Shared state for the decorators, with counters from zero.
     pub fn new(settings: DualWriteSettings, log: Arc<dyn RepairLog>) -> Self {
         Self { settings, counters: Arc::default(), log }
     }

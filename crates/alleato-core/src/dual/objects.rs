@@ -20,6 +20,7 @@ pub struct DualObjects {
 }
 
 impl DualObjects {
+    /// Object storage over `primary` and `secondary`.
     pub fn new(primary: Arc<dyn ObjectStorage>, secondary: Arc<dyn ObjectStorage>, dual: DualWrite) -> Arc<Self> {
         Arc::new(Self { primary, secondary, dual })
     }

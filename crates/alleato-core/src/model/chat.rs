@@ -4,6 +4,7 @@ use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, MessageId, StreamId, UserId};
 use crate::time::Timestamp;
 
+/// Who may read a chat: `private` (the default) or `public`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -16,6 +17,7 @@ pub enum Visibility {
 }
 
 impl Visibility {
+    /// The wire and database form: `public` or `private`.
     pub fn as_str(self) -> &'static str {
         match self {
             Visibility::Public => "public",
@@ -23,6 +25,7 @@ impl Visibility {
         }
     }
 
+    /// The visibility [`Visibility::as_str`] wrote; `None` for any other text.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "public" => Some(Visibility::Public),
@@ -32,24 +35,34 @@ impl Visibility {
     }
 }
 
+/// A conversation owned by one user; its messages are stored apart.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
+    /// The chat's id, a UUIDv7 (or one the client chose).
     pub id: ChatId,
+    /// The owner: the only user who may write to the chat.
     pub user_id: UserId,
+    /// One line of at most 200 characters; "New chat" until the owner or the title model
+    /// names it.
     pub title: String,
+    /// Who may read the chat.
     pub visibility: Visibility,
+    /// When the chat was created.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
+    /// When the title or visibility last changed (the creation time until then).
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "crate::time::wire")]
     pub updated_at: Timestamp,
 }
 
 impl Chat {
+    /// The longest title, in characters.
     pub const MAX_TITLE_CHARS: usize = 200;
+    /// The title of a chat nobody has named yet.
     pub const DEFAULT_TITLE: &'static str = "New chat";
 
     /// Checks a title as sent (its length, no control characters: the rule the API documents),
@@ -74,10 +87,13 @@ impl Chat {
 /// original `/api/history` pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChatPage {
+    /// How many chats, 1 to [`ChatPage::MAX_LIMIT`].
     pub limit: u32,
+    /// The chat to page from, and which way; `None` starts from the newest.
     pub cursor: Option<(ChatCursorDirection, ChatId)>,
 }
 
+/// Which side of the cursor chat a page lies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatCursorDirection {
     /// Chats newer than the cursor chat.
@@ -87,7 +103,9 @@ pub enum ChatCursorDirection {
 }
 
 impl ChatPage {
+    /// The largest page.
     pub const MAX_LIMIT: u32 = 100;
+    /// The page size when the request names none.
     pub const DEFAULT_LIMIT: u32 = 20;
 
     /// The error for a cursor that does not name one of the user's chats: a 404, like any other
@@ -108,12 +126,16 @@ impl ChatCursorDirection {
     }
 }
 
+/// The owner's verdict on one message of their chat; at most one per message.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Vote {
+    /// The chat the message is in.
     pub chat_id: ChatId,
+    /// The message voted on.
     pub message_id: MessageId,
+    /// `true` for up, `false` for down.
     pub is_upvoted: bool,
 }
 
@@ -122,8 +144,11 @@ pub struct Vote {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamRecord {
+    /// The stream's id in the streams port.
     pub id: StreamId,
+    /// The chat whose answer the stream carries.
     pub chat_id: ChatId,
+    /// When the generation began; a chat's latest stream is the one to resume.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,

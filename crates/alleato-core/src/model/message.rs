@@ -14,13 +14,18 @@ use crate::time::Timestamp;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// Who says a message.
 pub enum Role {
+    /// The person chatting.
     User,
+    /// The model's answer.
     Assistant,
+    /// Instructions to the model (prompts only; never stored from a client).
     System,
 }
 
 impl Role {
+    /// The wire name: `user`, `assistant` or `system`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
@@ -29,6 +34,7 @@ impl Role {
         }
     }
 
+    /// The role a wire name stands for.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "user" => Some(Role::User),
@@ -42,11 +48,17 @@ impl Role {
 /// The kinds of part the AI SDK's `UIMessage` defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartKind {
+    /// `text`
     Text,
+    /// `reasoning`
     Reasoning,
+    /// `file`
     File,
+    /// `step-start`: the boundary between two steps of an answer.
     StepStart,
+    /// `source-url`
     SourceUrl,
+    /// `source-document`
     SourceDocument,
     /// `tool-<name>`
     Tool,
@@ -82,6 +94,7 @@ impl MessagePart {
         Ok(part)
     }
 
+    /// The part's kind, from its `type`.
     pub fn kind(&self) -> PartKind {
         let ty = self.type_name();
         match ty {
@@ -97,6 +110,7 @@ impl MessagePart {
         }
     }
 
+    /// The part's `type` (`text`, `tool-createDocument`, `data-chat-title`, ...).
     pub fn type_name(&self) -> &str {
         self.0.get("type").and_then(Value::as_str).unwrap_or_default()
     }
@@ -109,12 +123,33 @@ impl MessagePart {
         }
     }
 
+    /// One field of the part.
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field)
     }
 
+    /// The whole part, as JSON.
     pub fn as_json(&self) -> &Map<String, Value> {
         &self.0
+    }
+
+    /// A tool call part (`tool-<name>` or `dynamic-tool`), read: the call, its state, and its
+    /// input and output or error as far as it got.
+    pub fn tool(&self) -> Option<ToolPart<'_>> {
+        let tool_name = match self.kind() {
+            PartKind::Tool => self.type_name().strip_prefix("tool-")?,
+            PartKind::DynamicTool => self.0.get("toolName")?.as_str()?,
+            _ => return None,
+        };
+        let text = |field: &str| self.0.get(field).and_then(Value::as_str);
+        Some(ToolPart {
+            tool_name,
+            tool_call_id: text("toolCallId")?,
+            state: text("state")?,
+            input: self.0.get("input").filter(|v| !v.is_null()),
+            output: self.0.get("output"),
+            error_text: text("errorText"),
+        })
     }
 
     fn validate(&self) -> Result<()> {
@@ -167,6 +202,24 @@ impl MessagePart {
     }
 }
 
+/// A tool call part of a message, as [`MessagePart::tool`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToolPart<'a> {
+    /// The tool's name (`createDocument`).
+    pub tool_name: &'a str,
+    /// The call's id, unique within the message.
+    pub tool_call_id: &'a str,
+    /// `input-streaming`, `input-available`, `output-available` or `output-error` (the AI SDK's
+    /// states; a stored answer only has the last two).
+    pub state: &'a str,
+    /// The call's input, once complete.
+    pub input: Option<&'a Value>,
+    /// The tool's output, in state `output-available`.
+    pub output: Option<&'a Value>,
+    /// Why it failed, in state `output-error`.
+    pub error_text: Option<&'a str>,
+}
+
 impl<'de> Deserialize<'de> for MessagePart {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
@@ -190,14 +243,19 @@ fn truncate(text: &str, max: usize) -> &str {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredMessage {
+    /// The message's id (the client's, when it sent a UUID).
     pub id: MessageId,
+    /// The chat it belongs to.
     pub chat_id: ChatId,
+    /// Who said it.
     pub role: Role,
+    /// What it says, in order.
     pub parts: Vec<MessagePart>,
     /// Always `[]` for AI SDK 5 clients (files travel as parts); kept for compatibility.
     #[serde(default)]
     pub attachments: Vec<Value>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it was stored.
     #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
 }
@@ -233,6 +291,25 @@ mod tests {
             let err = MessagePart::from_value(part).unwrap_err();
             assert!(err.to_string().contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn tool_parts_read_as_tool_calls() {
+        let done = MessagePart::from_value(json!({"type": "tool-createDocument", "toolCallId": "c1",
+            "state": "output-available", "input": {"title": "Rivers"}, "output": {"id": "d1"}}))
+        .unwrap();
+        let tool = done.tool().unwrap();
+        assert_eq!((tool.tool_name, tool.tool_call_id, tool.state), ("createDocument", "c1", "output-available"));
+        assert_eq!(
+            (tool.input, tool.output, tool.error_text),
+            (Some(&json!({"title": "Rivers"})), Some(&json!({"id": "d1"})), None)
+        );
+        let failed = MessagePart::from_value(json!({"type": "dynamic-tool", "toolName": "x", "toolCallId": "c2",
+            "state": "output-error", "input": null, "errorText": "no"}))
+        .unwrap();
+        let tool = failed.tool().unwrap();
+        assert_eq!((tool.tool_name, tool.input, tool.error_text), ("x", None, Some("no")));
+        assert!(MessagePart::text("hi").tool().is_none());
     }
 
     #[test]

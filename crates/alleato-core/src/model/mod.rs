@@ -10,7 +10,7 @@ mod user;
 pub use chat::{Chat, ChatCursorDirection, ChatPage, StreamRecord, Visibility, Vote};
 pub use document::{Document, DocumentKind, Suggestion};
 pub use file::{FileMeta, StoredObject};
-pub use message::{MessagePart, PartKind, Role, StoredMessage};
+pub use message::{MessagePart, PartKind, Role, StoredMessage, ToolPart};
 pub use user::{Email, Password, User, UserKind};
 
 /// Counts for the admin dashboard.
@@ -18,12 +18,19 @@ pub use user::{Email, Password, User, UserKind};
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
+    /// Regular (registered) accounts.
     pub users: u64,
+    /// Guest accounts.
     pub guests: u64,
+    /// Chats, of every user.
     pub chats: u64,
+    /// Messages, in every chat.
     pub messages: u64,
+    /// Documents, each counted once however many versions it has.
     pub documents: u64,
+    /// Uploaded files.
     pub files: u64,
+    /// The uploaded files' total size in bytes.
     pub file_bytes: u64,
     /// While dual-write is on: what it has seen since this process started.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,16 +4,19 @@ use crate::error::{Error, Result, Surface};
 use crate::ids::UserId;
 use crate::time::Timestamp;
 
+/// What kind of account a user has: `guest` or `regular`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UserKind {
     /// Created without credentials; tighter entitlements.
     Guest,
+    /// Registered with an email and a password.
     Regular,
 }
 
 impl UserKind {
+    /// The wire and database form: `guest` or `regular`.
     pub fn as_str(self) -> &'static str {
         match self {
             UserKind::Guest => "guest",
@@ -21,6 +24,7 @@ impl UserKind {
         }
     }
 
+    /// The kind [`UserKind::as_str`] wrote; `None` for any other text.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "guest" => Some(UserKind::Guest),
@@ -35,12 +39,19 @@ impl UserKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// The user's id.
     pub id: UserId,
+    /// The address signed in with, trimmed and lower-cased; a guest's is `guest-<id>`, not an
+    /// address.
     pub email: String,
+    /// Guest or regular (`type` on the wire).
     #[serde(rename = "type")]
     pub kind: UserKind,
+    /// The password's Argon2id hash (PHC string); `None` for an account without a password (a
+    /// guest's). Server-side only.
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// When the account was created.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "crate::time::wire")]
     pub created_at: Timestamp,
@@ -55,8 +66,11 @@ pub struct User {
 pub struct Email(String);
 
 impl Email {
+    /// The longest address, in bytes.
     pub const MAX_LEN: usize = 254;
 
+    /// Trims and lower-cases `raw`, then checks its shape (`local@domain.tld`, no white space,
+    /// at most [`Email::MAX_LEN`] bytes); `BadRequest` otherwise.
     pub fn parse(raw: &str) -> Result<Self> {
         let email = raw.trim().to_lowercase();
         let invalid = || Error::bad_request(Surface::Auth, "email must be a valid address such as name@example.com");
@@ -76,10 +90,12 @@ impl Email {
         Ok(Self(email))
     }
 
+    /// The normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The normalised address, owned.
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -95,10 +111,13 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
+    /// The shortest password, in characters.
     pub const MIN_CHARS: usize = 8;
     /// Bounded so a huge body cannot make hashing expensive.
     pub const MAX_CHARS: usize = 128;
 
+    /// `raw` unchanged if it has [`Password::MIN_CHARS`] to [`Password::MAX_CHARS`]
+    /// characters; `BadRequest` otherwise.
     pub fn parse(raw: String) -> Result<Self> {
         let n = raw.chars().count();
         if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&n) {
@@ -110,6 +129,7 @@ impl Password {
         Ok(Self(raw))
     }
 
+    /// The password as typed, for hashing or verifying.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -18,6 +18,7 @@ pub enum Change<'a> {
 /// Told of every change a [`ChangeFeed`] carries. Called on the feed's own task: it must not
 /// block.
 pub trait ChangeListener: Send + Sync + 'static {
+    /// Handles one change: drops the entry (or, for [`Change::All`], everything) from the cache.
     fn changed(&self, change: Change<'_>);
 }
 

@@ -17,8 +17,11 @@ pub struct Counter {
 /// `n` to add to the counter `key`, whose window (if it starts now) is `window`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterAdd {
+    /// The counter's key ([`crate::ports::check_key`]).
     pub key: String,
+    /// The window's length, should this addition start one.
     pub window: Duration,
+    /// How much to add: at least 1.
     pub n: u64,
 }
 
@@ -36,7 +39,12 @@ pub struct CounterAdd {
 ///   and settles with the store in batches (one round trip where the backend allows).
 #[async_trait]
 pub trait Counters: Send + Sync + 'static {
+    /// Adds one to the counter `key`, starting a window of `window` if none is running, and
+    /// answers the count and when it resets.
     async fn increment(&self, key: &str, window: Duration) -> Result<Counter>;
+    /// Adds each `n` to its key, as that many increments would, and answers each key's state
+    /// after its addition, in order; `BadRequest` for a bad key or an `n` of 0. The default
+    /// makes one increment at a time.
     async fn add_many(&self, adds: &[CounterAdd]) -> Result<Vec<Counter>> {
         let mut after = Vec::with_capacity(adds.len());
         check_adds(adds)?;

@@ -13,11 +13,17 @@ pub enum Consistency {
     Strong,
     /// The writing instance sees its write at once; others may read the old value (or none)
     /// for up to `within` (Workers KV: 60 s, its cache time).
-    Eventual { within: Duration },
+    Eventual {
+        /// The longest another instance may read a stale value.
+        within: Duration,
+    },
     /// Every instance is told of a write as it returns ([`crate::ports::ChangeFeed`], Redis
     /// pub/sub: milliseconds) and until then may serve its cached copy; an instance that may
     /// have missed an announcement stops serving from memory within `within`.
-    Announced { within: Duration },
+    Announced {
+        /// The longest an instance that missed an announcement may serve its cached copy.
+        within: Duration,
+    },
 }
 
 /// What a key-value store can promise, declared by each adapter. The conformance suite reads
@@ -26,6 +32,7 @@ pub enum Consistency {
 pub struct KvCapabilities {
     /// The shortest TTL the backend honours; shorter ones are raised to it (Workers KV: 60 s).
     pub min_ttl: Duration,
+    /// How soon other instances see a write.
     pub consistency: Consistency,
 }
 
@@ -57,13 +64,16 @@ impl KvCapabilities {
 ///   [`KvCapabilities::consistency`].
 #[async_trait]
 pub trait KeyValueStore: Send + Sync + 'static {
+    /// The value under `key`; `None` if it is missing or has expired.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// The value and how long it has left, where the store can tell in the same round trip
     /// (`None` for no TTL or not known): a cache in front of the store keeps it no longer.
     async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
         Ok(self.get(key).await?.map(|value| (value, None)))
     }
+    /// Stores `value` under `key`, replacing any value and TTL; `None` keeps it until deleted.
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()>;
+    /// Removes the key; a missing key is fine.
     async fn delete(&self, key: &str) -> Result<()>;
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
@@ -76,6 +86,8 @@ pub trait KeyValueStore: Send + Sync + 'static {
         let unsupported = Error::backend(Surface::KeyValue, "this key-value store cannot list its keys");
         futures::stream::once(async move { Err(unsupported) }).boxed()
     }
+    /// What the store promises: its minimum TTL and its consistency. The default: 1 s and
+    /// strong.
     fn capabilities(&self) -> KvCapabilities {
         KvCapabilities::default()
     }

@@ -10,8 +10,11 @@ use crate::time::Timestamp;
 /// An object as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEntry {
+    /// The object's key.
     pub key: String,
+    /// Its size in bytes.
     pub size: u64,
+    /// When it was written.
     pub last_modified: Timestamp,
 }
 
@@ -20,7 +23,9 @@ pub struct ObjectEntry {
 pub struct SignedDownload {
     /// How long the URL works, at most [`SignedDownload::MAX_EXPIRES_IN`].
     pub expires_in: Duration,
+    /// The `Content-Type` the download is answered with.
     pub content_type: String,
+    /// The `Content-Disposition` the download is answered with (the file's name).
     pub content_disposition: String,
 }
 
@@ -37,8 +42,11 @@ impl SignedDownload {
 /// - Keys are `/`-separated paths of ASCII letters, digits, `-`, `_` and `.`.
 #[async_trait]
 pub trait ObjectStorage: Send + Sync + 'static {
+    /// Stores a new object with its content type; `Conflict` if the key exists.
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()>;
+    /// The object under `key`, if any.
     async fn get(&self, key: &str) -> Result<Option<StoredObject>>;
+    /// Removes the object; a missing key is fine.
     async fn delete(&self, key: &str) -> Result<()>;
     /// A URL from which anyone holding it can `GET` the object, answered with `download`'s
     /// headers, until `download.expires_in` passes; `Ok(None)` when the backend does not sign

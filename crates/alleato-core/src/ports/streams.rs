@@ -18,14 +18,18 @@ pub struct StreamInfo {
     pub done: bool,
     /// Someone asked the writer to stop ([`StreamStore::request_stop`]).
     pub stop_requested: bool,
+    /// When the stream was created.
     pub created_at: Timestamp,
+    /// When it last changed: its last append (its creation until the first).
     pub updated_at: Timestamp,
 }
 
 /// Entries read from a stream: `(sequence number, bytes)`, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSlice {
+    /// The entries read, each with its number.
     pub entries: Vec<(u64, Vec<u8>)>,
+    /// Whether the stream was finished when read: no entries will follow these.
     pub done: bool,
 }
 
@@ -57,7 +61,10 @@ impl StreamSlice {
 ///   `wait_for_stop` on it, on any instance that shares the store, without polling.
 #[async_trait]
 pub trait StreamStore: Send + Sync + 'static {
+    /// Creates an empty stream holding `metadata`, expiring `ttl` from now unless appended to;
+    /// `Conflict` if the id exists.
     async fn create(&self, id: &str, metadata: &[u8], ttl: Duration) -> Result<()>;
+    /// The stream's state without its entries; `None` if it is missing or has expired.
     async fn info(&self, id: &str) -> Result<Option<StreamInfo>>;
     /// Appends one entry and returns its number; `NotFound` if the stream is missing,
     /// `Conflict` if it is finished. Refreshes the TTL.
@@ -79,6 +86,8 @@ pub trait StreamStore: Send + Sync + 'static {
     async fn finish(&self, id: &str, keep: Duration) -> Result<()>;
     /// Deletes the stream; a missing one is fine.
     async fn delete(&self, id: &str) -> Result<()>;
+    /// Returns once the stream has an entry after `after`, is finished or gone, or `timeout`
+    /// passes (see the contract).
     async fn wait(&self, id: &str, after: u64, timeout: Duration) -> Result<()>;
     /// Asks the stream's writer to stop. A missing stream is `NotFound`; a finished one, or
     /// one already asked, is fine.
@@ -87,5 +96,6 @@ pub trait StreamStore: Send + Sync + 'static {
     /// stream is gone; until then it stays pending, so the writer races it against its work.
     /// Backend failures are retried inside, not returned.
     async fn wait_for_stop(&self, id: &str);
+    /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
 }

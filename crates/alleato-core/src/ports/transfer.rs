@@ -16,19 +16,28 @@ use crate::time::{self, Timestamp};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Table {
+    /// User accounts, with their password hashes.
     Users,
+    /// Chats.
     Chats,
+    /// Chat messages.
     Messages,
+    /// Votes on messages.
     Votes,
+    /// Generation stream records (which stream carries which chat's answer).
     Streams,
+    /// Document versions.
     Documents,
+    /// Suggestions on document versions.
     Suggestions,
+    /// Uploaded files' metadata (their bytes are in object storage).
     Files,
     /// The daily message quota's records: copied, so that a move does not reset anyone's quota.
     GenerationStarts,
 }
 
 impl Table {
+    /// Every table, in the order a copy moves them.
     pub const ALL: [Table; 9] = [
         Table::Users,
         Table::Chats,
@@ -41,6 +50,7 @@ impl Table {
         Table::GenerationStarts,
     ];
 
+    /// The table's name as reports show it (snake_case, e.g. `generation_starts`).
     pub fn name(self) -> &'static str {
         match self {
             Table::Users => "users",
@@ -79,6 +89,7 @@ impl std::fmt::Display for Table {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RowKey {
+    /// A row with one id: every table but votes and documents.
     Id(Uuid),
     /// A vote: its chat, then its message.
     Pair(Uuid, Uuid),
@@ -99,8 +110,11 @@ impl std::fmt::Display for RowKey {
 /// A record of the quota: a generation a user started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerationRecord {
+    /// The generation's stream id.
     pub id: StreamId,
+    /// The user whose quota it counts against.
     pub user_id: UserId,
+    /// When the generation started.
     pub created_at: Timestamp,
 }
 
@@ -108,18 +122,28 @@ pub struct GenerationRecord {
 /// are valid from, which the API never shows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
+    /// A row of [`Table::Users`].
     User(User),
+    /// A row of [`Table::Chats`].
     Chat(Chat),
+    /// A row of [`Table::Messages`].
     Message(StoredMessage),
+    /// A row of [`Table::Votes`].
     Vote(Vote),
+    /// A row of [`Table::Streams`].
     Stream(StreamRecord),
+    /// A row of [`Table::Documents`].
     Document(Document),
+    /// A row of [`Table::Suggestions`].
     Suggestion(Suggestion),
+    /// A row of [`Table::Files`].
     File(FileMeta),
+    /// A row of [`Table::GenerationStarts`].
     GenerationStart(GenerationRecord),
 }
 
 impl Record {
+    /// The table the row belongs to.
     pub fn table(&self) -> Table {
         match self {
             Record::User(_) => Table::Users,
@@ -134,6 +158,7 @@ impl Record {
         }
     }
 
+    /// The row's key in its table.
     pub fn key(&self) -> RowKey {
         match self {
             Record::User(u) => RowKey::Id(u.id.0),
@@ -221,7 +246,9 @@ mod tests {
 /// newest this binary knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SchemaVersion {
+    /// The number of the newest migration applied to the database (0 for none).
     pub applied: i64,
+    /// The number of the newest migration this binary knows.
     pub known: i64,
 }
 
@@ -246,6 +273,7 @@ pub struct SchemaVersion {
 ///   so that a copy can refuse to copy a database onto itself through two names.
 #[async_trait]
 pub trait DatabaseTransfer: Send + Sync + 'static {
+    /// Up to `limit` rows of `table` with keys after `after` and up to `through`, in key order.
     async fn export_rows(
         &self,
         table: Table,
@@ -261,6 +289,8 @@ pub trait DatabaseTransfer: Send + Sync + 'static {
     async fn delete_rows(&self, table: Table, keys: &[RowKey]) -> Result<u64>;
     /// Rows in the table.
     async fn count_rows(&self, table: Table) -> Result<u64>;
+    /// The migrations applied to the database and known to this binary.
     async fn schema_version(&self) -> Result<SchemaVersion>;
+    /// This database's own id, made once with the schema (see the contract).
     async fn store_id(&self) -> Result<String>;
 }

@@ -18,10 +18,12 @@ use crate::model::{Email, Password, User, UserKind};
 use crate::ports::{Consistency, KeyValueStore, UserStore};
 use crate::time::{Timestamp, now};
 
+/// How sessions are signed and how long they last.
 #[derive(Clone)]
 pub struct AuthSettings {
     /// The HS256 key; at least 32 bytes.
     pub jwt_secret: Vec<u8>,
+    /// How long a session, and its token, stays valid from sign-in.
     pub session_ttl: Duration,
     /// Where the key-value store is eventually consistent, how often this instance reads the
     /// other instances' logouts: the bound on a logout reaching it ([`Revocations`]).
@@ -39,18 +41,23 @@ impl std::fmt::Debug for AuthSettings {
 }
 
 impl AuthSettings {
+    /// The shortest signing key accepted, in bytes.
     pub const MIN_SECRET_BYTES: usize = 32;
+    /// The session lifetime unless configured: 7 days.
     pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 }
 
 /// Who is calling: the signed-in user and the session the request came with.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The user, as read from the database for this request.
     pub user: User,
+    /// The session (the token's `jti`), which a logout ends.
     pub session_id: SessionId,
 }
 
 impl Principal {
+    /// The caller's user id.
     pub fn user_id(&self) -> UserId {
         self.user.id
     }
@@ -59,7 +66,9 @@ impl Principal {
 /// A new session for a user.
 #[derive(Debug, Clone)]
 pub struct IssuedSession {
+    /// The user signed in.
     pub user: User,
+    /// The bearer token: a JWT (HS256) that expires with the session.
     pub token: String,
 }
 
@@ -84,6 +93,8 @@ struct SessionRecord {
     issued_at: Option<Timestamp>,
 }
 
+/// Registration, login, guest accounts, logout, and turning a bearer token into a
+/// [`Principal`].
 #[derive(Clone)]
 pub struct AuthService {
     users: Arc<dyn UserStore>,
@@ -124,6 +135,8 @@ fn not_signed_in() -> Error {
 }
 
 impl AuthService {
+    /// The service over the user store and the key-value store that holds sessions; where
+    /// the latter is eventually consistent, logouts also go through [`Revocations`].
     pub fn new(users: Arc<dyn UserStore>, kv: Arc<dyn KeyValueStore>, settings: AuthSettings) -> Self {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub", "jti"]);
@@ -146,6 +159,8 @@ impl AuthService {
         password::warm_up();
     }
 
+    /// Creates a regular account and signs it in. `BadRequest` for a malformed email or
+    /// password, `Conflict` when the email is taken.
     pub async fn register(&self, email: &str, password: String) -> Result<IssuedSession> {
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
@@ -169,6 +184,8 @@ impl AuthService {
         self.issue(user).await
     }
 
+    /// Signs in a regular account. Any mismatch (unknown email, wrong password, a guest) is the
+    /// same `Unauthorized`, in the same time.
     pub async fn login(&self, email: &str, password: String) -> Result<IssuedSession> {
         // A malformed email or password cannot match any account; still spend the hashing time.
         let email = Email::parse(email).ok();
@@ -185,6 +202,7 @@ impl AuthService {
         }
     }
 
+    /// Creates a guest account (no email or password) and signs it in.
     pub async fn guest(&self) -> Result<IssuedSession> {
         let id = UserId::new();
         let user = User {

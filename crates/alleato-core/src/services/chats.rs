@@ -13,22 +13,32 @@ use crate::time::now;
 pub struct NewChat {
     /// Clients such as the Next.js app choose chat ids themselves.
     pub id: Option<ChatId>,
+    /// At most [`Chat::MAX_TITLE_CHARS`], no control characters; blank or `None`: the default
+    /// title.
     pub title: Option<String>,
+    /// `None`: private.
     pub visibility: Option<Visibility>,
 }
 
+/// A change to a chat: each `Some` field is set, each `None` kept.
 #[derive(Debug, Clone, Default)]
 pub struct ChatUpdate {
+    /// The new title, checked as [`NewChat::title`]; blank becomes the default title.
     pub title: Option<String>,
+    /// The new visibility.
     pub visibility: Option<Visibility>,
 }
 
+/// Chats and votes, as their owner (and, for a public chat, any signed-in reader) may use
+/// them. A private chat of someone else is `NotFound`; writing to someone else's public chat
+/// is `Forbidden`.
 #[derive(Clone)]
 pub struct ChatService {
     chats: Arc<dyn ChatStore>,
 }
 
 impl ChatService {
+    /// The service over the chat store.
     pub fn new(chats: Arc<dyn ChatStore>) -> Self {
         Self { chats }
     }
@@ -56,6 +66,9 @@ impl ChatService {
         Ok((chats, has_more))
     }
 
+    /// Creates a chat for the caller. A client-chosen id that is someone else's chat is
+    /// replaced by a fresh one (so the answer reveals nothing); one of the caller's own is a
+    /// `Conflict`.
     pub async fn create(&self, who: &Principal, new: NewChat) -> Result<Chat> {
         let created_at = now();
         let id = match new.id {
@@ -87,6 +100,7 @@ impl ChatService {
         Ok((chat, messages.unwrap_or_default()))
     }
 
+    /// Changes the title and/or visibility of one of the caller's chats.
     pub async fn update(&self, who: &Principal, id: ChatId, update: ChatUpdate) -> Result<Chat> {
         let mut chat = access::owned(self.chats.chat(id).await?, who.user_id())?;
         if let Some(title) = update.title {
@@ -100,20 +114,25 @@ impl ChatService {
         Ok(chat)
     }
 
+    /// Deletes one of the caller's chats, with its messages, votes and stream records.
     pub async fn delete(&self, who: &Principal, id: ChatId) -> Result<()> {
         access::owned(self.chats.chat(id).await?, who.user_id())?;
         self.chats.delete_chat(id).await.map_err(|e| e.on(Surface::Chat))
     }
 
+    /// Deletes every chat of the caller; returns how many.
     pub async fn delete_all(&self, who: &Principal) -> Result<u64> {
         self.chats.delete_chats_of(who.user_id()).await
     }
 
+    /// The votes on a chat the caller may read.
     pub async fn votes(&self, who: &Principal, id: ChatId) -> Result<Vec<Vote>> {
         access::readable(self.chats.chat(id).await?, who.user_id())?;
         self.chats.votes(id).await
     }
 
+    /// Sets the caller's vote (`up` or down) on a message of their own chat, replacing any
+    /// earlier one; `NotFound` (on `message`) when the message is not in that chat.
     pub async fn vote(&self, who: &Principal, chat: ChatId, message: MessageId, up: bool) -> Result<Vote> {
         access::owned(self.chats.chat(chat).await?, who.user_id()).map_err(|e| match e {
             Error::Forbidden { .. } => e.on(Surface::Vote),

@@ -7,19 +7,28 @@ use crate::model::{Document, DocumentKind, Suggestion};
 use crate::ports::DocumentStore;
 use crate::time::{Timestamp, now};
 
+/// A document version as a client sends it to [`DocumentService::save`].
 #[derive(Debug, Clone)]
 pub struct NewDocument {
     /// An existing id adds a version; none starts a new document.
     pub id: Option<DocumentId>,
+    /// The title, trimmed and checked by [`Document::check_title`].
     pub title: String,
+    /// What the content is.
     pub kind: DocumentKind,
+    /// The version's content, at most [`Document::MAX_CONTENT_BYTES`].
     pub content: String,
 }
 
+/// A suggested edit as a client sends it to [`DocumentService::suggest`] (or the
+/// `requestSuggestions` tool drafts it), not yet checked.
 #[derive(Debug, Clone)]
 pub struct NewSuggestion {
+    /// The text it would replace: 1 to [`Suggestion::MAX_TEXT_BYTES`] bytes.
     pub original_text: String,
+    /// The text to put in its place: 1 to [`Suggestion::MAX_TEXT_BYTES`] bytes.
     pub suggested_text: String,
+    /// Why, in words; optional, at most [`Suggestion::MAX_TEXT_BYTES`] bytes.
     pub description: Option<String>,
 }
 
@@ -30,10 +39,12 @@ pub struct DocumentService {
 }
 
 impl DocumentService {
+    /// The service over the document store.
     pub fn new(documents: Arc<dyn DocumentStore>) -> Self {
         Self { documents }
     }
 
+    /// The newest version of each of the caller's documents, most recently changed first.
     pub async fn list(&self, who: &Principal) -> Result<Vec<Document>> {
         self.documents.latest_documents(who.user_id()).await
     }
@@ -81,6 +92,7 @@ impl DocumentService {
         self.documents.delete_versions_after(id, after).await
     }
 
+    /// The suggestions on all versions of one of the caller's documents, oldest first.
     pub async fn suggestions(&self, who: &Principal, id: DocumentId) -> Result<Vec<Suggestion>> {
         self.versions(who, id).await?;
         self.documents.suggestions(id).await
@@ -93,36 +105,18 @@ impl DocumentService {
         }
         let versions = self.versions(who, id).await?;
         let latest = versions.last().ok_or_else(|| Error::not_found(Surface::Document))?;
-        let created_at = now();
-        let mut out = Vec::with_capacity(new.len());
-        for s in new {
-            for (field, text) in [("originalText", &s.original_text), ("suggestedText", &s.suggested_text)] {
-                if text.is_empty() || text.len() > Suggestion::MAX_TEXT_BYTES {
-                    return Err(Error::bad_request(
-                        Surface::Suggestions,
-                        format!("{field} must be 1 to {} bytes", Suggestion::MAX_TEXT_BYTES),
-                    ));
-                }
-            }
-            if s.description.as_ref().is_some_and(|d| d.len() > Suggestion::MAX_TEXT_BYTES) {
-                return Err(Error::bad_request(Surface::Suggestions, "description is too long"));
-            }
-            out.push(Suggestion {
-                id: SuggestionId::new(),
-                document_id: id,
-                document_created_at: latest.created_at,
-                original_text: s.original_text,
-                suggested_text: s.suggested_text,
-                description: s.description,
-                is_resolved: false,
-                user_id: who.user_id(),
-                created_at,
-            });
-        }
-        self.documents.insert_suggestions(&out).await.map_err(|e| e.on(Surface::Suggestions))?;
+        let out = new.into_iter().map(|s| draft_suggestion(who, latest, s)).collect::<Result<Vec<_>>>()?;
+        self.store_suggestions(&out).await?;
         Ok(out)
     }
 
+    /// Stores suggestions made by [`draft_suggestion`] (the access check was its caller's).
+    pub(crate) async fn store_suggestions(&self, suggestions: &[Suggestion]) -> Result<()> {
+        self.documents.insert_suggestions(suggestions).await.map_err(|e| e.on(Surface::Suggestions))
+    }
+
+    /// Marks a suggestion on one of the caller's documents resolved and returns it; one that
+    /// is not on that document is `not_found:suggestions`.
     pub async fn resolve(&self, who: &Principal, id: DocumentId, suggestion: SuggestionId) -> Result<Suggestion> {
         self.versions(who, id).await?;
         let mut found = match self.documents.suggestion(suggestion).await? {
@@ -133,4 +127,30 @@ impl DocumentService {
         found.is_resolved = true;
         Ok(found)
     }
+}
+
+/// A checked suggestion for `latest` (a version of one of `who`'s documents), not yet stored.
+pub(crate) fn draft_suggestion(who: &Principal, latest: &Document, new: NewSuggestion) -> Result<Suggestion> {
+    for (field, text) in [("originalText", &new.original_text), ("suggestedText", &new.suggested_text)] {
+        if text.is_empty() || text.len() > Suggestion::MAX_TEXT_BYTES {
+            return Err(Error::bad_request(
+                Surface::Suggestions,
+                format!("{field} must be 1 to {} bytes", Suggestion::MAX_TEXT_BYTES),
+            ));
+        }
+    }
+    if new.description.as_ref().is_some_and(|d| d.len() > Suggestion::MAX_TEXT_BYTES) {
+        return Err(Error::bad_request(Surface::Suggestions, "description is too long"));
+    }
+    Ok(Suggestion {
+        id: SuggestionId::new(),
+        document_id: latest.id,
+        document_created_at: latest.created_at,
+        original_text: new.original_text,
+        suggested_text: new.suggested_text,
+        description: new.description,
+        is_resolved: false,
+        user_id: who.user_id(),
+        created_at: now(),
+    })
 }

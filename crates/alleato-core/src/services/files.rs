@@ -17,8 +17,10 @@ use crate::time::{Timestamp, now};
 /// The types a file may have, recognised by its first bytes.
 pub const ALLOWED_CONTENT_TYPES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"];
 
+/// How uploads and downloads behave.
 #[derive(Debug, Clone, Copy)]
 pub struct FileSettings {
+    /// The largest file accepted, in bytes (default 10 MiB).
     pub max_bytes: u64,
     /// How long a signed download URL works, where the storage signs them; zero never offers
     /// one (downloads then always go through the server).
@@ -34,6 +36,7 @@ impl Default for FileSettings {
 /// A URL that fetches a file's bytes straight from the storage service, until it expires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadUrl {
+    /// The URL; anyone holding it can fetch the bytes.
     pub url: String,
     /// `None` for a public bucket's permanent URL.
     pub expires_at: Option<Timestamp>,
@@ -42,13 +45,17 @@ pub struct DownloadUrl {
 /// An upload as received.
 #[derive(Debug, Clone)]
 pub struct Upload {
+    /// The file name the client sent, if any; sanitised before it is kept.
     pub name: Option<String>,
     /// The type the client declared, if any; it must agree with the content.
     pub declared_type: Option<String>,
+    /// The file's content.
     pub bytes: Bytes,
+    /// The caller's chat to attach the file to, if any.
     pub chat_id: Option<ChatId>,
 }
 
+/// Uploaded files: storing, reading and deleting them, bytes and metadata together.
 #[derive(Clone)]
 pub struct FileService {
     files: Arc<dyn FileStore>,
@@ -58,6 +65,7 @@ pub struct FileService {
 }
 
 impl FileService {
+    /// The service over the file and chat stores and object storage.
     pub fn new(
         files: Arc<dyn FileStore>,
         chats: Arc<dyn ChatStore>,
@@ -67,10 +75,15 @@ impl FileService {
         Self { files, chats, objects, settings }
     }
 
+    /// The largest file accepted, in bytes.
     pub fn max_bytes(&self) -> u64 {
         self.settings.max_bytes
     }
 
+    /// Stores an upload for the caller: the bytes, then the metadata (the bytes are removed
+    /// again if the metadata fails). `BadRequest` when empty, `PayloadTooLarge` over the limit,
+    /// `UnsupportedMediaType` when the content is not one of [`ALLOWED_CONTENT_TYPES`] or not the
+    /// declared type; the chat, if any, must be the caller's own.
     pub async fn upload(&self, who: &Principal, upload: Upload) -> Result<FileMeta> {
         let size = upload.bytes.len() as u64;
         if size == 0 {
@@ -158,6 +171,7 @@ impl FileService {
         }
     }
 
+    /// The metadata and the bytes, for whoever may read the metadata ([`FileService::meta`]).
     pub async fn content(&self, who: &Principal, id: FileId) -> Result<(FileMeta, StoredObject)> {
         let meta = self.meta(who, id).await?;
         let object = self.objects.get(&meta.storage_key).await?.ok_or_else(|| {

@@ -15,6 +15,7 @@ mod rate_limit;
 mod recovery;
 mod revocations;
 mod streams;
+pub mod tools;
 mod ui_message;
 pub mod ui_stream;
 mod users;
@@ -42,15 +43,25 @@ use crate::ports::{
 /// Every port the services need, as chosen by the composition root.
 #[derive(Clone)]
 pub struct Ports {
+    /// User accounts.
     pub users: Arc<dyn UserStore>,
+    /// Chats, messages, votes and stream records.
     pub chats: Arc<dyn ChatStore>,
+    /// Versioned documents and their suggestions.
     pub documents: Arc<dyn DocumentStore>,
+    /// Metadata of uploaded files.
     pub files: Arc<dyn FileStore>,
+    /// Health and counts of the database as a whole (`/ready`, stats).
     pub database: Arc<dyn DatabaseAdmin>,
+    /// The bytes of uploaded files.
     pub objects: Arc<dyn ObjectStorage>,
+    /// Records with expiry: sessions and cache.
     pub kv: Arc<dyn KeyValueStore>,
+    /// Atomic fixed-window counters: rate limits and daily counts.
     pub counters: Arc<dyn Counters>,
+    /// Append-only streams with live following: generations and the generic streams resource.
     pub streams: Arc<dyn StreamStore>,
+    /// The language model that answers chats, titles them and writes documents for the tools.
     pub model: Arc<dyn LanguageModel>,
 }
 
@@ -58,16 +69,23 @@ pub struct Ports {
 /// composition root picks at run time, whichever adapter it is.
 #[derive(Clone)]
 pub struct DatabasePorts {
+    /// User accounts.
     pub users: Arc<dyn UserStore>,
+    /// Chats, messages, votes and stream records.
     pub chats: Arc<dyn ChatStore>,
+    /// Versioned documents and their suggestions.
     pub documents: Arc<dyn DocumentStore>,
+    /// Metadata of uploaded files.
     pub files: Arc<dyn FileStore>,
+    /// Health and counts of the database as a whole.
     pub admin: Arc<dyn DatabaseAdmin>,
     /// Whole tables in and out, for moving the data to another database (`alleato migrate`).
     pub transfer: Arc<dyn DatabaseTransfer>,
 }
 
 impl DatabasePorts {
+    /// Every port of `database`, one adapter that implements them all, each as the same
+    /// shared instance.
     pub fn new<D>(database: Arc<D>) -> Self
     where
         D: Database,
@@ -111,18 +129,28 @@ impl Ports {
 /// All services, wired over one set of ports.
 #[derive(Clone)]
 pub struct Services {
+    /// The ports the services run over, for what needs a port itself (readiness pings, stats).
     pub ports: Ports,
+    /// Registration, login, guest accounts, logout and bearer tokens.
     pub auth: AuthService,
+    /// One's own account: email, password, deletion.
     pub users: UserService,
+    /// Chats and votes.
     pub chats: ChatService,
+    /// Versioned documents and their suggestions.
     pub documents: DocumentService,
+    /// Uploaded files.
     pub files: FileService,
+    /// Fixed-window rate limiting, shared by every instance on the same counters.
     pub rate_limiter: RateLimiter,
+    /// Chat generation: sending a message, following, resuming and stopping its answer.
     pub generation: GenerationService,
+    /// The generic streams resource.
     pub streams: StreamService,
 }
 
 impl Services {
+    /// Every service over `ports`, with the settings of those that take some.
     pub fn new(ports: Ports, auth: AuthSettings, files: FileSettings, generation: GenerationSettings) -> Self {
         let auth = AuthService::new(ports.users.clone(), ports.kv.clone(), auth);
         let chats = ChatService::new(ports.chats.clone());
@@ -133,6 +161,7 @@ impl Services {
             rate_limiter: RateLimiter::new(ports.counters.clone()),
             generation: GenerationService::new(
                 ports.chats.clone(),
+                ports.documents.clone(),
                 ports.model.clone(),
                 ports.streams.clone(),
                 generation,

@@ -11,17 +11,25 @@ pub struct RateLimiter {
     counters: Arc<dyn Counters>,
 }
 
+/// The answer to one request against a limit: whether it may go on, and what the
+/// `X-RateLimit-*` headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateDecision {
+    /// Whether the request is within the limit.
     pub allowed: bool,
+    /// The requests allowed per window.
     pub limit: u32,
+    /// The requests left in this window after this one (0 once over).
     pub remaining: u32,
+    /// Time until the window ends and the count starts again.
     pub resets_in: Duration,
 }
 
 impl RateLimiter {
+    /// The window every limit counts over: one minute.
     pub const WINDOW: Duration = Duration::from_secs(60);
 
+    /// A limiter over the counters port.
     pub fn new(counters: Arc<dyn Counters>) -> Self {
         Self { counters }
     }

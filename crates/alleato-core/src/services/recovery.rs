@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::ui_message::answer_parts;
+use super::ui_message::Parts;
 use super::ui_stream::{self as ui, DONE};
 use crate::error::Result;
 use crate::ids::MessageId;
@@ -21,8 +21,8 @@ const INTERRUPTED_MESSAGE: &str = "The server stopped before this answer was fin
 pub(crate) struct Replayed {
     /// The assistant message's id, from the `start` chunk.
     pub message_id: Option<MessageId>,
-    pub text: String,
-    pub reasoning: String,
+    /// The answer's parts so far.
+    parts: Parts,
     /// A text or reasoning block left open: `(kind, id)`.
     open_block: Option<(String, String)>,
     step_open: bool,
@@ -34,7 +34,7 @@ pub(crate) struct Replayed {
 impl Replayed {
     /// The parts to store: what was generated, then the mark.
     pub fn parts(&self) -> Vec<MessagePart> {
-        let mut parts = answer_parts(&self.reasoning, &self.text);
+        let mut parts = self.parts.finish(INTERRUPTED_MESSAGE);
         let mark = json!({"type": "data-error", "data": {"code": INTERRUPTED_CODE, "message": INTERRUPTED_MESSAGE}});
         parts.push(MessagePart::from_value(mark).expect("a valid data part"));
         parts
@@ -49,6 +49,10 @@ impl Replayed {
         let mut chunks = Vec::new();
         if let Some((kind, id)) = &self.open_block {
             chunks.push(ui::block_end(kind, id).to_string());
+        }
+        // Every tool call gets an end, so a client's tool part leaves its waiting state.
+        for (call, _) in self.parts.unanswered_calls() {
+            chunks.push(ui::tool_output_error(&call, INTERRUPTED_MESSAGE).to_string());
         }
         chunks.push(ui::error(INTERRUPTED_MESSAGE).to_string());
         if self.step_open {
@@ -67,6 +71,7 @@ impl Replayed {
             return;
         }
         let Ok(chunk) = serde_json::from_slice::<Value>(entry) else { return };
+        self.parts.take(&chunk);
         let field = |name: &str| chunk.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
         match chunk.get("type").and_then(Value::as_str).unwrap_or_default() {
             "start" => self.message_id = field("messageId").parse().ok(),
@@ -76,8 +81,6 @@ impl Replayed {
             "text-start" => self.open_block = Some(("text".into(), field("id"))),
             "reasoning-start" => self.open_block = Some(("reasoning".into(), field("id"))),
             "text-end" | "reasoning-end" => self.open_block = None,
-            "text-delta" => self.text.push_str(&field("delta")),
-            "reasoning-delta" => self.reasoning.push_str(&field("delta")),
             _ => {}
         }
     }
@@ -118,7 +121,6 @@ mod tests {
             replayed.take(chunk.to_string().as_bytes());
         }
         assert_eq!(replayed.message_id, Some(id));
-        assert_eq!((replayed.text.as_str(), replayed.reasoning.as_str()), ("Hello there", "thinking"));
         let closing: Vec<Value> = replayed
             .closing_chunks()
             .iter()
@@ -127,8 +129,36 @@ mod tests {
         let types: Vec<&str> = closing.iter().map(|c| c["type"].as_str().unwrap_or("[DONE]")).collect();
         assert_eq!(types, ["text-end", "error", "finish-step", "finish", "[DONE]"]);
         let parts = replayed.parts();
+        let texts: Vec<_> = parts.iter().filter_map(MessagePart::text_content).collect();
+        assert_eq!(texts, ["thinking", "Hello there"]);
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[2].get("data").unwrap()["code"], INTERRUPTED_CODE);
+    }
+
+    #[test]
+    fn a_stream_cut_during_a_tool_call_ends_the_call_in_the_stream_and_in_the_stored_part() {
+        let mut replayed = Replayed::default();
+        for chunk in [
+            ui::start(&MessageId::new().to_string()),
+            ui::start_step(),
+            ui::tool_input_start("c1", "createDocument"),
+            ui::tool_input_available("c1", "createDocument", &json!({"title": "Rivers", "kind": "text"})),
+            ui::transient("textDelta", json!("Rivers ")),
+        ] {
+            replayed.take(chunk.to_string().as_bytes());
+        }
+        let closing: Vec<Value> =
+            replayed.closing_chunks().iter().filter_map(|c| serde_json::from_str(c).ok()).collect();
+        assert_eq!(closing[0]["type"], "tool-output-error");
+        assert_eq!(
+            (closing[0]["toolCallId"].as_str(), closing[0]["errorText"].as_str()),
+            (Some("c1"), Some(INTERRUPTED_MESSAGE))
+        );
+        let parts = replayed.parts();
+        let tool = parts[0].tool().expect("the call is kept");
+        assert_eq!((tool.state, tool.error_text), ("output-error", Some(INTERRUPTED_MESSAGE)));
+        assert_eq!(tool.input, Some(&json!({"title": "Rivers", "kind": "text"})));
+        assert_eq!(parts.len(), 2, "the call and the mark; the transient part is not stored");
     }
 
     #[test]

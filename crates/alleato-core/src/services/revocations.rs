@@ -43,6 +43,7 @@ impl Revocations {
     /// How long a logout is remembered (in the database and in every instance's memory).
     pub const KEEP: Duration = Duration::from_secs(600);
 
+    /// Logouts recorded in `users`, read every `poll` (at least 1 s).
     pub fn new(users: Arc<dyn UserStore>, poll: Duration) -> Self {
         Self { users, poll: poll.max(Duration::from_secs(1)), state: Arc::default() }
     }
@@ -67,6 +68,8 @@ impl Revocations {
         self.users.revoke_session(&SessionRevocation { session, revoked_at: at }, at - Self::keep()).await
     }
 
+    /// Whether this instance knows the session was logged out (here, or elsewhere as of its
+    /// last look).
     pub fn is_revoked(&self, session: SessionId) -> bool {
         self.state().revoked.contains_key(&session)
     }

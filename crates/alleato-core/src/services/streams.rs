@@ -33,8 +33,11 @@ impl StreamOwner {
 /// stream, however many read it at once.
 pub struct StreamPages {
     store: Arc<dyn StreamStore>,
+    /// The stream's id.
     pub id: StreamId,
+    /// When the stream was created.
     pub created_at: Timestamp,
+    /// When a value was last appended (the creation time before the first).
     pub updated_at: Timestamp,
     cursor: u64,
     /// The length when reading began: values appended meanwhile are not part of this read.
@@ -61,6 +64,8 @@ impl StreamPages {
     }
 }
 
+/// The generic streams resource: each stream is private to the user who created it; anyone
+/// else, and a chat's generation stream, gets `NotFound`.
 #[derive(Clone)]
 pub struct StreamService {
     store: Arc<dyn StreamStore>,
@@ -72,6 +77,7 @@ impl StreamService {
     pub const TTL: Duration = Duration::from_secs(24 * 3600);
     /// Largest single appended value, serialised.
     pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+    /// Most values one stream holds.
     pub const MAX_ENTRIES: u64 = 10_000;
     /// Most bytes of values one stream holds.
     pub const MAX_STREAM_BYTES: u64 = 1024 * 1024;
@@ -80,6 +86,7 @@ impl StreamService {
     /// `2 * MAX_STREAMS_PER_DAY * MAX_STREAM_BYTES` (128 MiB) of values.
     pub const MAX_STREAMS_PER_DAY: u32 = 64;
 
+    /// The service over the streams port, with the counters port for the daily creation limit.
     pub fn new(store: Arc<dyn StreamStore>, counters: Arc<dyn Counters>) -> Self {
         Self { store, counters }
     }
@@ -130,6 +137,9 @@ impl StreamService {
         })
     }
 
+    /// Appends a JSON value to one of the caller's streams and returns its number (from 1).
+    /// `PayloadTooLarge` when the value is over [`Self::MAX_ENTRY_BYTES`] or the stream would
+    /// pass [`Self::MAX_ENTRIES`] or [`Self::MAX_STREAM_BYTES`].
     pub async fn append(&self, who: &Principal, id: StreamId, value: &Value) -> Result<u64> {
         let info = self.owned(who, id).await?;
         let full = |message: String| Error::PayloadTooLarge { surface: Surface::Stream, message: message.into() };
@@ -155,6 +165,7 @@ impl StreamService {
         self.store.append(&id.to_string(), &bytes, left).await.map_err(|e| e.on(Surface::Stream))
     }
 
+    /// Deletes one of the caller's streams.
     pub async fn delete(&self, who: &Principal, id: StreamId) -> Result<()> {
         self.owned(who, id).await?;
         self.store.delete(&id.to_string()).await

@@ -10,12 +10,15 @@ use crate::time::now;
 /// A change to one's own account. A guest that sets both email and password becomes regular.
 #[derive(Debug, Default)]
 pub struct UserUpdate {
+    /// The new email, normalised and checked as [`Email::parse`] does; `Conflict` if taken.
     pub email: Option<String>,
+    /// The new password, checked as [`Password::parse`] does; every other session ends.
     pub password: Option<String>,
     /// Required to change the password of an account that has one.
     pub current_password: Option<String>,
 }
 
+/// One's own account: changing its email or password, deleting it.
 #[derive(Clone)]
 pub struct UserService {
     users: Arc<dyn UserStore>,
@@ -25,6 +28,8 @@ pub struct UserService {
 }
 
 impl UserService {
+    /// The service over the user and file stores and object storage (for an account's
+    /// uploads), with `auth` to renew or end sessions.
     pub fn new(
         users: Arc<dyn UserStore>,
         files: Arc<dyn FileStore>,
@@ -34,6 +39,10 @@ impl UserService {
         Self { users, files, objects, auth }
     }
 
+    /// Applies the change to the caller's account and returns the account as stored. A change
+    /// of password keeps the caller's session and ends every other; `BadRequest` for an empty
+    /// change, a guest that does not set both fields, or a missing `current_password`;
+    /// `Forbidden` for a wrong one.
     pub async fn update(&self, who: &Principal, update: UserUpdate) -> Result<User> {
         if update.email.is_none() && update.password.is_none() {
             return Err(Error::bad_request(Surface::User, "Nothing to update: send email and/or password."));

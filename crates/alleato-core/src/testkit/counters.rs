@@ -10,6 +10,7 @@ fn key(name: &str) -> String {
     format!("test:{}:{name}", uuid::Uuid::new_v4().simple())
 }
 
+/// Increments in one window count 1, 2, 3, … and each reports a reset within the window.
 pub async fn increments_count_within_a_window(counters: Arc<dyn Counters>) {
     let k = key("count");
     let window = Duration::from_secs(60);
@@ -20,6 +21,7 @@ pub async fn increments_count_within_a_window(counters: Arc<dyn Counters>) {
     }
 }
 
+/// After a window ends, counting starts again from one.
 pub async fn increment_windows_reset(counters: Arc<dyn Counters>) {
     let k = key("window");
     let window = Duration::from_secs(1);
@@ -29,6 +31,7 @@ pub async fn increment_windows_reset(counters: Arc<dyn Counters>) {
     assert_eq!(counters.increment(&k, window).await.unwrap().count, 1, "a new window starts from one");
 }
 
+/// Concurrent increments of one key each see a distinct count.
 pub async fn concurrent_increments_are_distinct(counters: Arc<dyn Counters>) {
     let k = Arc::new(key("race"));
     let tasks: Vec<_> = (0..40)
@@ -45,12 +48,15 @@ pub async fn concurrent_increments_are_distinct(counters: Arc<dyn Counters>) {
     assert_eq!(counts, (1..=40).collect::<Vec<_>>(), "every increment saw a distinct count");
 }
 
+/// An empty key, or one over `MAX_KEY_BYTES`, is a `BadRequest`.
 pub async fn oversized_keys_are_rejected(counters: Arc<dyn Counters>) {
     let long = "k".repeat(MAX_KEY_BYTES + 1);
     assert!(matches!(counters.increment(&long, Duration::from_secs(60)).await, Err(Error::BadRequest { .. })));
     assert!(matches!(counters.increment("", Duration::from_secs(60)).await, Err(Error::BadRequest { .. })));
 }
 
+/// `add_many` counts as that many increments, answers each key's state in order, and refuses an `n`
+/// of 0.
 pub async fn adding_many_at_once_counts_like_increments(counters: Arc<dyn Counters>) {
     let (a, b) = (key("many-a"), key("many-b"));
     let window = Duration::from_secs(60);
@@ -69,6 +75,7 @@ pub async fn adding_many_at_once_counts_like_increments(counters: Arc<dyn Counte
     assert!(matches!(counters.add_many(&nothing).await, Err(Error::BadRequest { .. })));
 }
 
+/// `ping` succeeds on a working store.
 pub async fn ping_answers(counters: Arc<dyn Counters>) {
     counters.ping().await.unwrap();
 }

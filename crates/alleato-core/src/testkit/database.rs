@@ -12,9 +12,11 @@ pub use crate::ports::Database;
 use crate::ports::{GenerationStart, QuotaUse};
 use crate::time::{Timestamp, now};
 
+mod documents;
 mod generation;
 mod revocations;
 mod transfer;
+pub use documents::*;
 pub use generation::*;
 pub use revocations::*;
 pub use transfer::*;
@@ -104,6 +106,8 @@ fn file_for(user: UserId, chat: Option<ChatId>) -> FileMeta {
     }
 }
 
+/// A user reads back by id and by email as stored, and an update replaces its email, kind, password
+/// hash and `sessions_valid_from`.
 pub async fn users_round_trip(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(user.clone()));
@@ -119,6 +123,7 @@ pub async fn users_round_trip(db: Arc<dyn Database>) {
     assert_eq!(db.user_by_email(&user.email).await.unwrap(), None);
 }
 
+/// Inserting or updating to a taken email, or inserting a taken id, is a `Conflict`.
 pub async fn emails_are_unique(db: Arc<dyn Database>) {
     let first = new_user(&*db).await;
     let mut second = user_at(now());
@@ -131,12 +136,15 @@ pub async fn emails_are_unique(db: Arc<dyn Database>) {
     assert!(matches!(db.insert_user(&first).await, Err(Error::Conflict { .. })), "duplicate id");
 }
 
+/// Updating or deleting a user that does not exist is `NotFound`.
 pub async fn updating_a_missing_user_is_not_found(db: Arc<dyn Database>) {
     let ghost = user_at(now());
     assert!(matches!(db.update_user(&ghost).await, Err(Error::NotFound { .. })));
     assert!(matches!(db.delete_user(ghost.id).await, Err(Error::NotFound { .. })));
 }
 
+/// Deleting a user deletes its chats, messages, votes, streams, documents, suggestions and file
+/// metadata, and nothing of another user's.
 pub async fn deleting_a_user_deletes_everything_it_owns(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let bystander = new_user(&*db).await;
@@ -165,6 +173,7 @@ pub async fn deleting_a_user_deletes_everything_it_owns(db: Arc<dyn Database>) {
     assert!(db.chat(kept_chat.id).await.unwrap().is_some(), "another user's data is untouched");
 }
 
+/// A chat reads back as stored and updated; deleting or updating a missing chat is `NotFound`.
 pub async fn chats_round_trip(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -181,6 +190,7 @@ pub async fn chats_round_trip(db: Arc<dyn Database>) {
     assert!(matches!(db.update_chat(&chat).await, Err(Error::NotFound { .. })));
 }
 
+/// Inserting a chat with a taken id is a `Conflict`; one whose owner does not exist is `NotFound`.
 pub async fn duplicate_chat_ids_conflict(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -189,6 +199,7 @@ pub async fn duplicate_chat_ids_conflict(db: Arc<dyn Database>) {
     assert!(matches!(db.insert_chat(&orphan).await, Err(Error::NotFound { .. })), "owner must exist");
 }
 
+/// `list_chats` lists only the user's chats, newest first, and pages both ways from a cursor.
 pub async fn chats_list_newest_first_and_page_by_cursor(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let other = new_user(&*db).await;
@@ -220,6 +231,7 @@ pub async fn chats_list_newest_first_and_page_by_cursor(db: Arc<dyn Database>) {
     assert_eq!(ids(&newer), ids(&chats[3..5]), "starting_after gives the chats just newer, newest first");
 }
 
+/// A cursor naming another user's chat, or no chat, is `NotFound`.
 pub async fn chat_cursors_must_name_own_chat(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let other = new_user(&*db).await;
@@ -231,6 +243,8 @@ pub async fn chat_cursors_must_name_own_chat(db: Arc<dyn Database>) {
     }
 }
 
+/// Messages read back oldest first with their parts and attachments intact, alone or with their
+/// chat.
 pub async fn messages_keep_parts_and_order(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -254,6 +268,7 @@ pub async fn messages_keep_parts_and_order(db: Arc<dyn Database>) {
     assert_eq!(db.chat_with_messages(empty.id).await.unwrap().map(|(_, m)| m.len()), Some(0));
 }
 
+/// A batch of messages with one taken id is a `Conflict` and stores none of them.
 pub async fn message_batches_are_atomic(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -265,11 +280,14 @@ pub async fn message_batches_are_atomic(db: Arc<dyn Database>) {
     assert_eq!(db.message(fresh.id).await.unwrap(), None, "nothing of a failed batch is stored");
 }
 
+/// A message for a chat that does not exist is `NotFound`.
 pub async fn messages_need_an_existing_chat(db: Arc<dyn Database>) {
     let msg = message_at(ChatId::new(), Role::User, "lost", now());
     assert!(matches!(db.insert_messages(&[msg]).await, Err(Error::NotFound { .. })));
 }
 
+/// `delete_messages_from` removes the message at the cut and every later one, with their votes, and
+/// counts them.
 pub async fn deleting_messages_from_a_time_removes_their_votes(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -289,6 +307,8 @@ pub async fn deleting_messages_from_a_time_removes_their_votes(db: Arc<dyn Datab
     assert!(voted.contains(&msgs[0].id) && voted.contains(&msgs[1].id));
 }
 
+/// The generation quota counts each user's starts within the window only, refuses past the limit,
+/// gives nothing back when chats are deleted, and is `NotFound` for a missing user.
 pub async fn generation_quota_counts_starts_per_user_in_the_window(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let other = new_user(&*db).await;
@@ -319,6 +339,7 @@ pub async fn generation_quota_counts_starts_per_user_in_the_window(db: Arc<dyn D
     assert!(matches!(db.take_generation_quota(&missing).await, Err(Error::NotFound { .. })));
 }
 
+/// Concurrent starts get exactly the limit through.
 pub async fn generation_quota_holds_under_concurrent_starts(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let t = now();
@@ -337,6 +358,8 @@ pub async fn generation_quota_holds_under_concurrent_starts(db: Arc<dyn Database
     assert_eq!(allowed, 5, "exactly the limit gets through");
 }
 
+/// `set_title_if` sets the title and `updated_at` only while the title is the expected one, and
+/// answers whether it did.
 pub async fn titles_are_set_only_over_the_expected_title(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -353,6 +376,8 @@ pub async fn titles_are_set_only_over_the_expected_title(db: Arc<dyn Database>) 
     assert!(!db.set_title_if(ChatId::new(), "New chat", "Nowhere", later).await.unwrap());
 }
 
+/// A second vote replaces the first; a vote on a message of another chat, or on no message, is
+/// `NotFound`.
 pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -372,6 +397,7 @@ pub async fn votes_upsert_and_stay_in_their_chat(db: Arc<dyn Database>) {
     assert!(db.votes(other_chat.id).await.unwrap().is_empty());
 }
 
+/// Deleting a user's chats deletes their messages, votes and stream records, and counts the chats.
 pub async fn deleting_a_chat_deletes_its_messages_votes_and_streams(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -388,6 +414,7 @@ pub async fn deleting_a_chat_deletes_its_messages_votes_and_streams(db: Arc<dyn 
     assert_eq!(db.delete_chats_of(user.id).await.unwrap(), 0);
 }
 
+/// Stream records read back oldest first; a taken id is a `Conflict`, a missing chat `NotFound`.
 pub async fn streams_round_trip(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -402,74 +429,8 @@ pub async fn streams_round_trip(db: Arc<dyn Database>) {
     assert!(matches!(db.insert_stream(&orphan).await, Err(Error::NotFound { .. })));
 }
 
-pub async fn documents_keep_versions(db: Arc<dyn Database>) {
-    let user = new_user(&*db).await;
-    let id = DocumentId::new();
-    let t = now() - Duration::minutes(1);
-    let v1 = document_at(id, user.id, t, "one");
-    let v2 = document_at(id, user.id, t + Duration::seconds(1), "two");
-    db.insert_document(&v2).await.unwrap();
-    db.insert_document(&v1).await.unwrap();
-    assert!(matches!(db.insert_document(&v1).await, Err(Error::Conflict { .. })), "same (id, createdAt)");
-    assert_eq!(db.document_versions(id).await.unwrap(), vec![v1, v2.clone()]);
-    let other = document_at(DocumentId::new(), user.id, t + Duration::seconds(5), "other");
-    db.insert_document(&other).await.unwrap();
-    assert_eq!(db.latest_documents(user.id).await.unwrap(), vec![other, v2], "latest of each, newest first");
-    assert!(db.latest_documents(UserId::new()).await.unwrap().is_empty());
-}
-
-pub async fn deleting_later_versions_removes_their_suggestions(db: Arc<dyn Database>) {
-    let user = new_user(&*db).await;
-    let id = DocumentId::new();
-    let t = now() - Duration::minutes(1);
-    let versions: Vec<_> =
-        (0..3).map(|i| document_at(id, user.id, t + Duration::seconds(i), &format!("v{i}"))).collect();
-    for v in &versions {
-        db.insert_document(v).await.unwrap();
-    }
-    let kept = suggestion_for(&versions[0]);
-    let dropped = suggestion_for(&versions[2]);
-    db.insert_suggestions(&[kept.clone(), dropped.clone()]).await.unwrap();
-    let removed = db.delete_versions_after(id, versions[0].created_at).await.unwrap();
-    assert_eq!(removed, versions[1..].to_vec());
-    assert_eq!(db.document_versions(id).await.unwrap(), versions[..1].to_vec());
-    assert_eq!(db.suggestions(id).await.unwrap(), vec![kept.clone()]);
-    assert_eq!(db.suggestion(dropped.id).await.unwrap(), None);
-    db.resolve_suggestion(kept.id).await.unwrap();
-    assert!(db.suggestion(kept.id).await.unwrap().unwrap().is_resolved);
-    assert!(matches!(db.resolve_suggestion(dropped.id).await, Err(Error::NotFound { .. })));
-}
-
-pub async fn suggestions_need_an_existing_version(db: Arc<dyn Database>) {
-    let user = new_user(&*db).await;
-    let doc = document_at(DocumentId::new(), user.id, now(), "text");
-    db.insert_document(&doc).await.unwrap();
-    let good = suggestion_for(&doc);
-    let mut bad = suggestion_for(&doc);
-    bad.document_created_at = doc.created_at + Duration::seconds(1);
-    assert!(matches!(db.insert_suggestions(&[good.clone(), bad]).await, Err(Error::NotFound { .. })));
-    assert_eq!(db.suggestion(good.id).await.unwrap(), None, "all or nothing");
-}
-
-pub async fn files_round_trip_and_detach_from_deleted_chats(db: Arc<dyn Database>) {
-    let user = new_user(&*db).await;
-    let chat = new_chat(&*db, user.id).await;
-    let loose = file_for(user.id, None);
-    let attached = file_for(user.id, Some(chat.id));
-    db.insert_file(&loose).await.unwrap();
-    db.insert_file(&attached).await.unwrap();
-    assert!(matches!(db.insert_file(&loose).await, Err(Error::Conflict { .. })));
-    assert!(matches!(db.insert_file(&file_for(user.id, Some(ChatId::new()))).await, Err(Error::NotFound { .. })));
-    assert_eq!(db.file(attached.id).await.unwrap(), Some(attached.clone()));
-    assert_eq!(db.files_of(user.id).await.unwrap().len(), 2);
-    db.delete_chat(chat.id).await.unwrap();
-    let detached = db.file(attached.id).await.unwrap().expect("the file outlives the chat");
-    assert_eq!(detached.chat_id, None);
-    db.delete_file(loose.id).await.unwrap();
-    assert_eq!(db.file(loose.id).await.unwrap(), None);
-    assert!(matches!(db.delete_file(loose.id).await, Err(Error::NotFound { .. })));
-}
-
+/// `stats` counts regular users and guests apart, chats, messages, documents once per id, files and
+/// their bytes.
 pub async fn stats_count_real_rows(db: Arc<dyn Database>) {
     let before = db.stats().await.unwrap();
     let user = new_user(&*db).await;
@@ -492,6 +453,7 @@ pub async fn stats_count_real_rows(db: Arc<dyn Database>) {
     assert_eq!(after.file_bytes, before.file_bytes + 42);
 }
 
+/// `ping` succeeds on a working database.
 pub async fn ping_answers(db: Arc<dyn Database>) {
     db.ping().await.unwrap();
 }

@@ -18,6 +18,7 @@ fn key(name: &str) -> String {
     format!("test:{}:{name}", uuid::Uuid::new_v4().simple())
 }
 
+/// A value set reads back, and reads as absent once deleted.
 pub async fn set_get_delete(kv: Arc<dyn KeyValueStore>) {
     let k = key("a");
     kv.set(&k, b"one", None).await.unwrap();
@@ -26,12 +27,14 @@ pub async fn set_get_delete(kv: Arc<dyn KeyValueStore>) {
     assert_eq!(kv.get(&k).await.unwrap(), None);
 }
 
+/// A missing key reads as `None`, and deleting it succeeds.
 pub async fn missing_keys_read_as_none(kv: Arc<dyn KeyValueStore>) {
     let k = key("missing");
     assert_eq!(kv.get(&k).await.unwrap(), None);
     kv.delete(&k).await.expect("deleting a missing key succeeds");
 }
 
+/// A second `set` replaces the value and the TTL (`None`: no expiry).
 pub async fn set_replaces_value_and_ttl(kv: Arc<dyn KeyValueStore>) {
     let k = key("replace");
     let (ttl, past_it) = short_ttl(kv.as_ref());
@@ -41,6 +44,7 @@ pub async fn set_replaces_value_and_ttl(kv: Arc<dyn KeyValueStore>) {
     assert_eq!(kv.get(&k).await.unwrap().as_deref(), Some(&b"kept"[..]), "the second set removed the TTL");
 }
 
+/// A key reads until its TTL passes and not after; a TTL under the minimum is raised, not refused.
 pub async fn keys_expire_after_their_ttl(kv: Arc<dyn KeyValueStore>) {
     let k = key("ttl");
     let (ttl, past_it) = short_ttl(kv.as_ref());
@@ -51,6 +55,7 @@ pub async fn keys_expire_after_their_ttl(kv: Arc<dyn KeyValueStore>) {
     assert_eq!(kv.get(&k).await.unwrap(), None, "gone after expiry");
 }
 
+/// `get_with_ttl` reports no more time left than the TTL set, and none once a `set` removed it.
 pub async fn a_value_read_with_its_ttl_says_no_more_than_is_left(kv: Arc<dyn KeyValueStore>) {
     let k = key("with-ttl");
     assert_eq!(kv.get_with_ttl(&k).await.unwrap(), None);
@@ -64,12 +69,14 @@ pub async fn a_value_read_with_its_ttl_says_no_more_than_is_left(kv: Arc<dyn Key
     assert_eq!((value.as_slice(), left), (&b"w"[..], None), "no TTL any more");
 }
 
+/// A key over `MAX_KEY_BYTES` is a `BadRequest` for `set` and `get`.
 pub async fn oversized_keys_are_rejected(kv: Arc<dyn KeyValueStore>) {
     let long = "k".repeat(MAX_KEY_BYTES + 1);
     assert!(matches!(kv.set(&long, b"v", None).await, Err(Error::BadRequest { .. })));
     assert!(matches!(kv.get(&long).await, Err(Error::BadRequest { .. })));
 }
 
+/// Values are bytes: every byte value reads back unchanged.
 pub async fn binary_values_round_trip(kv: Arc<dyn KeyValueStore>) {
     let k = key("bin");
     let value: Vec<u8> = (0..=255u8).collect();
@@ -77,6 +84,8 @@ pub async fn binary_values_round_trip(kv: Arc<dyn KeyValueStore>) {
     assert_eq!(kv.get(&k).await.unwrap(), Some(value));
 }
 
+/// `keys` lists exactly the live keys under the prefix (deleted and other keys left out), within
+/// the store's consistency bound.
 pub async fn keys_list_the_live_keys_under_a_prefix(kv: Arc<dyn KeyValueStore>) {
     use futures::TryStreamExt;
     let run = key("list");
@@ -104,6 +113,7 @@ pub async fn keys_list_the_live_keys_under_a_prefix(kv: Arc<dyn KeyValueStore>) 
     }
 }
 
+/// `ping` succeeds on a working store.
 pub async fn ping_answers(kv: Arc<dyn KeyValueStore>) {
     kv.ping().await.unwrap();
 }

@@ -13,26 +13,27 @@ use crate::ports::{LanguageModel, ModelEvent, ModelRequest, PromptMessage};
 /// An adapter under test (as a trait object, so a wrapped model runs the suite too), and a
 /// model id it answers normally.
 pub struct ModelUnderTest {
+    /// The adapter, possibly wrapped.
     pub model: Arc<dyn LanguageModel>,
+    /// A model id the adapter answers normally; every request of the suite uses it.
     pub model_id: String,
 }
 
 impl ModelUnderTest {
+    /// `model` under test, asked with `model_id`, which it must answer normally.
     pub fn new(model: impl LanguageModel, model_id: impl Into<String>) -> Self {
         Self { model: Arc::new(model), model_id: model_id.into() }
     }
 
     fn request(&self, text: &str) -> ModelRequest {
-        ModelRequest {
-            model: self.model_id.clone(),
-            messages: vec![PromptMessage { role: Role::User, content: text.into() }],
-        }
+        ModelRequest::new(self.model_id.clone(), vec![PromptMessage::new(Role::User, text)])
     }
 }
 
 /// Long enough for any local test provider; the suite never waits for a real network.
 const BOUND: Duration = Duration::from_secs(20);
 
+/// A normal request streams some text, with no error item, and the stream ends.
 pub async fn a_reply_streams_text_and_ends(subject: ModelUnderTest) {
     let stream = subject.model.stream(subject.request("Say hello")).await.expect("a normal request starts");
     let events: Vec<_> = tokio::time::timeout(BOUND, stream.collect::<Vec<_>>()).await.expect("the stream ends");
@@ -47,6 +48,8 @@ pub async fn a_reply_streams_text_and_ends(subject: ModelUnderTest) {
     assert!(!text.trim().is_empty(), "some text: {events:?}");
 }
 
+/// Dropping a stream after its first event leaves the model usable: the next request starts,
+/// and its stream ends without an error item.
 pub async fn a_stream_dropped_early_leaves_the_model_usable(subject: ModelUnderTest) {
     let mut first = subject.model.stream(subject.request("Start, then be interrupted")).await.unwrap();
     let _ = tokio::time::timeout(BOUND, first.next()).await.expect("a first event");
@@ -56,6 +59,8 @@ pub async fn a_stream_dropped_early_leaves_the_model_usable(subject: ModelUnderT
     assert!(events.iter().all(Result::is_ok), "{events:?}");
 }
 
+/// Four concurrent requests each get a whole answer: each stream ends, with some text and no
+/// error item.
 pub async fn concurrent_requests_each_get_a_whole_answer(subject: ModelUnderTest) {
     let subject = Arc::new(subject);
     let calls: Vec<_> = (0..4)
@@ -74,6 +79,7 @@ pub async fn concurrent_requests_each_get_a_whole_answer(subject: ModelUnderTest
     }
 }
 
+/// `describe` is not blank.
 pub async fn it_describes_itself(subject: ModelUnderTest) {
     assert!(!subject.model.describe().trim().is_empty());
 }

@@ -11,6 +11,8 @@ fn key(name: &str) -> String {
     format!("test/{}/{name}", uuid::Uuid::new_v4().simple())
 }
 
+/// An object put reads back with its bytes (and its content type, where the backend reports one),
+/// and is gone once deleted.
 pub async fn put_get_delete(store: Arc<dyn ObjectStorage>) {
     let k = key("a.png");
     store.put(&k, Bytes::from_static(b"\x89PNG bytes"), "image/png").await.unwrap();
@@ -23,6 +25,7 @@ pub async fn put_get_delete(store: Arc<dyn ObjectStorage>) {
     assert!(store.get(&k).await.unwrap().is_none());
 }
 
+/// A second `put` to a key is a `Conflict` and leaves the first object.
 pub async fn put_never_overwrites(store: Arc<dyn ObjectStorage>) {
     let k = key("once");
     store.put(&k, Bytes::from_static(b"first"), "application/pdf").await.unwrap();
@@ -31,12 +34,14 @@ pub async fn put_never_overwrites(store: Arc<dyn ObjectStorage>) {
     assert_eq!(&store.get(&k).await.unwrap().unwrap().bytes[..], b"first");
 }
 
+/// A missing key reads as `None`, and deleting it succeeds.
 pub async fn missing_objects_read_as_none(store: Arc<dyn ObjectStorage>) {
     let k = key("missing");
     assert!(store.get(&k).await.unwrap().is_none());
     store.delete(&k).await.expect("deleting a missing object succeeds");
 }
 
+/// A 3 MiB object reads back byte for byte.
 pub async fn large_objects_round_trip(store: Arc<dyn ObjectStorage>) {
     let k = key("large");
     let data: Bytes = (0..(3 * 1024 * 1024)).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
@@ -44,6 +49,7 @@ pub async fn large_objects_round_trip(store: Arc<dyn ObjectStorage>) {
     assert_eq!(store.get(&k).await.unwrap().unwrap().bytes, data);
 }
 
+/// `list` finds exactly the objects under a prefix, with their size and a recent modification time.
 pub async fn listing_finds_what_is_under_a_prefix(store: Arc<dyn ObjectStorage>) {
     use futures::TryStreamExt;
     let dir = format!("test/{}", uuid::Uuid::new_v4().simple());
@@ -62,6 +68,7 @@ pub async fn listing_finds_what_is_under_a_prefix(store: Arc<dyn ObjectStorage>)
     assert!(none.is_empty());
 }
 
+/// `ping` succeeds on a working store.
 pub async fn ping_answers(store: Arc<dyn ObjectStorage>) {
     store.ping().await.unwrap();
 }

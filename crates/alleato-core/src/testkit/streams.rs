@@ -15,6 +15,8 @@ fn id() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Entries are numbered from 1 as appended and read back by position (`after`, `max`); creating an
+/// existing id is a `Conflict`.
 pub async fn create_append_read(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"owner", TTL).await.unwrap();
@@ -31,6 +33,8 @@ pub async fn create_append_read(store: Arc<dyn StreamStore>) {
     assert!(store.read(&id, 3, 10).await.unwrap().unwrap().entries.is_empty());
 }
 
+/// `append_many` appends as that many `append`s would, answers the last number (0 for none), and is
+/// refused whole on a missing or finished stream.
 pub async fn appending_many_is_appending_each_in_order(store: Arc<dyn StreamStore>) {
     let id = id();
     assert!(matches!(store.append_many(&id, &[b"x".to_vec()], TTL).await, Err(Error::NotFound { .. })));
@@ -51,6 +55,7 @@ pub async fn appending_many_is_appending_each_in_order(store: Arc<dyn StreamStor
     assert_eq!(store.info(&id).await.unwrap().unwrap().len, 5, "a refused batch adds nothing");
 }
 
+/// A finished stream refuses appends (`Conflict`) and reads as done; finishing twice is fine.
 pub async fn finished_streams_take_no_more(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();
@@ -63,6 +68,8 @@ pub async fn finished_streams_take_no_more(store: Arc<dyn StreamStore>) {
     assert_eq!(slice.entries.len(), 1);
 }
 
+/// A missing stream reads as `None`, refuses appends and finishes (`NotFound`), deletes fine, and a
+/// wait on it returns at once.
 pub async fn missing_streams(store: Arc<dyn StreamStore>) {
     let id = id();
     assert!(store.info(&id).await.unwrap().is_none());
@@ -75,6 +82,7 @@ pub async fn missing_streams(store: Arc<dyn StreamStore>) {
     assert!(started.elapsed() < Duration::from_secs(2), "waiting on a missing stream returns at once");
 }
 
+/// A stream is gone once its TTL passes, and its id can be created again.
 pub async fn streams_expire(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", Duration::from_secs(1)).await.unwrap();
@@ -84,6 +92,8 @@ pub async fn streams_expire(store: Arc<dyn StreamStore>) {
     store.create(&id, b"", TTL).await.expect("an expired id can be reused");
 }
 
+/// A finished stream stays readable for the `keep` it was finished with, then is gone; its byte
+/// count adds up.
 pub async fn finished_streams_are_kept_only_as_long_as_asked(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();
@@ -97,6 +107,8 @@ pub async fn finished_streams_are_kept_only_as_long_as_asked(store: Arc<dyn Stre
     assert!(store.read(&id, 0, 10).await.unwrap().is_none());
 }
 
+/// `wait` returns on an append, at once when an entry is already there, and at the timeout when
+/// nothing comes.
 pub async fn waiting_wakes_on_append_and_finish(store: Arc<dyn StreamStore>) {
     let id = Arc::new(id());
     store.create(&id, b"", TTL).await.unwrap();
@@ -117,6 +129,8 @@ pub async fn waiting_wakes_on_append_and_finish(store: Arc<dyn StreamStore>) {
     assert!(started.elapsed() >= Duration::from_millis(250), "nothing new: waits until the timeout");
 }
 
+/// Followers, from the start or from a cursor, get every entry after it once, in order, until the
+/// stream finishes.
 pub async fn followers_get_every_entry_once_in_order(store: Arc<dyn StreamStore>) {
     let id = id();
     store.create(&id, b"", TTL).await.unwrap();
@@ -140,6 +154,8 @@ pub async fn followers_get_every_entry_once_in_order(store: Arc<dyn StreamStore>
     assert_eq!(from_cursor.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), (2..=50).collect::<Vec<_>>());
 }
 
+/// `request_stop` wakes `wait_for_stop`, shows in the stream's info, is fine twice or on a finished
+/// stream, and is `NotFound` on a missing one; a stopped stream still takes appends.
 pub async fn stop_requests_wake_the_writer_and_show(store: Arc<dyn StreamStore>) {
     let id = id();
     assert!(matches!(store.request_stop(&id).await, Err(Error::NotFound { .. })), "no stream, no stop");
@@ -174,6 +190,7 @@ pub async fn stop_requests_wake_the_writer_and_show(store: Arc<dyn StreamStore>)
         .expect("a missing stream has nothing to wait for");
 }
 
+/// `ping` succeeds on a working store.
 pub async fn ping_answers(store: Arc<dyn StreamStore>) {
     store.ping().await.unwrap();
 }

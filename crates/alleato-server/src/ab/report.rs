@@ -11,8 +11,10 @@ use super::replay::Difference;
 use super::stats::Summary;
 use super::workload::{Operation, Workload};
 
+/// The version of `report.json`'s schema, written to [`Report::schema`].
 pub const SCHEMA: &str = "alleato-ab/1";
 
+/// Everything one `alleato ab` run found: `report.json`, from which `report.md` is written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
@@ -22,13 +24,17 @@ pub struct Report {
     pub generated_at: String,
     /// Where it ran: logical CPUs and the OS, for reading the figures.
     pub machine: Machine,
+    /// The workload as it ran (after the command line's overrides).
     pub workload: Workload,
+    /// Side A: where it came from and what served it.
     pub a: SideInfo,
+    /// Side B: where it came from and what served it.
     pub b: SideInfo,
     /// Every operation of the mix, in the workload's order.
     pub operations: Vec<OperationReport>,
     /// Requests completed per second, per round (`[round][second]`).
     pub throughput_over_time: PerSide<Vec<Vec<u64>>>,
+    /// Whether the scripted sequence gave the same results on both sides, and where not.
     pub correctness: Correctness,
 }
 
@@ -149,6 +155,8 @@ pub fn verdict(ratios: Option<&Ratios>, a: &[Summary], b: &[Summary]) -> String 
 }
 
 impl Report {
+    /// `report.md`: the same report for people: each side's adapters, a verdict per operation,
+    /// the latency and throughput table, and links to the charts.
     pub fn markdown(&self) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "# A/B report\n");

@@ -1,5 +1,5 @@
 //! The workload `alleato ab` runs on both sides: which operations, in what mix, by how many
-//! workers, for how long. A TOML file overrides any part of the default ([`Workload::DEFAULT`]).
+//! workers, for how long. A TOML file overrides any part of the default (`Workload::default()`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -38,6 +38,7 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation, in the report's order.
     pub const ALL: [Operation; 12] = [
         Operation::Guest,
         Operation::Register,
@@ -53,6 +54,7 @@ impl Operation {
         Operation::Stop,
     ];
 
+    /// The operation's name in the mix and the report (kebab-case, e.g. `create-chat`).
     pub fn name(self) -> &'static str {
         match self {
             Operation::Guest => "guest",
@@ -173,6 +175,8 @@ impl Default for Workload {
 }
 
 impl Workload {
+    /// The workload in `path`, over the defaults, checked; without a path, the default. A
+    /// missing file, an unknown key or a value out of range is an error.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         use figment::providers::{Format, Toml};
         let Some(path) = path else { return Ok(Self::default()) };
@@ -185,6 +189,8 @@ impl Workload {
         Ok(workload)
     }
 
+    /// Refuses values out of range (duration, warm-up, rounds, concurrency, guest share) and a
+    /// mix that leaves every operation out.
     pub fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.duration_secs > 0.0 && self.duration_secs <= 86_400.0, "duration must be 0 to 86400 s");
         anyhow::ensure!(self.warmup_secs >= 0.0 && self.warmup_secs <= 3_600.0, "warm-up must be 0 to 3600 s");
@@ -195,10 +201,12 @@ impl Workload {
         Ok(())
     }
 
+    /// The measured time per round and side.
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.duration_secs)
     }
 
+    /// The unmeasured time before each measured phase.
     pub fn warmup(&self) -> Duration {
         Duration::from_secs_f64(self.warmup_secs)
     }

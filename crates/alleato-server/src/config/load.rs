@@ -46,6 +46,8 @@ const ENV_NAMES: &[(&str, &str)] = &[
     ("AI_CHAT_MODEL", "ai.chat_model"),
     ("AI_REASONING_MODEL", "ai.reasoning_model"),
     ("AI_TITLE_MODEL", "ai.title_model"),
+    ("AI_DOCUMENT_MODEL", "ai.document_model"),
+    ("AI_TOOLS", "ai.tools"),
     ("AI_MOCK_CHUNK_DELAY_MS", "ai.mock_chunk_delay_ms"),
     ("AI_MOCK_REPLY_WORDS", "ai.mock_reply_words"),
     ("DUAL_WRITE_SECONDARY", "dual_write.secondary"),
@@ -111,6 +113,8 @@ impl Config {
             .with_context(|| format!("parsing {}", path.display()))
     }
 
+    /// The configuration of this process: [`Config::figment`] extracted; an unknown key or a
+    /// value of the wrong type is an error.
     pub fn load() -> Result<Self, Box<figment::Error>> {
         Self::figment().extract().map_err(Box::new)
     }

@@ -20,10 +20,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
+    /// The value in clear, for the code that must use it (to connect, to sign); never log it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -41,6 +43,8 @@ impl Serialize for Secret {
     }
 }
 
+/// The whole configuration, as `alleato print-config` shows it; [`Config::default`] holds the
+/// built-in defaults, which `config/default.toml` repeats.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -73,27 +77,41 @@ pub struct Config {
     /// Most connections open at once; more wait in the listen backlog. The open-files limit is
     /// raised at start to fit, where the system allows.
     pub max_connections: usize,
+    /// `[auth]`: sessions and their signing key.
     pub auth: AuthConfig,
+    /// `[admin]`: the admin routes' key.
     pub admin: AdminConfig,
+    /// `[rate_limit]`: requests per client per minute.
     pub rate_limit: RateLimitConfig,
+    /// `[cloudflare]`: the Cloudflare switches and how to reach D1, Workers KV and R2.
     pub cloudflare: CloudflareConfig,
+    /// `[database]`: PostgreSQL or a SQLite file elsewhere, and the migration policy.
     pub database: DatabaseConfig,
+    /// `[redis]`: sessions, counters and streams on Redis.
     pub redis: RedisConfig,
+    /// `[storage]`: uploads on S3-compatible storage.
     pub storage: StorageConfig,
+    /// `[ai]`: the language model provider and model ids.
     pub ai: AiConfig,
+    /// `[chat]`: message limits, quotas and generation streams.
     pub chat: ChatConfig,
+    /// `[dual_write]`: writing to a secondary set of stores too, while moving.
     pub dual_write: DualWriteConfig,
 }
 
+/// `[auth]`: how sessions are signed and how long they last.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// HS256 key, at least 32 bytes (`JWT_SECRET`). Unset: generated once and kept in the data
     /// directory.
     pub jwt_secret: Option<Secret>,
+    /// How long a session (and its token) lasts, in seconds
+    /// (`ALLEATO_AUTH__SESSION_TTL_SECS`); at least 60 is used. Default: 7 days.
     pub session_ttl_secs: u64,
 }
 
+/// `[admin]`: access to the admin routes (`/admin/stats`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
@@ -101,6 +119,7 @@ pub struct AdminConfig {
     pub api_key: Option<Secret>,
 }
 
+/// `[rate_limit]`: requests per client IP per minute, by route group (`ALLEATO_RATE_LIMIT__*`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
@@ -157,6 +176,7 @@ pub struct CloudflareConfig {
     /// `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY`: an R2 API token's S3 key pair. Without
     /// them R2 runs on its local stand-in.
     pub r2_access_key_id: Option<Secret>,
+    /// `R2_SECRET_ACCESS_KEY`: the secret half of the R2 key pair (see `r2_access_key_id`).
     pub r2_secret_access_key: Option<Secret>,
     /// `R2_ENDPOINT`: instead of `https://<account_id>.r2.cloudflarestorage.com` (a
     /// jurisdiction's endpoint, or a test server; plain `http://` is accepted).
@@ -191,6 +211,8 @@ impl Default for CloudflareConfig {
     }
 }
 
+/// `[database]`: which SQL database, its pool, and what start does about migrations. Unset
+/// `url` (and no Cloudflare flag): SQLite in the data directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
@@ -223,6 +245,8 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// `[redis]`: Redis, which holds sessions, counters and streams when `REDIS_URL` is set (and no
+/// Cloudflare flag takes them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
@@ -244,6 +268,8 @@ impl Default for RedisConfig {
     }
 }
 
+/// `[storage]`: S3-compatible object storage for uploads, when `S3_BUCKET` is set (R2 has its
+/// settings under `[cloudflare]`), and the signed download URLs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
@@ -255,6 +281,7 @@ pub struct StorageConfig {
     pub s3_region: String,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
     pub s3_access_key_id: Option<Secret>,
+    /// `AWS_SECRET_ACCESS_KEY`: the secret half of the key pair (see `s3_access_key_id`).
     pub s3_secret_access_key: Option<Secret>,
     /// `S3_FORCE_PATH_STYLE`: `endpoint/bucket/key` requests, which most non-AWS services want.
     pub s3_force_path_style: bool,
@@ -290,6 +317,8 @@ pub struct DualWriteConfig {
     pub secondary: Option<PathBuf>,
     /// Whether the database, and uploads, are written to the secondary too.
     pub database: bool,
+    /// Whether uploads are written to the secondary's object storage too
+    /// (`ALLEATO_DUAL_WRITE__STORAGE`). Default: `true`.
     pub storage: bool,
     /// `DUAL_WRITE_SHADOW_READS`: the fraction of reads (0 to 1) read again from the secondary,
     /// in the background, and compared; mismatches are counted in `/admin/stats` and logged.
@@ -314,6 +343,7 @@ impl Default for DualWriteConfig {
     }
 }
 
+/// `[ai]`: the language model: which provider, where, and which model ids.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AiConfig {
@@ -328,7 +358,11 @@ pub struct AiConfig {
     /// `AI_CHAT_MODEL`, `AI_REASONING_MODEL`, `AI_TITLE_MODEL`. Unset: the design's models
     /// (gpt-5, o1, gpt-4o-mini), or the mock's.
     pub chat_model: Option<String>,
+    /// `AI_REASONING_MODEL`: the model for `chat-model-reasoning`. Unset: `o1`, or the mock's
+    /// `mock-reasoning`.
     pub reasoning_model: Option<String>,
+    /// `AI_TITLE_MODEL`: the model that titles new chats. Unset: `gpt-4o-mini`, or the mock's
+    /// `mock-title`.
     pub title_model: Option<String>,
     /// `AI_MOCK_CHUNK_DELAY_MS`: the mock model's pause between chunks.
     pub mock_chunk_delay_ms: u64,
@@ -337,6 +371,13 @@ pub struct AiConfig {
     pub mock_reply_words: usize,
     /// Longest wait for the provider's first byte.
     pub first_byte_timeout_secs: u64,
+    /// `AI_TOOLS`: whether the chat model is offered the document tools (`createDocument`,
+    /// `updateDocument`, `requestSuggestions`). Turn off for a provider or model that cannot
+    /// call tools. Default: on.
+    pub tools: bool,
+    /// `AI_DOCUMENT_MODEL`: the model that writes documents and suggestions for the tools.
+    /// Unset: the chat model.
+    pub document_model: Option<String>,
 }
 
 impl Default for AiConfig {
@@ -351,10 +392,14 @@ impl Default for AiConfig {
             mock_chunk_delay_ms: 20,
             mock_reply_words: 40,
             first_byte_timeout_secs: 60,
+            tools: true,
+            document_model: None,
         }
     }
 }
 
+/// `[chat]`: limits on messages and answers, and how long generation streams are kept
+/// (`ALLEATO_CHAT__*`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatConfig {
@@ -362,6 +407,7 @@ pub struct ChatConfig {
     pub max_message_chars: usize,
     /// Messages a user may send per 24 hours, by account type.
     pub guest_messages_per_day: u32,
+    /// Messages a regular (registered) user may send per 24 hours. Default: 100.
     pub regular_messages_per_day: u32,
     /// How long a finished answer's stream can still be resumed: long enough for a client that
     /// lost its connection to catch up; after that, the stored message is the answer.
@@ -370,6 +416,9 @@ pub struct ChatConfig {
     /// running it, is taken as dead (its process was killed): the next resume or stop stores
     /// what it said and ends it. Must be longer than the model's longest silence.
     pub abandoned_generation_secs: u64,
+    /// `ALLEATO_CHAT__MAX_STEPS`: the most model steps of one answer (a step that calls tools
+    /// is followed by another with their results), from 1 to 20. Default: 5, as the original.
+    pub max_steps: u32,
 }
 
 impl Default for ChatConfig {
@@ -380,6 +429,7 @@ impl Default for ChatConfig {
             regular_messages_per_day: 100,
             finished_stream_ttl_secs: 600,
             abandoned_generation_secs: 600,
+            max_steps: 5,
         }
     }
 }

@@ -33,6 +33,7 @@ pub enum MigrateCommand {
     Verify(SideArgs),
 }
 
+/// The two deployments and how to read them: what `copy` and `verify` share.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SideArgs {
     /// The source deployment's env file (the server's variables, as in `.env.example`).
@@ -49,8 +50,10 @@ pub struct SideArgs {
     pub batch: u16,
 }
 
+/// The options of `alleato migrate copy`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CopyArgs {
+    /// The source, the target and how to read them.
     #[command(flatten)]
     pub sides: SideArgs,
     /// Count what would be copied; write nothing.

@@ -17,13 +17,21 @@ fn list(examples: &mut Vec<String>, what: &str, key: &dyn std::fmt::Display) {
     }
 }
 
+/// What a copy or a verify found, per table and for the stored objects: printed as a summary
+/// ([`Summary::render`]) or as JSON (`--json`).
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// `copy` or `verify`.
     pub command: &'static str,
+    /// Whether this was a copy's `--dry-run` (nothing written).
     pub dry_run: bool,
+    /// The source's database and object storage, as opened.
     pub source: SideSummary,
+    /// The target's database and object storage, as opened.
     pub target: SideSummary,
+    /// One report per table, in the order walked.
     pub tables: Vec<TableReport>,
+    /// The stored objects (uploads).
     pub objects: ObjectReport,
     /// Whether the sessions were copied (`--sessions`); otherwise users sign in again when the
     /// key-value store changes too.
@@ -159,6 +167,8 @@ impl Summary {
             && self.objects.missing + self.objects.only_in_target == 0
     }
 
+    /// The summary for people: one line per table and one for the objects, with the counts of
+    /// each kind of difference and some of the keys.
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();

@@ -21,7 +21,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 #[utoipa::path(post, operation_id = "createStream", path = "/api/v1/streams", tag = "streams", security(("bearer" = [])),
-    responses((status = 201, description = "A new stream, kept 24 h after its last append", body = alleato_api::StreamCreated),
+    responses((status = 201, description = "A new stream, kept 24 h from its creation", body = alleato_api::StreamCreated),
               (status = 429, description = "The account created 64 streams in the last 24 hours (`rate_limit:stream`), or rate limited; see `Retry-After`", body = alleato_api::ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,

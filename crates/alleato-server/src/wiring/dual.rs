@@ -104,6 +104,8 @@ pub struct FileRepairLog {
 }
 
 impl FileRepairLog {
+    /// Opens the log at `path` for appending, creating it (owner-only) and its directory if
+    /// missing.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -43,8 +43,11 @@ use crate::config::Config;
 /// crash left unfinished; both are flushed at stop). Adapters that need sweeping sweep
 /// themselves.
 pub struct Wired {
+    /// Every use case, over the opened ports.
     pub services: Services,
+    /// The start-up table: the backend of each port (and of dual-write's secondary), and why.
     pub adapters: Vec<AdapterInfo>,
+    /// The embedded streams store, when it serves the streams port.
     pub embedded_streams: Option<SqliteStreams>,
     /// Streams on Workers KV (or its stand-in), which the server flushes at stop.
     pub kv_streams: Option<alleato_cloudflare::KvStreams>,

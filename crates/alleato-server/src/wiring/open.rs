@@ -42,12 +42,16 @@ pub struct Opener<'a> {
 /// embedded store is read at start for generations a crash left unfinished, and flushed at
 /// stop; streams on Workers KV are flushed at stop.
 pub struct OpenedStreams {
+    /// The streams port, for the services.
     pub port: Arc<dyn StreamStore>,
+    /// The embedded store, when it is the one chosen.
     pub embedded: Option<SqliteStreams>,
+    /// The Workers KV store (or its local stand-in), when it is the one chosen.
     pub on_kv: Option<KvStreams>,
 }
 
 impl<'a> Opener<'a> {
+    /// An opener for `config`; nothing is opened until a port's opener is called.
     pub fn new(config: &'a Config) -> Self {
         Self {
             config,
@@ -61,6 +65,9 @@ impl<'a> Opener<'a> {
         }
     }
 
+    /// The database ports on the chosen backend, migrated as `[database] migrations` says; an
+    /// error when the backend is not configured (PostgreSQL without `DATABASE_URL`, D1 without
+    /// its ids) or cannot be reached.
     pub async fn database(&self, choice: &Choice<DatabaseBackend>) -> anyhow::Result<DatabasePorts> {
         let config = self.config;
         Ok(match &choice.backend {
@@ -235,6 +242,14 @@ impl<'a> Opener<'a> {
         };
         let settings = |chat_model: &str, reasoning: &str, title: &str| GenerationSettings {
             chat_model: ai.chat_model.clone().unwrap_or_else(|| chat_model.into()),
+            // Documents are written by the chat model unless another is named.
+            document_model: ai
+                .document_model
+                .clone()
+                .or_else(|| ai.chat_model.clone())
+                .unwrap_or_else(|| chat_model.into()),
+            tools: ai.tools,
+            max_steps: chat.max_steps.clamp(1, 20),
             reasoning_model: ai.reasoning_model.clone().unwrap_or_else(|| reasoning.into()),
             title_model: ai.title_model.clone().unwrap_or_else(|| title.into()),
             max_message_chars: chat.max_message_chars,
@@ -428,6 +443,8 @@ const KV_CACHE_ENTRIES: u64 = 100_000;
 /// interval per instance, and the most another instance's counts can lag.
 const COUNTERS_SETTLE_EVERY: Duration = Duration::from_secs(2);
 
+/// The database backend as the adapter table shows it, e.g. `sqlite (<path>)`,
+/// `postgres (sqlx)`.
 pub fn describe_database(backend: &DatabaseBackend) -> String {
     match backend {
         DatabaseBackend::Memory => "sqlite (in memory)".into(),
@@ -438,6 +455,8 @@ pub fn describe_database(backend: &DatabaseBackend) -> String {
     }
 }
 
+/// The object storage backend as the adapter table shows it, e.g. `local (<dir>)`,
+/// `s3 (object_store)`.
 pub fn describe_storage(backend: &StorageBackend) -> String {
     match backend {
         StorageBackend::Memory => "memory".into(),

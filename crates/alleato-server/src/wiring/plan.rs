@@ -7,7 +7,10 @@ use crate::config::{Config, Secret};
 /// A backend picked for a port, and the reason (shown in the start-up table and `/health`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice<B> {
+    /// The backend picked.
     pub backend: B,
+    /// Why, in words: the setting that decided it (e.g. `REDIS_URL is set`), plus any note
+    /// (a local stand-in for a missing credential).
     pub reason: String,
 }
 
@@ -20,18 +23,27 @@ impl<B> Choice<B> {
 /// Every backend a port can have, compiled in or not, so an error can name the missing one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseBackend {
+    /// SQLite in memory (`--ephemeral`).
     Memory,
+    /// A SQLite file: `alleato.sqlite3` in the data directory, or the path of a `sqlite:`
+    /// `DATABASE_URL`.
     Sqlite(PathBuf),
+    /// PostgreSQL at `DATABASE_URL`.
     Postgres,
+    /// Cloudflare D1 through its REST API.
     D1,
     /// D1's local stand-in: a SQLite file that refuses what D1 refuses.
     D1Local(PathBuf),
 }
 
+/// Object storage: the bytes of uploads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageBackend {
+    /// This process's memory (`--ephemeral`).
     Memory,
+    /// A directory: `objects` in the data directory.
     Local(PathBuf),
+    /// An S3-compatible bucket (`S3_BUCKET`).
     S3,
     /// R2 through its S3 API: the S3 adapter with R2's endpoint and region.
     R2,
@@ -42,9 +54,13 @@ pub enum StorageBackend {
 /// Records with expiry: sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvBackend {
+    /// This process's memory (`--ephemeral`).
     Memory,
+    /// The embedded store: `kv.sqlite3` in the data directory.
     Embedded(PathBuf),
+    /// Redis at `REDIS_URL`.
     Redis,
+    /// Cloudflare Workers KV through its REST API.
     WorkersKv,
     /// Workers KV's local stand-in: the embedded store with KV's 60 s minimum TTL.
     WorkersKvLocal(PathBuf),
@@ -53,20 +69,28 @@ pub enum KvBackend {
 /// Atomic counters: rate limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CountersBackend {
+    /// This process's memory, beside the in-memory key-value store.
     Memory,
+    /// The embedded key-value store's file, shared with the sessions.
     Embedded(PathBuf),
+    /// Redis at `REDIS_URL`, beside the sessions.
     Redis,
     /// Workers KV has no atomic operation: beside it, counters live in D1.
     D1,
+    /// D1's local stand-in (`d1.sqlite3` in the data directory), beside Workers KV's.
     D1Local(PathBuf),
 }
 
 /// Generation streams (resume, stop) and the generic streams resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamsBackend {
+    /// This process's memory (`--ephemeral`).
     Memory,
+    /// The embedded store: `streams.sqlite3` in the data directory.
     Embedded(PathBuf),
+    /// Redis streams at `REDIS_URL`.
     Redis,
+    /// Cloudflare Workers KV through its REST API.
     WorkersKv,
     /// Streams on Workers KV's local stand-in (the same file as the sessions').
     WorkersKvLocal(PathBuf),
@@ -75,10 +99,15 @@ pub enum StreamsBackend {
 /// The backend chosen for each port.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Users, chats, messages, votes, documents and file metadata.
     pub database: Choice<DatabaseBackend>,
+    /// The bytes of uploads.
     pub storage: Choice<StorageBackend>,
+    /// The key-value store: sessions.
     pub kv: Choice<KvBackend>,
+    /// Counters: rate limits; they follow the key-value store.
     pub counters: Choice<CountersBackend>,
+    /// Generation streams and the generic streams resource.
     pub streams: Choice<StreamsBackend>,
 }
 

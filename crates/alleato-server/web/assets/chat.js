@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { render as markdown } from './markdown.js';
 import { apply, emptyAssistant, events } from './stream.js';
 import { fileNode, Attachments } from './files.js';
+import { isToolPart, toolNode } from './tools.js';
 
 const $ = (id) => document.getElementById(id);
 const STREAM = { Accept: 'text/event-stream' };
@@ -298,9 +299,11 @@ export class ChatView {
         bubble.append(details);
       } else if (part.type === 'file') {
         bubble.append(fileNode(part));
+      } else if (isToolPart(part)) {
+        bubble.append(toolNode(part, message, live));
       }
     }
-    if (live && !message.parts.some((p) => p.text)) bubble.append(el('span', 'typing', 'Thinking…'));
+    if (live && !message.parts.some((p) => p.text || isToolPart(p))) bubble.append(el('span', 'typing', 'Thinking…'));
     if (message.state === 'stopped') bubble.append(el('p', 'muted', 'Stopped.'));
     if (message.error) bubble.append(el('p', 'error', message.error));
     node.append(bubble);

@@ -70,6 +70,68 @@ export function apply(message, chunk) {
       message.state = 'error';
       message.error = chunk.errorText || 'The answer could not be completed.';
       return true;
+    case 'tool-input-start':
+      toolPart(message, chunk).state = 'input-streaming';
+      return true;
+    case 'tool-input-available':
+    case 'tool-input-error': {
+      const part = toolPart(message, chunk);
+      part.input = chunk.input;
+      part.state = chunk.type === 'tool-input-error' ? 'output-error' : 'input-available';
+      if (chunk.errorText) part.errorText = chunk.errorText;
+      return true;
+    }
+    case 'tool-output-available':
+    case 'tool-output-error': {
+      const part = message.parts.find((p) => p.toolCallId === chunk.toolCallId);
+      if (!part) return false;
+      part.state = chunk.type === 'tool-output-error' ? 'output-error' : 'output-available';
+      if (chunk.type === 'tool-output-error') part.errorText = chunk.errorText;
+      else part.output = chunk.output;
+      return true;
+    }
+    default:
+      return typeof chunk.type === 'string' && chunk.type.startsWith('data-') && applyData(message, chunk);
+  }
+}
+
+// The part of a tool call, added on its first chunk.
+function toolPart(message, chunk) {
+  let part = message.parts.find((p) => p.toolCallId === chunk.toolCallId);
+  if (!part) {
+    part = { type: `tool-${chunk.toolName}`, toolCallId: chunk.toolCallId, state: 'input-streaming' };
+    message.parts.push(part);
+  }
+  return part;
+}
+
+// The document a tool is writing, as its data parts come (transient: only a live answer has it).
+function applyData(message, chunk) {
+  const name = chunk.type.slice('data-'.length);
+  const doc = message.document || (message.document = { content: '', suggestions: [] });
+  switch (name) {
+    case 'kind':
+    case 'id':
+    case 'title':
+      doc[name] = chunk.data;
+      return true;
+    case 'clear':
+      doc.content = '';
+      doc.done = false;
+      return true;
+    case 'textDelta':
+      doc.content += typeof chunk.data === 'string' ? chunk.data : '';
+      return true;
+    case 'codeDelta':
+    case 'sheetDelta':
+      doc.content = typeof chunk.data === 'string' ? chunk.data : doc.content;
+      return true;
+    case 'finish':
+      doc.done = true;
+      return true;
+    case 'suggestion':
+      if (chunk.data && typeof chunk.data === 'object') doc.suggestions.push(chunk.data);
+      return true;
     default:
       return false;
   }

@@ -15,27 +15,37 @@ use self::job::Job;
 use self::registry::Running;
 use super::access;
 use super::auth::Principal;
+use super::documents::DocumentService;
 use super::follow::follow;
 use super::incoming;
 use super::quota::{self, DailyQuota};
 use super::recovery;
 use super::streams::StreamOwner;
+use super::tools::{self, Toolbox};
 use crate::error::{Error, Result, Surface};
 use crate::ids::{ChatId, MessageId, StreamId};
 use crate::model::{Chat, MessagePart, PartKind, Role, StoredMessage, StreamRecord, Visibility};
-use crate::ports::{ChatStore, GenerationBegin, LanguageModel, ModelRequest, StreamInfo, StreamStore};
+use crate::ports::{ChatStore, DocumentStore, GenerationBegin, LanguageModel, ModelRequest, StreamInfo, StreamStore};
 use crate::time::now;
 
+/// How chat generation runs: its models, the limits on messages and answers, and how long
+/// generation streams are kept.
 #[derive(Debug, Clone)]
 pub struct GenerationSettings {
-    /// Model ids for `chat-model`, `chat-model-reasoning` and titles.
+    /// The model id `chat-model` (the default) stands for; the only model offered the tools.
     pub chat_model: String,
+    /// The model id `chat-model-reasoning` stands for.
     pub reasoning_model: String,
+    /// The model id that titles new chats.
     pub title_model: String,
     /// Most characters of text in one user message.
     pub max_message_chars: usize,
+    /// Messages a guest may send in a sliding 24 hours.
     pub guest_messages_per_day: u32,
+    /// Messages a regular (registered) user may send in a sliding 24 hours.
     pub regular_messages_per_day: u32,
+    /// The system prompt at the head of every answer's prompt; when the document tools are
+    /// offered, what the model is told about them follows it.
     pub system_prompt: String,
     /// How long a running generation's stream lives after its last chunk.
     pub stream_ttl: Duration,
@@ -46,6 +56,14 @@ pub struct GenerationSettings {
     /// in this process, is taken as dead (its process was killed): a resume or a stop ends it.
     /// Longer than any silence the model adapters allow (retried first bytes, idle streams).
     pub abandoned_after: Duration,
+    /// Whether the chat model is offered the document tools (the reasoning model never is).
+    /// Off for a provider whose models cannot call tools.
+    pub tools: bool,
+    /// The model id that writes documents and suggestions for the tools.
+    pub document_model: String,
+    /// The most model steps of one answer: a step that calls tools is followed by another
+    /// with their results, until the model answers without calling one or this many ran.
+    pub max_steps: u32,
 }
 
 impl Default for GenerationSettings {
@@ -61,6 +79,9 @@ impl Default for GenerationSettings {
             stream_ttl: Duration::from_secs(24 * 3600),
             finished_stream_ttl: Duration::from_secs(600),
             abandoned_after: Duration::from_secs(600),
+            tools: true,
+            document_model: "gpt-4o-mini".into(),
+            max_steps: 5,
         }
     }
 }
@@ -71,11 +92,15 @@ pub struct IncomingMessage {
     /// The client's id; a UUID is kept, anything else is mapped to a stable UUID. An id that
     /// already exists in the chat regenerates from that message.
     pub id: Option<String>,
+    /// Its parts: at most [`GenerationSettings::max_message_chars`] characters in all, with
+    /// some text or a file.
     pub parts: Vec<MessagePart>,
 }
 
+/// A user message to a chat, as [`GenerationService::send`] takes it.
 #[derive(Debug, Clone)]
 pub struct SendMessage {
+    /// The message to store and answer.
     pub message: IncomingMessage,
     /// `chat-model`, `chat-model-reasoning`, or a configured model id.
     pub model: Option<String>,
@@ -86,17 +111,24 @@ pub struct SendMessage {
 /// A generation under way.
 #[derive(Debug, Clone)]
 pub struct Started {
+    /// The chat, as it was or as this message created it.
     pub chat: Chat,
+    /// The generation's stream, to follow with [`GenerationService::follow`].
     pub stream_id: StreamId,
+    /// The user's message, as stored.
     pub user_message: StoredMessage,
+    /// The id the answer is stored under (the `start` chunk's `messageId`).
     pub assistant_message_id: MessageId,
 }
 
+/// Chat generation: sends a user message and answers it in the background; follows, resumes
+/// and stops answers, and ends those a dead process left unfinished.
 #[derive(Clone)]
 pub struct GenerationService {
     chats: Arc<dyn ChatStore>,
     model: Arc<dyn LanguageModel>,
     streams: Arc<dyn StreamStore>,
+    tools: Toolbox,
     quota: DailyQuota,
     settings: Arc<GenerationSettings>,
     running: Running,
@@ -110,20 +142,25 @@ pub fn message_id_from_client(chat: ChatId, raw: &str) -> MessageId {
 }
 
 impl GenerationService {
+    /// The service over its ports; `documents` serves the document tools.
     pub fn new(
         chats: Arc<dyn ChatStore>,
+        documents: Arc<dyn DocumentStore>,
         model: Arc<dyn LanguageModel>,
         streams: Arc<dyn StreamStore>,
         settings: GenerationSettings,
     ) -> Self {
         let quota = DailyQuota::new(settings.guest_messages_per_day, settings.regular_messages_per_day);
-        Self { chats, model, streams, quota, settings: Arc::new(settings), running: Running::default() }
+        let tools = Toolbox::new(DocumentService::new(documents), model.clone(), settings.document_model.clone());
+        Self { chats, model, streams, tools, quota, settings: Arc::new(settings), running: Running::default() }
     }
 
+    /// The settings it runs with.
     pub fn settings(&self) -> &GenerationSettings {
         &self.settings
     }
 
+    /// The language model's short description of itself ([`LanguageModel::describe`]).
     pub fn model_description(&self) -> String {
         self.model.describe()
     }
@@ -213,7 +250,12 @@ impl GenerationService {
         let owner = StreamOwner::encode(who.user_id(), Some(chat.id))?;
         self.streams.create(&stream_id.to_string(), &owner, self.settings.stream_ttl).await?;
 
-        let prompt = prompt::prompt(&self.settings, &history);
+        // Tools for the chat model only, as in the original: the reasoning model answers alone.
+        let offer_tools = self.settings.tools
+            && model == self.settings.chat_model
+            && request.model.as_deref() != Some("chat-model-reasoning");
+        let tools = if offer_tools { tools::definitions() } else { vec![] };
+        let prompt = prompt::prompt(&self.settings, &history, !tools.is_empty());
         let title = created.then(|| {
             let title_model = self.settings.title_model.clone();
             title::spawn(self.chats.clone(), self.model.clone(), title_model, chat.id, text.clone())
@@ -225,10 +267,12 @@ impl GenerationService {
             streams: self.streams.clone(),
             settings: self.settings.clone(),
             running: self.running.clone(),
+            who: who.clone(),
             chat: chat.clone(),
             stream: stream_id,
             message_id: assistant_message_id,
-            request: ModelRequest { model, messages: prompt },
+            tools: (!tools.is_empty()).then(|| self.tools.clone()),
+            request: ModelRequest { model, messages: prompt, tools },
             cancelled,
             title,
         };

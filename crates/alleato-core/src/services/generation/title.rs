@@ -43,18 +43,17 @@ pub(super) fn spawn(
 }
 
 async fn generate(model: &dyn LanguageModel, title_model: String, text: &str) -> Result<String> {
-    let request = ModelRequest {
-        model: title_model,
-        messages: vec![
-            PromptMessage {
-                role: Role::System,
-                content: "Write a short title (2 to 6 words) for a chat that starts with the user's message. \
-                          Reply with the title only: no quotes, no punctuation at the end."
-                    .into(),
-            },
-            PromptMessage { role: Role::User, content: text.chars().take(2000).collect() },
+    let request = ModelRequest::new(
+        title_model,
+        vec![
+            PromptMessage::new(
+                Role::System,
+                "Write a short title (2 to 6 words) for a chat that starts with the user's message. \
+                 Reply with the title only: no quotes, no punctuation at the end.",
+            ),
+            PromptMessage::new(Role::User, text.chars().take(2000).collect::<String>()),
         ],
-    };
+    );
     let mut stream = tokio::time::timeout(Duration::from_secs(30), model.stream(request))
         .await
         .map_err(|_| Error::unavailable(Surface::Model, "title generation timed out"))??;

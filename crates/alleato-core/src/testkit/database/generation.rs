@@ -31,6 +31,8 @@ fn ids(messages: &[StoredMessage]) -> Vec<MessageId> {
     messages.iter().map(|m| m.id).collect()
 }
 
+/// `chat_and_message` finds the chat and the message, even a message of another chat, and neither
+/// when both are missing.
 pub async fn a_send_reads_its_chat_and_message_together(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -42,6 +44,9 @@ pub async fn a_send_reads_its_chat_and_message_together(db: Arc<dyn Database>) {
     assert_eq!(db.chat_and_message(ChatId::new(), MessageId::new()).await.unwrap(), (None, None));
 }
 
+/// `begin_generation` creates the chat and writes the message and stream record while the quota
+/// allows, writes nothing when it refuses, takes no quota on a chat id conflict, and is `NotFound`
+/// for a missing user.
 pub async fn a_generation_start_writes_everything_or_nothing(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let t = now();
@@ -86,6 +91,8 @@ pub async fn a_generation_start_writes_everything_or_nothing(db: Arc<dyn Databas
     assert!(matches!(db.begin_generation(&gone).await, Err(Error::NotFound { .. })));
 }
 
+/// `begin_generation` with `delete_from` replaces the message at the cut and everything after it
+/// (their votes too) with the new message.
 pub async fn a_generation_start_can_regenerate_from_a_message(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;
@@ -108,6 +115,8 @@ pub async fn a_generation_start_can_regenerate_from_a_message(db: Arc<dyn Databa
     assert_eq!(db.votes(chat.id).await.unwrap(), [], "the deleted answer's vote went with it");
 }
 
+/// `finish_generation` stores the answer and sets the title only over the expected one, in one
+/// step: an answer that cannot be stored leaves the title alone.
 pub async fn a_generation_finish_stores_answer_and_title_together(db: Arc<dyn Database>) {
     let user = new_user(&*db).await;
     let chat = new_chat(&*db, user.id).await;

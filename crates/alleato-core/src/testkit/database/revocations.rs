@@ -8,6 +8,8 @@ use crate::ids::SessionId;
 use crate::ports::{Database, SessionRevocation};
 use crate::time::now;
 
+/// Recorded logouts read back from a time on, oldest first; recording one twice is fine, and a new
+/// record drops those older than asked.
 pub async fn logouts_are_recorded_for_every_instance_to_read(db: Arc<dyn Database>) {
     let t = now();
     let logout = |seconds_ago: i64| SessionRevocation {

@@ -87,6 +87,8 @@ async fn export_all(db: &dyn Database, table: Table, page: usize) -> Vec<Record>
     }
 }
 
+/// Imported rows of every table read back through the application's ports as they were (ids,
+/// timestamps, password hash), and an imported generation start counts against the quota.
 pub async fn imported_rows_read_back_whole_through_every_port(db: Arc<dyn Database>) {
     let records = one_of_everything();
     import_all(db.as_ref(), &records).await;
@@ -129,6 +131,8 @@ pub async fn imported_rows_read_back_whole_through_every_port(db: Arc<dyn Databa
     assert!(db.messages(chat.id).await.unwrap().is_empty());
 }
 
+/// Exports read every row of every table whole, each once, in ascending key order, at any page
+/// size, and `count_rows` agrees.
 pub async fn export_reads_every_row_whole_in_key_order(db: Arc<dyn Database>) {
     let records = one_of_everything();
     import_all(db.as_ref(), &records).await;
@@ -148,6 +152,8 @@ pub async fn export_reads_every_row_whole_in_key_order(db: Arc<dyn Database>) {
     }
 }
 
+/// `export_rows` reads keys after `after` and up to `through`, for one-part and two-part keys
+/// alike.
 pub async fn export_ranges_are_bounded_at_both_ends(db: Arc<dyn Database>) {
     for _ in 0..3 {
         import_all(db.as_ref(), &one_of_everything()).await;
@@ -166,6 +172,8 @@ pub async fn export_ranges_are_bounded_at_both_ends(db: Arc<dyn Database>) {
     assert_eq!(between.iter().map(Record::key).collect::<Vec<_>>(), vec![b]);
 }
 
+/// An import skips rows whose key exists or whose unique value is taken, leaving the stored rows
+/// unchanged, and counts only what it wrote.
 pub async fn imports_never_overwrite_and_skip_what_exists(db: Arc<dyn Database>) {
     let records = one_of_everything();
     import_all(db.as_ref(), &records).await;
@@ -186,6 +194,8 @@ pub async fn imports_never_overwrite_and_skip_what_exists(db: Arc<dyn Database>)
     assert_eq!(db.import_rows(Table::Chats, &[]).await.unwrap(), 0);
 }
 
+/// An import with one row that cannot be written writes none of them; a row of another table is a
+/// `BadRequest`.
 pub async fn an_import_is_all_or_nothing(db: Arc<dyn Database>) {
     let user = user_at(now());
     db.import_rows(Table::Users, &[Record::User(user.clone())]).await.unwrap();
@@ -204,6 +214,9 @@ pub async fn an_import_is_all_or_nothing(db: Arc<dyn Database>) {
     assert!(matches!(err, crate::Error::BadRequest { .. }), "{err}");
 }
 
+/// `overwrite_rows` replaces rows (writing new keys too) and is a `Conflict`, all or none, on a
+/// taken unique value; `delete_rows` takes what the ports' deletes take and refuses keys of another
+/// shape.
 pub async fn overwrites_replace_rows_and_deletes_take_what_goes_with_them(db: Arc<dyn Database>) {
     let records = one_of_everything();
     import_all(db.as_ref(), &records).await;
@@ -268,6 +281,7 @@ pub async fn overwrites_replace_rows_and_deletes_take_what_goes_with_them(db: Ar
     assert_eq!(db.chat(later.id).await.unwrap(), Some(later), "untouched");
 }
 
+/// After opening, every known migration is applied, and `store_id` is a stable random identity.
 pub async fn the_schema_is_current_and_the_store_knows_itself(db: Arc<dyn Database>) {
     let version = db.schema_version().await.unwrap();
     assert_eq!(version.applied, version.known, "migrations are applied at open");
