@@ -63,7 +63,9 @@ fn intended_call(request: &ModelRequest, message: &str) -> Option<(&'static str,
 
 /// The topic after "about", or the message's first words, as a title.
 fn title(message: &str) -> String {
-    let lower = message.to_lowercase();
+    // ASCII lowercasing keeps every byte where it was, so a position in `lower` is one in
+    // `message` (full Unicode lowercasing can change lengths: "İ" grows from 2 bytes to 3).
+    let lower = message.to_ascii_lowercase();
     let topic = match lower.rfind(" about ") {
         Some(at) => &message[at + " about ".len()..],
         None => message,
@@ -224,6 +226,15 @@ mod tests {
         assert!(answer(&offered(vec![PromptMessage::new(Role::User, "Why is the sky blue?")])).is_none());
         let no_tools = ModelRequest::new("mock-chat", vec![PromptMessage::new(Role::User, "write a document about x")]);
         assert!(answer(&no_tools).is_none(), "only offered tools are called");
+    }
+
+    #[test]
+    fn titles_come_from_any_text_without_panicking() {
+        // Lowercasing "İ" takes a byte more: a position found in the lowercase text is not one
+        // in the message.
+        assert_eq!(title("İ write a document about émigrés"), "Émigrés");
+        assert_eq!(title("İİİİİİİİ write a document about x"), "X");
+        assert_eq!(title("write a document about ???"), "Untitled");
     }
 
     #[test]

@@ -62,18 +62,18 @@ pub struct OpenAiCompatible {
     settings: OpenAiSettings,
 }
 
+// Lists and objects are `Option`s, not `#[serde(default)]`: providers send `null` for an absent
+// field (`"tool_calls": null`), which `default` refuses, and a refused chunk loses its text.
 #[derive(Deserialize)]
 struct Chunk {
-    #[serde(default)]
-    choices: Vec<Choice>,
+    choices: Option<Vec<Choice>>,
     usage: Option<Usage>,
     error: Option<ErrorBody>,
 }
 
 #[derive(Deserialize)]
 struct Choice {
-    #[serde(default)]
-    delta: Delta,
+    delta: Option<Delta>,
     finish_reason: Option<String>,
 }
 
@@ -82,16 +82,14 @@ struct Delta {
     content: Option<String>,
     reasoning_content: Option<String>,
     reasoning: Option<String>,
-    #[serde(default)]
-    tool_calls: Vec<ToolCallDelta>,
+    tool_calls: Option<Vec<ToolCallDelta>>,
 }
 
 #[derive(Deserialize)]
 struct ToolCallDelta {
     index: Option<usize>,
     id: Option<String>,
-    #[serde(default)]
-    function: FunctionDelta,
+    function: Option<FunctionDelta>,
 }
 
 #[derive(Deserialize, Default)]
@@ -115,12 +113,25 @@ struct PendingCall {
 #[derive(Default)]
 struct PendingCalls(Vec<PendingCall>);
 
+/// The most tool calls one answer may make, and the longest arguments of one call: past
+/// either, the answer fails, so a provider that never ends a call cannot fill the memory.
+const MAX_CALLS: usize = 64;
+const MAX_ARGUMENT_BYTES: usize = 256 * 1024;
+
 impl PendingCalls {
-    /// Takes one piece; returns the events it makes.
-    fn take(&mut self, piece: ToolCallDelta, out: &mut Vec<Result<ModelEvent>>) {
+    /// Takes one piece, pushing the events it makes; an error when the answer passes
+    /// [`MAX_CALLS`] or a call's arguments [`MAX_ARGUMENT_BYTES`].
+    fn take(&mut self, piece: ToolCallDelta, out: &mut Vec<Result<ModelEvent>>) -> Result<()> {
         let id = piece.id.filter(|id| !id.is_empty());
-        let names_a_call = piece.function.name.as_deref().is_some_and(|n| !n.is_empty());
-        let next = self.0.iter().map(|c| c.index + 1).max().unwrap_or(0);
+        let function = piece.function.unwrap_or_default();
+        let names_a_call = function.name.as_deref().is_some_and(|n| !n.is_empty());
+        // A new call's index: after the last one, or (after a hostile `usize::MAX`) the first free.
+        let next = match self.0.iter().map(|c| c.index).max() {
+            None => 0,
+            Some(max) => max
+                .checked_add(1)
+                .unwrap_or_else(|| (0..).find(|i| !self.0.iter().any(|c| c.index == *i)).unwrap_or_default()),
+        };
         let index = piece.index.unwrap_or_else(|| {
             // Without an index (some local servers): a piece with a new id, or naming a tool
             // when the last call is named already, is a new call; any other continues the last.
@@ -133,6 +144,9 @@ impl PendingCalls {
         let at = match self.0.iter().position(|c| c.index == index) {
             Some(at) => at,
             None => {
+                if self.0.len() >= MAX_CALLS {
+                    return Err(too_much(format!("more than {MAX_CALLS} tool calls in one answer")));
+                }
                 self.0.push(PendingCall { index, ..PendingCall::default() });
                 self.0.len() - 1
             }
@@ -143,12 +157,15 @@ impl PendingCalls {
         {
             call.id = id;
         }
-        if let Some(name) = piece.function.name.filter(|n| !n.is_empty())
+        if let Some(name) = function.name.filter(|n| !n.is_empty())
             && call.name.is_empty()
         {
             call.name = name;
         }
-        let arguments = piece.function.arguments.unwrap_or_default();
+        let arguments = function.arguments.unwrap_or_default();
+        if call.arguments.len() + arguments.len() > MAX_ARGUMENT_BYTES {
+            return Err(too_much(format!("a tool call's arguments longer than {MAX_ARGUMENT_BYTES} bytes")));
+        }
         call.arguments.push_str(&arguments);
         if !call.started && !call.name.is_empty() {
             call.started = true;
@@ -162,6 +179,7 @@ impl PendingCalls {
         } else if call.started && !arguments.is_empty() {
             out.push(Ok(ModelEvent::ToolInputDelta { id: call.id.clone(), delta: arguments }));
         }
+        Ok(())
     }
 
     /// The complete calls, in index order; arguments that are not JSON are passed on as a
@@ -178,6 +196,11 @@ impl PendingCalls {
             out.push(Ok(ModelEvent::ToolCall(ToolCall { id: call.id, name: call.name, input })));
         }
     }
+}
+
+/// The error that ends an answer whose tool calls pass a limit.
+fn too_much(what: String) -> Error {
+    Error::Upstream { surface: S, message: format!("The model provider sent {what}.").into() }
 }
 
 /// A call id for a provider that sends none (some local servers): unique enough within a
@@ -405,15 +428,19 @@ impl LanguageModel for OpenAiCompatible {
                     return Some((vec![Err(err)], (events, finished, true, calls)));
                 }
                 let mut out = Vec::new();
-                for choice in chunk.choices.into_iter().take(1) {
-                    if let Some(r) = choice.delta.reasoning_content.or(choice.delta.reasoning).filter(|r| !r.is_empty()) {
+                for choice in chunk.choices.unwrap_or_default().into_iter().take(1) {
+                    let delta = choice.delta.unwrap_or_default();
+                    if let Some(r) = delta.reasoning_content.or(delta.reasoning).filter(|r| !r.is_empty()) {
                         out.push(Ok(ModelEvent::ReasoningDelta(r)));
                     }
-                    if let Some(c) = choice.delta.content.filter(|c| !c.is_empty()) {
+                    if let Some(c) = delta.content.filter(|c| !c.is_empty()) {
                         out.push(Ok(ModelEvent::TextDelta(c)));
                     }
-                    for piece in choice.delta.tool_calls {
-                        calls.take(piece, &mut out);
+                    for piece in delta.tool_calls.unwrap_or_default() {
+                        if let Err(err) = calls.take(piece, &mut out) {
+                            out.push(Err(err));
+                            return Some((out, (events, finished, true, calls)));
+                        }
                     }
                     if choice.finish_reason.is_some() {
                         finished = true;

@@ -86,6 +86,35 @@ async fn completions(State(calls): State<Calls>, headers: HeaderMap, Json(body):
             tokio::time::sleep(Duration::from_secs(3)).await;
             sse(vec![chunk(json!({"content": "late"})), finish(), "[DONE]".into()])
         }
+        // Providers write `null` for absent fields (vLLM's `"tool_calls": null`).
+        "nulls" => sse(vec![
+            chunk(json!({"content": "Hi", "tool_calls": null, "reasoning_content": null})),
+            json!({"id": "c1", "choices": [{"index": 0, "delta": null, "finish_reason": null}]}).to_string(),
+            chunk(json!({"content": " there", "tool_calls": [{"index": 0, "id": "c", "function": null}]})),
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": null})
+                .to_string(),
+            "[DONE]".into(),
+        ]),
+        // A hostile provider: a new call on every piece, or one call's arguments without end.
+        "many-calls" => sse((0..100u64)
+            .map(|i| {
+                chunk(json!({"tool_calls": [{"index": i, "id": format!("c{i}"), "function": {"name": "lookUp"}}]}))
+            })
+            .collect()),
+        "endless-arguments" => {
+            let piece = "x".repeat(64 * 1024);
+            sse((0..6)
+                .map(|_| chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})))
+                .collect())
+        }
+        "huge-index" => sse(vec![
+            chunk(
+                json!({"tool_calls": [{"index": u64::MAX, "id": "a", "function": {"name": "lookUp", "arguments": "{}"}}]}),
+            ),
+            chunk(json!({"tool_calls": [{"id": "b", "function": {"name": "lookUp", "arguments": "{}"}}]})),
+            finish(),
+            "[DONE]".into(),
+        ]),
         other => panic!("unexpected model {other}"),
     }
 }
@@ -262,4 +291,39 @@ async fn whole_calls_in_one_piece_and_unreadable_arguments_are_passed_on() {
     assert_eq!(calls[1].input, json!("not json"), "passed on as text, for the caller to refuse");
     let starts = events.iter().filter(|e| matches!(e, ModelEvent::ToolInputStart { .. })).count();
     assert_eq!(starts, 2);
+}
+
+#[tokio::test]
+async fn null_fields_are_absent_fields_and_lose_no_text() {
+    let (url, _) = server().await;
+    let events = run(&provider(url, Duration::from_secs(5)), "nulls").await.unwrap();
+    let text: String = events
+        .iter()
+        .filter_map(|e| if let Ok(ModelEvent::TextDelta(t)) = e { Some(t.as_str()) } else { None })
+        .collect();
+    assert_eq!(text, "Hi there", "{events:?}");
+    assert!(events.iter().all(Result::is_ok), "{events:?}");
+}
+
+/// Limits on what one answer's tool calls may hold, so a provider cannot fill the memory.
+#[tokio::test]
+async fn too_many_calls_or_endless_arguments_end_the_answer_with_an_error() {
+    let (url, _) = server().await;
+    let provider = provider(url, Duration::from_secs(5));
+    for model in ["many-calls", "endless-arguments"] {
+        let events = run(&provider, model).await.unwrap();
+        let last = events.last().expect("events");
+        assert!(matches!(last, Err(Error::Upstream { .. })), "{model}: {last:?}");
+        let starts = events.iter().filter(|e| matches!(e, Ok(ModelEvent::ToolInputStart { .. }))).count();
+        assert!(starts <= 64, "{model}: {starts} calls started");
+        assert!(!events.iter().any(|e| matches!(e, Ok(ModelEvent::ToolCall(_)))), "{model}: no call completes");
+    }
+}
+
+#[tokio::test]
+async fn a_huge_index_does_not_overflow() {
+    let (url, _) = server().await;
+    let events = run(&provider(url, Duration::from_secs(5)), "huge-index").await.unwrap();
+    let calls = events.iter().filter(|e| matches!(e, Ok(ModelEvent::ToolCall(_)))).count();
+    assert_eq!(calls, 2, "{events:?}");
 }

@@ -267,6 +267,7 @@ impl Job {
                 }
                 Some(Ok(ModelEvent::ReasoningDelta(delta))) if !delta.is_empty() => blocks.delta("reasoning", &delta),
                 Some(Ok(ModelEvent::ToolInputStart { id, name })) => {
+                    let name = tool_name(name);
                     let ours = unique_call_id(call_ids, &id);
                     let start = ui::tool_input_start(&ours, &name);
                     renamed.insert(id, ours);
@@ -280,6 +281,7 @@ impl Job {
                     }
                 }
                 Some(Ok(ModelEvent::ToolCall(mut call))) => {
+                    call.name = tool_name(call.name);
                     call.id = match renamed.remove(&call.id) {
                         Some(ours) => ours,
                         None => unique_call_id(call_ids, &call.id),
@@ -317,8 +319,7 @@ impl Job {
         let tools = match &self.tools {
             Some(tools) if offered => tools,
             _ => {
-                let name: String = call.name.chars().take(60).collect();
-                return Some(ToolOutcome::BadInput(format!("The tool `{name}` is not available.")));
+                return Some(ToolOutcome::BadInput(format!("The tool `{}` is not available.", call.name)));
             }
         };
         if !call.input.is_object() {
@@ -358,6 +359,18 @@ impl Job {
     }
 }
 
+/// A model's tool name as a part's type can hold it (`tool-<name>`): never empty, at most 64
+/// characters. Offered tools have such names; any other is refused as not available.
+fn tool_name(name: String) -> String {
+    if name.trim().is_empty() {
+        "unknown".into()
+    } else if name.chars().count() > 64 {
+        name.chars().take(64).collect()
+    } else {
+        name
+    }
+}
+
 /// The provider's call id, or a new one when it is empty or already used in this message (a
 /// provider that numbers calls per step, or a hostile one): tool parts are found by id.
 fn unique_call_id(used: &mut HashSet<String>, id: &str) -> String {
@@ -369,4 +382,20 @@ fn unique_call_id(used: &mut HashSet<String>, id: &str) -> String {
         candidate = format!("{base}~{n}");
     }
     candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_and_call_ids_fit_a_part() {
+        assert_eq!(tool_name(" ".into()), "unknown", "`tool-` alone is not a part type");
+        assert_eq!(tool_name("x".repeat(100)).len(), 64);
+        assert_eq!(tool_name("createDocument".into()), "createDocument");
+        let mut used = HashSet::new();
+        assert_eq!(unique_call_id(&mut used, "call_0"), "call_0");
+        assert_eq!(unique_call_id(&mut used, "call_0"), "call_0~2", "a provider that numbers calls per step");
+        assert_eq!(unique_call_id(&mut used, ""), "call");
+    }
 }

@@ -8,8 +8,11 @@ mod registry;
 mod title;
 mod writer;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use self::job::Job;
 use self::registry::Running;
@@ -277,7 +280,16 @@ impl GenerationService {
             title,
         };
         claim.started();
-        tokio::spawn(job.run());
+        let (running, switch) = (self.running.clone(), job.cancelled.clone());
+        tokio::spawn(async move {
+            // A panic in a generation is a bug, but it must not keep the chat claimed: every
+            // later message would be refused until a restart. Its stream is left unfinished,
+            // and a resume or a stop ends it as abandoned.
+            if AssertUnwindSafe(job.run()).catch_unwind().await.is_err() {
+                tracing::error!(chat = %chat_id, "a generation panicked; its chat is released");
+                running.release_if_held_by(chat_id, &switch);
+            }
+        });
         Ok(Started { chat, stream_id, user_message, assistant_message_id })
     }
 

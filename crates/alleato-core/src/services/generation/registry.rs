@@ -46,6 +46,16 @@ impl Running {
     pub(super) fn release(&self, chat: ChatId) {
         self.with(|running| running.remove(&chat));
     }
+
+    /// Gives the slot back if it still belongs to the generation whose stop switch `switch`
+    /// watches: after that generation released it, another may have claimed it.
+    pub(super) fn release_if_held_by(&self, chat: ChatId, switch: &watch::Receiver<bool>) {
+        self.with(|running| {
+            if running.get(&chat).is_some_and(|cancel| cancel.subscribe().same_channel(switch)) {
+                running.remove(&chat);
+            }
+        });
+    }
 }
 
 /// A claimed slot, given back on drop unless [`Claim::started`] handed it to a generation.
@@ -67,5 +77,25 @@ impl Drop for Claim<'_> {
         if !self.started {
             self.running.release(self.chat);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_released_only_by_the_generation_that_holds_it() {
+        let running = Running::default();
+        let chat = ChatId::new();
+        let (claim, first) = running.claim(chat).unwrap();
+        claim.started();
+        running.release(chat);
+        let (claim, second) = running.claim(chat).unwrap();
+        claim.started();
+        running.release_if_held_by(chat, &first);
+        assert!(running.contains(chat), "the first generation's panic does not free the second's slot");
+        running.release_if_held_by(chat, &second);
+        assert!(!running.contains(chat));
     }
 }

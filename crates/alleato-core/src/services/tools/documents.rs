@@ -1,5 +1,5 @@
 //! `createDocument` and `updateDocument`: the content is written by the model, streamed to
-//! the chat as it comes (`data-textDelta` pieces for text; the whole content so far, per line,
+//! the chat as it comes (`data-textDelta` pieces for text; the whole content so far as lines finish,
 //! in `data-codeDelta` and `data-sheetDelta`, as the original clients expect), then saved as a
 //! version.
 
@@ -122,7 +122,7 @@ async fn write(tools: &Toolbox, kind: DocumentKind, instruction: String, run: &T
     );
     let mut stream = tools.model.stream(request).await?;
     let mut raw = String::new();
-    let mut sent_lines = 0;
+    let mut sent_bytes = 0;
     while let Some(event) = stream.next().await {
         let ModelEvent::TextDelta(delta) = event? else { continue };
         let room = Document::MAX_CONTENT_BYTES.saturating_sub(raw.len());
@@ -130,10 +130,8 @@ async fn write(tools: &Toolbox, kind: DocumentKind, instruction: String, run: &T
         raw.push_str(delta);
         match kind {
             DocumentKind::Code | DocumentKind::Sheet => {
-                // The whole content so far, once per finished line.
-                let lines = raw.matches('\n').count();
-                if lines > sent_lines {
-                    sent_lines = lines;
+                if resend_whole(delta, raw.len(), sent_bytes) {
+                    sent_bytes = raw.len();
                     run.send(delta_name(kind), json!(unfenced(&raw))).await;
                 }
             }
@@ -156,6 +154,13 @@ async fn write(tools: &Toolbox, kind: DocumentKind, instruction: String, run: &T
         DocumentKind::Text | DocumentKind::Image => raw,
     };
     Ok(content)
+}
+
+/// Whether code or a sheet goes out whole again: when a line is finished and the content grew
+/// by an eighth since the last send. Once per line while it is short; however many lines a
+/// megabyte has, about nine times its size sent in all (not a copy per line).
+fn resend_whole(delta: &str, len: usize, sent: usize) -> bool {
+    delta.contains('\n') && len - sent >= sent / 8
 }
 
 fn delta_name(kind: DocumentKind) -> &'static str {
@@ -197,6 +202,24 @@ mod tests {
         assert_eq!(unfenced("```python\nprint(1)\n"), "print(1)\n");
         assert_eq!(unfenced("a,b\n1,2"), "a,b\n1,2");
         assert_eq!(unfenced("```"), "");
+    }
+
+    #[test]
+    fn code_goes_out_whole_per_line_while_short_and_in_bounded_bytes_however_many_lines() {
+        let (mut len, mut sent, mut sends, mut total) = (0, 0, 0, 0);
+        for _ in 0..Document::MAX_CONTENT_BYTES / 2 {
+            len += "1\n".len();
+            if resend_whole("1\n", len, sent) {
+                sent = len;
+                sends += 1;
+                total += len;
+            }
+            if len == 16 {
+                assert_eq!(sends, 8, "every one of the first lines");
+            }
+        }
+        assert!(total <= 10 * Document::MAX_CONTENT_BYTES, "{total} bytes in {sends} sends");
+        assert!(!resend_whole("no line end", 1000, 10));
     }
 
     #[test]
