@@ -51,7 +51,7 @@ impl Replayed {
             chunks.push(ui::block_end(kind, id).to_string());
         }
         // Every tool call gets an end, so a client's tool part leaves its waiting state.
-        for (call, _) in self.parts.unanswered_calls() {
+        for call in self.parts.unanswered_calls() {
             chunks.push(ui::tool_output_error(&call, INTERRUPTED_MESSAGE).to_string());
         }
         chunks.push(ui::error(INTERRUPTED_MESSAGE).to_string());

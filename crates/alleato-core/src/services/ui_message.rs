@@ -122,16 +122,12 @@ impl Parts {
         }
     }
 
-    /// Tool calls that have no output yet: `(toolCallId, has its input)`.
-    pub(crate) fn unanswered_calls(&self) -> Vec<(String, bool)> {
+    /// The ids of the tool calls that have no output yet.
+    pub(crate) fn unanswered_calls(&self) -> Vec<String> {
         self.parts
             .iter()
-            .filter(|p| is_tool(p))
-            .filter_map(|p| match p.get("state").and_then(Value::as_str) {
-                Some("input-streaming") => Some((id_of(p), false)),
-                Some("input-available") => Some((id_of(p), true)),
-                _ => None,
-            })
+            .filter(|p| is_tool(p) && is_unanswered(p))
+            .map(|p| p.get("toolCallId").and_then(Value::as_str).unwrap_or_default().to_owned())
             .collect()
     }
 
@@ -146,7 +142,7 @@ impl Parts {
                 let state = part.get("state").and_then(Value::as_str).unwrap_or_default();
                 if state == "streaming" {
                     part.insert("state".into(), "done".into());
-                } else if is_tool(&part) && matches!(state, "input-streaming" | "input-available") {
+                } else if is_tool(&part) && is_unanswered(&part) {
                     part.insert("state".into(), "output-error".into());
                     part.entry("input").or_insert(Value::Null);
                     part.insert("errorText".into(), why.into());
@@ -188,8 +184,9 @@ fn is_tool(part: &Map<String, Value>) -> bool {
     part.get("type").and_then(Value::as_str).is_some_and(|t| t.starts_with("tool-"))
 }
 
-fn id_of(part: &Map<String, Value>) -> String {
-    part.get("toolCallId").and_then(Value::as_str).unwrap_or_default().to_owned()
+/// Whether a tool part is still waiting for its input or its output.
+fn is_unanswered(part: &Map<String, Value>) -> bool {
+    matches!(part.get("state").and_then(Value::as_str), Some("input-streaming" | "input-available"))
 }
 
 #[cfg(test)]

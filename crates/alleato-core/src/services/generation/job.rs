@@ -94,7 +94,7 @@ impl Job {
             Outcome::Stopped => "Stopped before the tool finished.",
             _ => "The tool did not finish.",
         };
-        for (call, _) in out.parts.unanswered_calls() {
+        for call in out.parts.unanswered_calls() {
             out.emit(&ui::tool_output_error(&call, why));
         }
         // Followers have the whole answer before any wait for the title.
@@ -322,9 +322,6 @@ impl Job {
                 return Some(ToolOutcome::BadInput(format!("The tool `{}` is not available.", call.name)));
             }
         };
-        if !call.input.is_object() {
-            return Some(ToolOutcome::BadInput("The input is not a JSON object.".into()));
-        }
         let (parts, mut received) = mpsc::channel(64);
         let run = ToolRun { who: &self.who, conversation: &request.messages, parts };
         let running = tools.run(call, &run);

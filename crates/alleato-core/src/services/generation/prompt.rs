@@ -91,14 +91,14 @@ fn steps(message: &StoredMessage) -> Vec<PromptMessage> {
 
 /// A stored tool part that has its result, as the call and the result.
 fn tool_exchange(part: &MessagePart) -> Option<(ToolCall, ToolResult)> {
-    let name = part.type_name().strip_prefix("tool-")?.to_owned();
-    let id = part.get("toolCallId")?.as_str()?.to_owned();
-    let output = match part.get("state")?.as_str()? {
-        "output-available" => part.get("output").cloned().unwrap_or(Value::Null),
-        "output-error" => serde_json::json!({"error": part.get("errorText").cloned().unwrap_or(Value::Null)}),
+    let tool = part.tool()?;
+    let output = match tool.state {
+        "output-available" => tool.output.cloned().unwrap_or(Value::Null),
+        "output-error" => serde_json::json!({"error": tool.error_text}),
         _ => return None,
     };
-    let input = part.get("input").filter(|i| i.is_object()).cloned().unwrap_or_else(|| serde_json::json!({}));
+    let input = tool.input.filter(|i| i.is_object()).cloned().unwrap_or_else(|| serde_json::json!({}));
+    let (id, name) = (tool.tool_call_id.to_owned(), tool.tool_name.to_owned());
     Some((ToolCall { id: id.clone(), name: name.clone(), input }, ToolResult { call_id: id, name, output }))
 }
 

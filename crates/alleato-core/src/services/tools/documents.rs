@@ -46,21 +46,8 @@ pub(super) async fn create(tools: &Toolbox, input: CreateInput, run: &ToolRun<'_
         kind.as_str(),
         conversation(run.conversation)
     );
-    let content = match write(tools, kind, instruction, run).await {
-        Ok(content) => content,
-        Err(err) => return ToolOutcome::failed(&err),
-    };
-    let new = NewDocument { id: Some(id), title: title.clone(), kind, content };
-    if let Err(err) = tools.documents.save(run.who, new).await {
-        return ToolOutcome::failed(&err);
-    }
-    run.send("finish", Value::Null).await;
-    ToolOutcome::Output(json!({
-        "id": id,
-        "title": title,
-        "kind": kind.as_str(),
-        "content": "A document was created and is now visible to the user.",
-    }))
+    let document = NewDocument { id: Some(id), title, kind, content: String::new() };
+    write_and_save(tools, document, instruction, run, "A document was created and is now visible to the user.").await
 }
 
 pub(super) async fn update(tools: &Toolbox, input: UpdateInput, run: &ToolRun<'_>) -> ToolOutcome {
@@ -80,21 +67,29 @@ pub(super) async fn update(tools: &Toolbox, input: UpdateInput, run: &ToolRun<'_
         input.description.trim(),
         latest.content.as_deref().unwrap_or_default()
     );
-    let content = match write(tools, latest.kind, instruction, run).await {
+    let document = NewDocument { id: Some(latest.id), title: latest.title, kind: latest.kind, content: String::new() };
+    write_and_save(tools, document, instruction, run, "The document has been updated successfully.").await
+}
+
+/// Has the model write `document`'s content as `instruction` says, saves it as a version, and
+/// ends the document's stream; the output tells the model `done`.
+async fn write_and_save(
+    tools: &Toolbox,
+    mut document: NewDocument,
+    instruction: String,
+    run: &ToolRun<'_>,
+    done: &str,
+) -> ToolOutcome {
+    document.content = match write(tools, document.kind, instruction, run).await {
         Ok(content) => content,
         Err(err) => return ToolOutcome::failed(&err),
     };
-    let new = NewDocument { id: Some(latest.id), title: latest.title.clone(), kind: latest.kind, content };
-    if let Err(err) = tools.documents.save(run.who, new).await {
+    let (id, title, kind) = (document.id, document.title.clone(), document.kind);
+    if let Err(err) = tools.documents.save(run.who, document).await {
         return ToolOutcome::failed(&err);
     }
     run.send("finish", Value::Null).await;
-    ToolOutcome::Output(json!({
-        "id": latest.id,
-        "title": latest.title,
-        "kind": latest.kind.as_str(),
-        "content": "The document has been updated successfully.",
-    }))
+    ToolOutcome::Output(json!({"id": id, "title": title, "kind": kind.as_str(), "content": done}))
 }
 
 /// The newest version of one of the caller's documents; any other id (someone else's, unknown,
