@@ -175,3 +175,38 @@ impl ServerProcess {
             .unwrap_or(0)
     }
 }
+
+/// Runs `command` to its end and collects what it printed, as [`Command::output`] does, but for
+/// at most `limit`: past it the process is killed and the test fails with what it had printed,
+/// so a hang costs the test its limit instead of stalling the whole test run.
+pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the command starts");
+    // Both pipes are read while the command runs: a full pipe would block it.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the command's status") {
+            break status;
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let printed = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+            panic!("{command:?} was still running after {limit:?}; killed. It printed:\n{printed}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
+    std::process::Output { status, stdout, stderr }
+}

@@ -3,26 +3,22 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use alleato_e2e::process::server_binary;
+use alleato_e2e::process::{output_within, server_binary};
 use alleato_server::ab::{Operation, Report, SCHEMA, Workload};
 
 fn config(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/ab").join(name)
 }
 
+/// The longest a short run may take here (it takes seconds): a stalled run fails the test.
+const LIMIT: Duration = Duration::from_secs(300);
+
 fn ab(a: &Path, b: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(server_binary())
-        .arg("ab")
-        .arg("--a")
-        .arg(a)
-        .arg("--b")
-        .arg(b)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("alleato ab runs")
+    let mut command = Command::new(server_binary());
+    command.arg("ab").arg("--a").arg(a).arg("--b").arg(b).arg("--out").arg(out).args(extra);
+    output_within(&mut command, LIMIT)
 }
 
 fn report(out: &Path) -> Report {
@@ -49,12 +45,12 @@ fn traditional(dir: &Path) -> PathBuf {
 fn a_short_ab_run_measures_every_operation_on_both_stacks_and_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = ab(
-        &config("embedded.env"),
-        &traditional(dir.path()),
-        &out,
-        &["--duration", "2s", "--rounds", "2", "--concurrency", "4"],
-    );
+    // A chatty side: its whole log, far more than a pipe holds, lands in out/server-a.log.
+    let chatty = dir.path().join("embedded-debug.env");
+    let base = std::fs::read_to_string(config("embedded.env")).unwrap();
+    std::fs::write(&chatty, format!("{base}\nRUST_LOG=debug\n")).unwrap();
+    let output =
+        ab(&chatty, &traditional(dir.path()), &out, &["--duration", "2s", "--rounds", "2", "--concurrency", "4"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "exit {:?}: {stderr}", output.status);
     let report = report(&out);
@@ -94,6 +90,9 @@ fn a_short_ab_run_measures_every_operation_on_both_stacks_and_writes_the_report(
     assert_eq!(report.throughput_over_time.a.len(), 2);
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(markdown.contains("## Verdict") && markdown.contains("| read-chat |"), "{markdown}");
+    let log = std::fs::metadata(out.join("server-a.log")).map_or(0, |m| m.len());
+    assert!(log > 256 * 1024, "side A's debug log is in out/server-a.log ({log} bytes)");
+    assert!(out.join("server-b.log").exists());
     for chart in ["latency.svg", "throughput.svg"] {
         let svg = std::fs::read_to_string(out.join(chart)).unwrap();
         assert!(svg.starts_with("<svg") && (svg.contains("<rect") || svg.contains("<polyline")), "{chart}");
@@ -188,7 +187,9 @@ async fn running_servers_are_compared_by_url() {
         "--out".into(),
         out.display().to_string(),
     ];
-    let output = tokio::process::Command::new(server_binary()).args(&args).output().await.unwrap();
+    let output = tokio::task::spawn_blocking(move || output_within(Command::new(server_binary()).args(&args), LIMIT))
+        .await
+        .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report = report(&out);
     assert_eq!(report.a.source, a.url(""));

@@ -21,7 +21,7 @@ pub fn run() -> (u64, u64) {
             args.extend(["--features", features]);
         }
         args.extend(["--", "--smoke"]);
-        eprintln!("xtask: cargo {}", args.join(" "));
+        say!("cargo {}", args.join(" "));
         let ok = Command::new(&cargo).args(&args).status().is_ok_and(|s| s.success());
         println!("example {package}/{example} ... {}", if ok { "ok" } else { "FAILED" });
         if ok {

@@ -10,17 +10,43 @@
 //! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench/`
 //!   against it, printing figures (never a pass/fail).
 
+/// `xtask [mm:ss]: …` on stderr, the time since xtask started: every step says when it
+/// began, so a slow or stuck step shows in the CI log.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("xtask [{}]: {}", $crate::elapsed(), format_args!($($arg)*))
+    };
+}
+
 mod examples;
 mod public_api;
 mod schemathesis;
 mod services;
+mod watchdog;
 mod web;
 
 use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// `mm:ss` since xtask started.
+fn elapsed() -> String {
+    let secs = STARTED.get_or_init(Instant::now).elapsed().as_secs();
+    format!("{:02}:{:02}", secs / 60, secs % 60)
+}
+
+/// The most one `cargo test` of the whole workspace may take, build included (about 10 min
+/// on a 2-core machine from a cold cache).
+const WORKSPACE_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// The most one stack's end-to-end run, or the browser tests, may take (about a minute).
+const SUITE_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 use anyhow::{Context, bail};
 
 fn main() -> ExitCode {
+    STARTED.get_or_init(Instant::now);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
@@ -39,7 +65,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("xtask: {err:#}");
+            say!("{err:#}");
             ExitCode::FAILURE
         }
     }
@@ -47,7 +73,7 @@ fn main() -> ExitCode {
 
 fn cargo(args: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: cargo {}", args.join(" "));
+    say!("cargo {}", args.join(" "));
     let status = Command::new(&cargo).args(args).status().with_context(|| format!("running {cargo}"))?;
     if !status.success() {
         bail!("cargo {} failed ({status})", args.join(" "));
@@ -77,11 +103,11 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         run.map(|t| totals = (totals.0 + t.0, totals.1 + t.1))
     };
     // Doc tests are not part of --all-targets.
-    let mut outcome = add(cargo_test(&["test", "--workspace", "--doc"], &[]));
+    let mut outcome = add(cargo_test(&["test", "--workspace", "--doc"], &[], WORKSPACE_LIMIT));
     let mut args = vec!["test", "--workspace", "--all-targets"];
     args.extend(extra.iter().map(String::as_str));
     if outcome.is_ok() {
-        outcome = add(cargo_test(&args, &[]));
+        outcome = add(cargo_test(&args, &[], WORKSPACE_LIMIT));
     }
     if outcome.is_ok() {
         let runs = schemathesis::run(&target_dir());
@@ -132,27 +158,29 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         ),
     ] {
         if outcome.is_ok() {
-            eprintln!("xtask: the end-to-end suite on the {name} stack");
+            say!("the end-to-end suite on the {name} stack");
             // The files whose tests follow the stack; `instances` and `faults` set up their own.
             let mut args = vec!["test", "-p", "alleato-e2e"];
             for suite in STACK_SUITES {
                 args.extend(["--test", suite]);
             }
-            outcome = add(cargo_test(&args, &env));
+            outcome = add(cargo_test(&args, &env, SUITE_LIMIT));
         }
     }
     println!("tests: {} passed, {} failed", totals.0, totals.1);
+    say!("done");
     outcome
 }
 
-/// Runs `cargo test ...`, echoing its output, and adds up its `test result:` lines.
-fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(u64, u64)> {
+/// Runs `cargo test ...` for at most `limit`, echoing its output, and adds up its
+/// `test result:` lines.
+fn cargo_test(args: &[&str], env: &[(&str, &str)], limit: Duration) -> anyhow::Result<(u64, u64)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: cargo {}", args.join(" "));
+    say!("cargo {}", args.join(" "));
     let mut command = Command::new(&cargo);
     command.args(args).envs(env.iter().copied());
     let (mut passed, mut failed) = (0, 0);
-    let status = echo_stdout(&mut command, |line| {
+    let status = echo_stdout(&mut command, limit, |line| {
         if let Some(rest) = line.strip_prefix("test result: ") {
             passed += count(rest, " passed");
             failed += count(rest, " failed");
@@ -165,10 +193,17 @@ fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(u64, u64)>
     Ok((passed, failed))
 }
 
-/// Runs `command`, echoing its standard output line by line and showing each line to `scan`.
-fn echo_stdout(command: &mut Command, mut scan: impl FnMut(&str)) -> anyhow::Result<std::process::ExitStatus> {
+/// Runs `command` for at most `limit` (then it and what it started are killed), echoing its
+/// standard output line by line and showing each line to `scan`.
+fn echo_stdout(
+    command: &mut Command,
+    limit: Duration,
+    mut scan: impl FnMut(&str),
+) -> anyhow::Result<std::process::ExitStatus> {
     use std::io::{BufRead, BufReader, Write};
     let mut child = command.stdout(std::process::Stdio::piped()).spawn()?;
+    let step = format!("{command:?}");
+    let _watchdog = watchdog::arm(child.id(), limit, step);
     let stdout = child.stdout.take().context("the command's output")?;
     let mut out = std::io::stdout().lock();
     for line in BufReader::new(stdout).lines() {

@@ -65,6 +65,7 @@ fn record_path(package: &str) -> PathBuf {
 /// Compares every crate with its record (or, `bless`, writes the records); (passed, failed).
 pub fn run(target_dir: &Path, bless: bool) -> anyhow::Result<(u64, u64)> {
     let own = target_dir.join("public-api");
+    say!("the public API of {} library crates (rustdoc JSON, in {})", CRATES.len(), own.display());
     let (mut passed, mut failed) = (0, 0);
     for (package, features) in CRATES {
         let current = listing(package, features, &own)?;

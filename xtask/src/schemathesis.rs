@@ -31,7 +31,7 @@ pub fn run(target: &Path) -> anyhow::Result<(u64, u64)> {
     let seed = std::env::var("ALLEATO_ST_SEED").unwrap_or_else(|_| DEFAULT_SEED.into());
     let (mut passed, mut failed) = (0, 0);
     for (name, signed_in) in [("anonymous", false), ("signed-in", true)] {
-        eprintln!("xtask: schemathesis {VERSION}, {name}, over {base}/api/v1/openapi.json (seed {seed})");
+        say!("schemathesis {VERSION}, {name}, over {base}/api/v1/openapi.json (seed {seed})");
         let mut command = Command::new(&st);
         command
             .arg("--config-file")
@@ -49,7 +49,7 @@ pub fn run(target: &Path) -> anyhow::Result<(u64, u64)> {
         if wait_bounded(command.spawn().context("running schemathesis")?, RUN_LIMIT)? {
             passed += 1;
         } else {
-            eprintln!("xtask: schemathesis ({name}) found failures; the server log is {}", server.log.display());
+            say!("schemathesis ({name}) found failures; the server log is {}", server.log.display());
             failed += 1;
         }
     }
@@ -65,7 +65,7 @@ fn install(target: &Path) -> anyhow::Result<PathBuf> {
     if version.is_some_and(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().any(|w| w == VERSION)) {
         return Ok(st);
     }
-    eprintln!("xtask: installing schemathesis {VERSION} into {}", venv.display());
+    say!("installing schemathesis {VERSION} into {}", venv.display());
     let _ = std::fs::remove_dir_all(&venv);
     let created = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().is_ok_and(|s| s.success());
     if !created {
@@ -95,7 +95,7 @@ fn wait_bounded(mut child: Child, limit: Duration) -> anyhow::Result<bool> {
             return Ok(status.success());
         }
         if started.elapsed() > limit {
-            eprintln!("xtask: schemathesis ran past {} s; stopped", limit.as_secs());
+            say!("schemathesis ran past {} s; stopped", limit.as_secs());
             let _ = child.kill();
             let _ = child.wait();
             return Ok(false);

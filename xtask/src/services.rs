@@ -25,7 +25,7 @@ fn wait_for(port: u16, name: &str) -> anyhow::Result<()> {
 }
 
 fn sh(script: &str) -> anyhow::Result<()> {
-    eprintln!("xtask: $ {script}");
+    say!("$ {script}");
     let status = Command::new("sh").arg("-c").arg(script).status().context("running sh")?;
     if !status.success() {
         bail!("`{script}` failed ({status})");
@@ -86,7 +86,7 @@ pub fn clean_postgres() {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("xtask: could not drop old test schemas (psql missing or refused); continuing");
+        say!("could not drop old test schemas (psql missing or refused); continuing");
     }
 }
 
@@ -103,7 +103,7 @@ pub fn s3() -> anyhow::Result<()> {
         .context("CARGO_HOME or HOME")?;
     let binary = home.join("bin/s3s-fs");
     if !binary.exists() {
-        eprintln!("xtask: building s3s-fs 0.14.1 (once per machine, about 2 minutes)");
+        say!("building s3s-fs 0.14.1 (once per machine, about 2 minutes)");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["install", "s3s-fs@0.14.1", "--features", "binary", "--locked", "--quiet"])
@@ -148,7 +148,7 @@ pub fn cloudflare_shim() -> anyhow::Result<()> {
     }
     let shim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/cf-shim");
     if !shim.join("node_modules/miniflare").exists() {
-        eprintln!("xtask: installing Miniflare for the Cloudflare shim (npm ci, about 165 MB)");
+        say!("installing Miniflare for the Cloudflare shim (npm ci, about 165 MB)");
         sh(&format!("cd {} && npm ci --no-audit --no-fund --loglevel=error", shim.display()))?;
     }
     sh(&format!(

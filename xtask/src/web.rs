@@ -21,14 +21,14 @@ pub fn run(target_dir: &Path) -> anyhow::Result<(u64, u64)> {
     if !status.success() {
         bail!("npm ci in tests/web failed ({status})");
     }
-    eprintln!("xtask: the browser tests (tests/web, chromium)");
+    say!("the browser tests (tests/web, chromium)");
     let mut node = Command::new("node");
     node.args(["--test", "--test-reporter=tap"])
         .current_dir(&dir)
         .env("ALLEATO_BIN", target_dir.join("debug/alleato"))
         .env("ALLEATO_SCREENSHOTS", target_dir.join("web-screenshots"));
     let (mut passed, mut failed) = (0, 0);
-    let status = crate::echo_stdout(&mut node, |line| {
+    let status = crate::echo_stdout(&mut node, crate::SUITE_LIMIT, |line| {
         if let Some(n) = line.strip_prefix("# pass ") {
             passed = n.trim().parse().unwrap_or(0);
         } else if let Some(n) = line.strip_prefix("# fail ") {

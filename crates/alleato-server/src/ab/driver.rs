@@ -24,6 +24,25 @@ pub const PNG: &[u8] = &[
 
 pub const PASSWORD: &str = "alleato-ab-password";
 
+/// The longest a request may take, its answer's stream read to the end included: past it the
+/// request is a `timeout` error of its operation, so a stuck side cannot stall the run.
+pub const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+
+/// The HTTP client of the workload and the replay: requests bounded by [`REQUEST_LIMIT`].
+pub fn http_client(idle_per_host: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(idle_per_host)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(REQUEST_LIMIT)
+        .build()
+        .unwrap_or_default()
+}
+
+/// The error code of a request that got no whole answer.
+fn transport_code(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() { "timeout" } else { "transport" }
+}
+
 /// What a request came back with.
 pub struct Reply {
     pub status: u16,
@@ -34,24 +53,24 @@ pub struct Reply {
 }
 
 /// Sends and reads the whole answer (an event stream to its end). A transport failure is a
-/// reply with status 0 and code `transport`; an event stream that ends in an `error` chunk
-/// has the code `stream_error`.
+/// reply with status 0 and code `transport` (`timeout` past [`REQUEST_LIMIT`]); an event
+/// stream that ends in an `error` chunk has the code `stream_error`.
 pub async fn call(request: reqwest::RequestBuilder) -> Reply {
+    let failed = |status: u16, err: reqwest::Error| Reply {
+        status,
+        code: Some(transport_code(&err).into()),
+        bytes: 0,
+        body: Value::Null,
+        text: String::new(),
+    };
     let response = match request.send().await {
         Ok(response) => response,
-        Err(_) => {
-            return Reply {
-                status: 0,
-                code: Some("transport".into()),
-                bytes: 0,
-                body: Value::Null,
-                text: String::new(),
-            };
-        }
+        Err(err) => return failed(0, err),
     };
     let status = response.status().as_u16();
-    let Ok(bytes) = response.bytes().await else {
-        return Reply { status, code: Some("transport".into()), bytes: 0, body: Value::Null, text: String::new() };
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(err) => return failed(status, err),
     };
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -101,8 +120,7 @@ struct Worker {
 pub async fn phase(base: &str, workload: &Workload, seed: u64, progress: &indicatif::ProgressBar) -> PhaseStats {
     let measured_from = Instant::now() + workload.warmup();
     let until = measured_from + workload.duration();
-    let http =
-        reqwest::Client::builder().pool_max_idle_per_host(workload.concurrency as usize).build().unwrap_or_default();
+    let http = http_client(workload.concurrency as usize);
     let mut tasks = Vec::new();
     for n in 0..workload.concurrency {
         let anonymous = Client::with_http(http.clone(), base.to_owned());

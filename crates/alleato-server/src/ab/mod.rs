@@ -7,7 +7,8 @@
 //! the workload runs in rounds, A then B, so drift of the machine falls on both alike. It
 //! creates its own users and data and deletes nothing it did not create.
 //!
-//! Writes `report.md`, `report.json` ([`report::Report`]) and `latency.svg`, `throughput.svg`.
+//! Writes `report.md`, `report.json` ([`report::Report`]) and `latency.svg`, `throughput.svg`;
+//! the log of each server it started goes beside them (`server-a.log`, `server-b.log`).
 
 mod charts;
 mod driver;
@@ -62,7 +63,7 @@ pub struct AbArgs {
     /// A TOML workload file (mix, concurrency, duration, warm-up, rounds); see config/ab/.
     #[arg(long, value_name = "FILE")]
     pub workload: Option<PathBuf>,
-    /// Where to write report.md, report.json and the SVG charts.
+    /// Where to write report.md, report.json, the SVG charts and the logs of the servers started.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
@@ -82,8 +83,8 @@ pub async fn run(args: AbArgs) -> anyhow::Result<Report> {
     workload.check()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
-    let a = open_side("A", args.a.as_ref(), args.a_url.as_deref(), args.a_metrics_url).await?;
-    let b = open_side("B", args.b.as_ref(), args.b_url.as_deref(), args.b_metrics_url).await?;
+    let a = open_side("A", args.a.as_ref(), args.a_url.as_deref(), args.a_metrics_url, &args.out).await?;
+    let b = open_side("B", args.b.as_ref(), args.b_url.as_deref(), args.b_metrics_url, &args.out).await?;
     eprintln!("A: {} ({})\nB: {} ({})", a.source, a.backend("database"), b.source, b.backend("database"));
 
     eprintln!("replaying the scripted sequence on both sides");
@@ -136,9 +137,10 @@ async fn open_side(
     env_file: Option<&PathBuf>,
     url: Option<&str>,
     metrics_url: Option<String>,
+    out: &std::path::Path,
 ) -> anyhow::Result<Side> {
     match (env_file, url) {
-        (Some(file), _) => Side::start(name, file).await,
+        (Some(file), _) => Side::start(name, file, out).await,
         (None, Some(url)) => Side::running(name, url, metrics_url).await,
         (None, None) => anyhow::bail!("side {name} needs --{} or --{}-url", name.to_lowercase(), name.to_lowercase()),
     }

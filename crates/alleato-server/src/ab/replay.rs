@@ -34,7 +34,7 @@ pub struct Difference {
 /// Runs the script on the server at `base`.
 pub async fn replay(base: &str) -> Vec<Observation> {
     let mut seen = Seen(Vec::new());
-    let anonymous = Client::new(base.to_owned());
+    let anonymous = Client::with_http(super::driver::http_client(1), base.to_owned());
     let email = format!("ab-replay-{}@alleato-ab.example", uuid::Uuid::new_v4().simple());
 
     let register = call(

@@ -13,7 +13,7 @@ pub struct Totals {
 }
 
 pub async fn totals(url: &str) -> Option<Totals> {
-    let text = reqwest::get(url).await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let text = super::driver::http_client(1).get(url).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
     let scrape = Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).ok()?;
     let mut totals = Totals::default();
     for sample in scrape.samples {

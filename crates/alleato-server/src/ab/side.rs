@@ -2,8 +2,8 @@
 //! already running at a URL.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -19,6 +19,8 @@ pub struct Side {
     /// The adapter table (`GET /health`).
     pub adapters: Vec<alleato_api::AdapterInfo>,
     process: Option<Child>,
+    /// Where a server this command started writes its log.
+    log: Option<PathBuf>,
     /// A data directory this command made for the side (and so removes, when the side ends).
     _scratch: Option<tempfile::TempDir>,
 }
@@ -35,8 +37,9 @@ const OVERRIDABLE: &[(&str, &str)] = &[
 
 impl Side {
     /// Starts `alleato serve` with the env file's variables (and nothing else of this process's
-    /// environment but `PATH` and `HOME`) on a free port, and waits until it is ready.
-    pub async fn start(name: &'static str, env_file: &Path) -> anyhow::Result<Self> {
+    /// environment but `PATH` and `HOME`) on a free port, and waits until it is ready. Its log
+    /// goes to `server-<side>.log` in `out`.
+    pub async fn start(name: &'static str, env_file: &Path, out: &Path) -> anyhow::Result<Self> {
         let vars = crate::Config::env_file_vars(env_file)?;
         let set = |key: &str| vars.iter().any(|(k, _)| k == key);
         let addr = free_port()?;
@@ -64,7 +67,11 @@ impl Side {
         };
         command.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         command.env("ALLEATO_ADDR", addr.to_string());
-        command.stdout(Stdio::null()).stderr(Stdio::piped());
+        // The server logs to stdout, and panics go to stderr: both into one file, which also
+        // never fills up and blocks the server the way an unread pipe would.
+        let log = out.join(format!("server-{}.log", name.to_lowercase()));
+        let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        command.stdout(file.try_clone()?).stderr(file);
         let child = command.spawn().context("starting alleato serve")?;
         let mut side = Self {
             name,
@@ -73,6 +80,7 @@ impl Side {
             metrics_url: metrics.map(|m| format!("http://{m}/metrics")),
             adapters: Vec::new(),
             process: Some(child),
+            log: Some(log),
             _scratch: scratch,
         };
         side.wait_until_ready().await?;
@@ -82,24 +90,28 @@ impl Side {
     /// A server already running; metrics are read from `metrics_url` when given.
     pub async fn running(name: &'static str, url: &str, metrics_url: Option<String>) -> anyhow::Result<Self> {
         let url = url.trim_end_matches('/').to_owned();
-        let mut side =
-            Self { name, source: url.clone(), url, metrics_url, adapters: Vec::new(), process: None, _scratch: None };
+        let mut side = Self {
+            name,
+            source: url.clone(),
+            url,
+            metrics_url,
+            adapters: Vec::new(),
+            process: None,
+            log: None,
+            _scratch: None,
+        };
         side.wait_until_ready().await?;
         Ok(side)
     }
 
     async fn wait_until_ready(&mut self) -> anyhow::Result<()> {
-        let client = alleato_sdk::Client::new(self.url.clone());
+        let client = alleato_sdk::Client::with_http(super::driver::http_client(1), self.url.clone());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(child) = &mut self.process
                 && let Some(status) = child.try_wait()?
             {
-                let mut log = String::new();
-                if let Some(mut stderr) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = stderr.read_to_string(&mut log);
-                }
+                let log = self.log.as_ref().and_then(|path| std::fs::read_to_string(path).ok()).unwrap_or_default();
                 bail!("side {} ({}) exited at start ({status}):\n{}", self.name, self.source, log.trim());
             }
             if let Ok(health) = client.health().await {
