@@ -24,6 +24,18 @@ fn wait_for(port: u16, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until nothing listens on `port` any more.
+fn wait_for_close(port: u16, what: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while answers(port) {
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("{what} still listens on 127.0.0.1:{port} after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 fn sh(script: &str) -> anyhow::Result<()> {
     say!("$ {script}");
     let status = Command::new("sh").arg("-c").arg(script).status().context("running sh")?;
@@ -93,9 +105,14 @@ pub fn clean_postgres() {
 /// The S3-compatible server the tests use: s3s-fs 0.14.1 (newer versions need a newer rustc),
 /// on 127.0.0.1:8014 with keys AKTEST/SKTEST, bucket `alleato-test`. Built once with
 /// `cargo install` and kept in cargo's bin directory, so later runs reuse it.
+///
+/// Started afresh on every run, as the Cloudflare shim is: one an earlier run left behind can
+/// answer on its port and still fail every request (seen: its working directory was a clone
+/// since deleted, and s3s-fs resolves paths against it).
 pub fn s3() -> anyhow::Result<()> {
     if answers(8014) {
-        return Ok(());
+        let _ = sh("pkill -f 's3s-fs --host 127[.]0[.]0[.]1 --port 8014'");
+        wait_for_close(8014, "an earlier s3s-fs (port 8014 is taken by another program?)")?;
     }
     let home = std::env::var("CARGO_HOME")
         .map(std::path::PathBuf::from)
@@ -117,8 +134,9 @@ pub fn s3() -> anyhow::Result<()> {
     // A fresh start: nothing of earlier runs is kept.
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(data.join("alleato-test")).context("creating the S3 data directory")?;
+    // From `/`: a working directory that no clone's removal can take away.
     sh(&format!(
-        "nohup {} --host 127.0.0.1 --port 8014 --access-key AKTEST --secret-key SKTEST {} > {} 2>&1 &",
+        "cd / && nohup {} --host 127.0.0.1 --port 8014 --access-key AKTEST --secret-key SKTEST {} > {} 2>&1 &",
         binary.display(),
         data.display(),
         std::env::temp_dir().join("alleato-s3s.log").display()
@@ -134,12 +152,7 @@ pub fn s3() -> anyhow::Result<()> {
 pub fn cloudflare_shim() -> anyhow::Result<()> {
     if answers(8787) {
         let _ = sh("pkill -f 'node run-shim[.]mjs'");
-        for _ in 0..50 {
-            if !answers(8787) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        wait_for_close(8787, "an earlier Cloudflare shim (port 8787 is taken by another program?)")?;
     }
     if !installed("node") || !installed("npm") {
         sh(
