@@ -8,6 +8,11 @@ use alleato_core::ports::{Change, ChangeFeed, ChangeListener, Consistency, KeyVa
 use alleato_memory::CachedKv;
 use alleato_redis::{Redis, RedisChanges, RedisKv, RedisSettings};
 
+/// `CLIENT KILL TYPE pubsub` cuts every subscription on the server, this file's other tests'
+/// too: the test that does it holds this for writing, and a test that counts what its
+/// subscription hears holds it for reading (in CI one lost announcement failed it).
+static SUBSCRIPTIONS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn settings() -> RedisSettings {
     let url = std::env::var("ALLEATO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let mut settings = RedisSettings::new(url);
@@ -56,6 +61,7 @@ impl ChangeListener for Heard {
 
 #[tokio::test]
 async fn an_announcement_reaches_every_instance_in_order() {
+    let _uncut = SUBSCRIPTIONS.read().await;
     let settings = settings();
     let (a, b) = (instance(&settings).await, instance(&settings).await);
     let heard = Arc::new(Heard::default());
@@ -103,12 +109,13 @@ async fn a_logout_on_one_instance_is_forgotten_on_the_other_within_milliseconds(
 
 #[tokio::test]
 async fn a_change_missed_while_the_subscription_was_down_is_not_served_from_memory() {
+    let _alone = SUBSCRIPTIONS.write().await;
     let settings = settings();
     let (a, b) = (instance(&settings).await, instance(&settings).await);
     b.kv.get("session:2").await.unwrap();
     a.kv.set("session:2", b"alive", None).await.unwrap();
     assert_eq!(b.kv.get("session:2").await.unwrap().as_deref(), Some(&b"alive"[..]));
-    // Cut b's subscription (and every other pub/sub client's: they all reconnect), then change
+    // Cut b's subscription (and every other pub/sub client's: they reconnect), then change
     // the session behind every cache's back, as if its announcement had been lost.
     let mut conn =
         redis::Client::open(settings.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();

@@ -12,6 +12,10 @@ use futures::StreamExt;
 
 const TTL: Duration = Duration::from_secs(60);
 
+/// The cuts reach this file's other tests too, whose waits would end early with an error: a
+/// test that cuts holds this for writing, one that counts on its subscription for reading.
+static SUBSCRIPTIONS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn settings() -> RedisSettings {
     let url = std::env::var("ALLEATO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let mut settings = RedisSettings::new(url);
@@ -35,6 +39,7 @@ async fn cut_subscriptions(settings: &RedisSettings) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_gets_every_entry_across_a_cut_subscription() {
+    let _alone = SUBSCRIPTIONS.write().await;
     let (a, b, settings) = instances().await;
     a.create("cut", b"", TTL).await.unwrap();
     a.append("cut", b"1", TTL).await.unwrap();
@@ -57,6 +62,7 @@ async fn a_follower_gets_every_entry_across_a_cut_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_asked_while_the_writers_subscription_is_down_still_reaches_it() {
+    let _alone = SUBSCRIPTIONS.write().await;
     let (a, b, settings) = instances().await;
     a.create("stop", b"", TTL).await.unwrap();
     let writer = {
@@ -71,6 +77,7 @@ async fn a_stop_asked_while_the_writers_subscription_is_down_still_reaches_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_deleted_through_another_instance_wakes_its_waiters() {
+    let _uncut = SUBSCRIPTIONS.read().await;
     let (a, b, _) = instances().await;
     a.create("doomed", b"", TTL).await.unwrap();
     let waiter = {
@@ -97,6 +104,7 @@ async fn a_stream_deleted_through_another_instance_wakes_its_waiters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiter_is_woken_by_appends_through_another_instance_without_polling() {
+    let _uncut = SUBSCRIPTIONS.read().await;
     let (a, b, _) = instances().await;
     a.create("live", b"", TTL).await.unwrap();
     for n in 1..=20u64 {
