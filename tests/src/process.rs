@@ -177,30 +177,22 @@ impl ServerProcess {
 }
 
 /// Runs `command` to its end and collects what it printed, as [`Command::output`] does, but for
-/// at most `limit`: past it the process is killed and the test fails with what it had printed,
-/// so a hang costs the test its limit instead of stalling the whole test run.
+/// at most `limit`: past it the command and everything it started (its own process group) are
+/// killed, and the test fails with what it had printed, so a hang costs the test its limit
+/// instead of stalling the whole test run.
 pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
-    use std::io::Read;
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the command starts");
+    use std::os::unix::process::CommandExt;
+    let mut child =
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn().expect("the command starts");
     // Both pipes are read while the command runs: a full pipe would block it.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let began = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("the command's status") {
             break status;
         }
         if began.elapsed() > limit {
-            let _ = child.kill();
+            let _ = Command::new("kill").args(["-KILL", "--"]).arg(format!("-{}", child.id())).status();
             let _ = child.wait();
             let printed = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
             panic!("{command:?} was still running after {limit:?}; killed. It printed:\n{printed}");
@@ -209,4 +201,50 @@ pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Ou
     };
     let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
     std::process::Output { status, stdout, stderr }
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_past_its_limit_is_killed_with_what_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 60 & echo $! > {}; echo started >&2; wait", pid_file.display());
+        let began = Instant::now();
+        let outcome = std::panic::catch_unwind(|| {
+            output_within(Command::new("sh").args(["-c", &script]), Duration::from_millis(500))
+        });
+        let message = *outcome.expect_err("a command past its limit fails the test").downcast::<String>().unwrap();
+        assert!(message.contains("still running") && message.contains("started"), "{message}");
+        assert!(began.elapsed() < Duration::from_secs(10));
+        let sleeper = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+        let gone = || {
+            std::fs::read_to_string(format!("/proc/{sleeper}/stat"))
+                .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+        };
+        while !gone() && began.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(), "the command's own child was killed with it");
+    }
+
+    #[test]
+    fn a_command_that_ends_in_time_gives_its_output() {
+        let output = output_within(Command::new("sh").args(["-c", "echo out; echo err >&2"]), Duration::from_secs(30));
+        assert!(output.status.success());
+        assert_eq!((output.stdout.as_slice(), output.stderr.as_slice()), (&b"out\n"[..], &b"err\n"[..]));
+    }
 }

@@ -46,7 +46,11 @@ pub fn run(target: &Path) -> anyhow::Result<(u64, u64)> {
         if signed_in {
             command.env("ALLEATO_ST_BASE_URL", &base).env("ALLEATO_ST_ADMIN_KEY", &admin_key);
         }
-        if wait_bounded(command.spawn().context("running schemathesis")?, RUN_LIMIT)? {
+        let mut child = command.spawn().context("running schemathesis")?;
+        let watchdog = crate::watchdog::arm(child.id(), RUN_LIMIT, format!("schemathesis ({name})"));
+        let finished = child.wait().context("waiting for schemathesis")?.success();
+        drop(watchdog);
+        if finished {
             passed += 1;
         } else {
             say!("schemathesis ({name}) found failures; the server log is {}", server.log.display());
@@ -85,23 +89,6 @@ fn install(target: &Path) -> anyhow::Result<PathBuf> {
         bail!("pip install schemathesis=={VERSION} failed ({status})");
     }
     Ok(st)
-}
-
-/// Waits for `child`; past `limit` it is killed. Whether it exited successfully.
-fn wait_bounded(mut child: Child, limit: Duration) -> anyhow::Result<bool> {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status.success());
-        }
-        if started.elapsed() > limit {
-            say!("schemathesis ran past {} s; stopped", limit.as_secs());
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(false);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The `alleato` binary on the embedded stack in a fresh data directory, on a free port, with

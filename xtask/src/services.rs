@@ -13,23 +13,13 @@ fn answers(port: u16) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
 }
 
-fn wait_for(port: u16, name: &str) -> anyhow::Result<()> {
+/// Waits until something listens on `port` (`listening`), or nothing does any more.
+fn wait_port(port: u16, listening: bool, what: &str) -> anyhow::Result<()> {
     let started = Instant::now();
-    while !answers(port) {
+    while answers(port) != listening {
         if started.elapsed() > Duration::from_secs(30) {
-            bail!("{name} did not start listening on 127.0.0.1:{port} within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(())
-}
-
-/// Waits until nothing listens on `port` any more.
-fn wait_for_close(port: u16, what: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    while answers(port) {
-        if started.elapsed() > Duration::from_secs(10) {
-            bail!("{what} still listens on 127.0.0.1:{port} after 10 s");
+            let state = if listening { "is not listening" } else { "still listens" };
+            bail!("{what} {state} on 127.0.0.1:{port} after 30 s");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -69,7 +59,7 @@ pub fn postgres() -> anyhow::Result<()> {
             $(ls -d /etc/postgresql/*/main | sort -V | tail -n 1)/pg_hba.conf")?;
     }
     sh("pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | sort -V | tail -n 1) main start")?;
-    wait_for(5432, "PostgreSQL")
+    wait_port(5432, true, "PostgreSQL")
 }
 
 pub fn redis() -> anyhow::Result<()> {
@@ -81,7 +71,7 @@ pub fn redis() -> anyhow::Result<()> {
     }
     sh("mkdir -p /var/lib/redis /var/log/redis && redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 \
         --save '' --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log")?;
-    wait_for(6379, "Redis")
+    wait_port(6379, true, "Redis")
 }
 
 /// Drops the schemas earlier test runs left behind (each test gets its own), one statement at
@@ -112,7 +102,7 @@ pub fn clean_postgres() {
 pub fn s3() -> anyhow::Result<()> {
     if answers(8014) {
         let _ = sh("pkill -f 's3s-fs --host 127[.]0[.]0[.]1 --port 8014'");
-        wait_for_close(8014, "an earlier s3s-fs (port 8014 is taken by another program?)")?;
+        wait_port(8014, false, "an earlier s3s-fs (port 8014 is taken by another program?)")?;
     }
     let home = std::env::var("CARGO_HOME")
         .map(std::path::PathBuf::from)
@@ -141,7 +131,7 @@ pub fn s3() -> anyhow::Result<()> {
         data.display(),
         std::env::temp_dir().join("alleato-s3s.log").display()
     ))?;
-    wait_for(8014, "s3s-fs")
+    wait_port(8014, true, "s3s-fs")
 }
 
 /// Cloudflare's D1 and Workers KV REST APIs on 127.0.0.1:8787: the Worker in `tests/cf-shim/`
@@ -152,7 +142,7 @@ pub fn s3() -> anyhow::Result<()> {
 pub fn cloudflare_shim() -> anyhow::Result<()> {
     if answers(8787) {
         let _ = sh("pkill -f 'node run-shim[.]mjs'");
-        wait_for_close(8787, "an earlier Cloudflare shim (port 8787 is taken by another program?)")?;
+        wait_port(8787, false, "an earlier Cloudflare shim (port 8787 is taken by another program?)")?;
     }
     if !installed("node") || !installed("npm") {
         sh(
@@ -169,7 +159,7 @@ pub fn cloudflare_shim() -> anyhow::Result<()> {
         shim.display(),
         std::env::temp_dir().join("alleato-cf-shim.log").display()
     ))?;
-    wait_for(8787, "the Cloudflare shim (Miniflare)")
+    wait_port(8787, true, "the Cloudflare shim (Miniflare)")
 }
 
 /// Debian's chromium, for the browser tests (nothing downloads a browser build of its own).

@@ -28,7 +28,8 @@ pub const PASSWORD: &str = "alleato-ab-password";
 /// request is a `timeout` error of its operation, so a stuck side cannot stall the run.
 pub const REQUEST_LIMIT: Duration = Duration::from_secs(60);
 
-/// The HTTP client of the workload and the replay: requests bounded by [`REQUEST_LIMIT`].
+/// The one HTTP client of a comparison (readiness, replay, workload, `/metrics`): requests
+/// bounded by [`REQUEST_LIMIT`], up to `idle_per_host` connections kept per side.
 pub fn http_client(idle_per_host: usize) -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(idle_per_host)
@@ -117,10 +118,15 @@ struct Worker {
 
 /// Runs the workload against `base` for its warm-up and duration; the samples of the measured
 /// part.
-pub async fn phase(base: &str, workload: &Workload, seed: u64, progress: &indicatif::ProgressBar) -> PhaseStats {
+pub async fn phase(
+    http: &reqwest::Client,
+    base: &str,
+    workload: &Workload,
+    seed: u64,
+    progress: &indicatif::ProgressBar,
+) -> PhaseStats {
     let measured_from = Instant::now() + workload.warmup();
     let until = measured_from + workload.duration();
-    let http = http_client(workload.concurrency as usize);
     let mut tasks = Vec::new();
     for n in 0..workload.concurrency {
         let anonymous = Client::with_http(http.clone(), base.to_owned());

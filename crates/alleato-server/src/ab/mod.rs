@@ -83,12 +83,13 @@ pub async fn run(args: AbArgs) -> anyhow::Result<Report> {
     workload.check()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
 
-    let a = open_side("A", args.a.as_ref(), args.a_url.as_deref(), args.a_metrics_url, &args.out).await?;
-    let b = open_side("B", args.b.as_ref(), args.b_url.as_deref(), args.b_metrics_url, &args.out).await?;
+    let http = driver::http_client(workload.concurrency as usize);
+    let a = open_side(&http, "A", args.a.as_ref(), args.a_url.as_deref(), args.a_metrics_url, &args.out).await?;
+    let b = open_side(&http, "B", args.b.as_ref(), args.b_url.as_deref(), args.b_metrics_url, &args.out).await?;
     eprintln!("A: {} ({})\nB: {} ({})", a.source, a.backend("database"), b.source, b.backend("database"));
 
     eprintln!("replaying the scripted sequence on both sides");
-    let (seen_a, seen_b) = (replay::replay(&a.url).await, replay::replay(&b.url).await);
+    let (seen_a, seen_b) = (replay::replay(&http, &a.url).await, replay::replay(&http, &b.url).await);
     let differences = replay::compare(&seen_a, &seen_b);
     let correctness = Correctness { steps: seen_a.len().max(seen_b.len()), same: differences.is_empty(), differences };
 
@@ -97,13 +98,13 @@ pub async fn run(args: AbArgs) -> anyhow::Result<Report> {
         for side in [&a, &b] {
             let progress = progress_bar(&workload, &format!("round {}/{} · {}", round + 1, workload.rounds, side.name));
             let before = match &side.metrics_url {
-                Some(url) => scrape::totals(url).await,
+                Some(url) => scrape::totals(&http, url).await,
                 None => None,
             };
             let seed = u64::from(round) * 1_000_003;
-            let stats = driver::phase(&side.url, &workload, seed, &progress).await;
+            let stats = driver::phase(&http, &side.url, &workload, seed, &progress).await;
             let after = match &side.metrics_url {
-                Some(url) => scrape::totals(url).await,
+                Some(url) => scrape::totals(&http, url).await,
                 None => None,
             };
             progress.finish_and_clear();
@@ -133,6 +134,7 @@ pub async fn run(args: AbArgs) -> anyhow::Result<Report> {
 }
 
 async fn open_side(
+    http: &reqwest::Client,
     name: &'static str,
     env_file: Option<&PathBuf>,
     url: Option<&str>,
@@ -140,8 +142,8 @@ async fn open_side(
     out: &std::path::Path,
 ) -> anyhow::Result<Side> {
     match (env_file, url) {
-        (Some(file), _) => Side::start(name, file, out).await,
-        (None, Some(url)) => Side::running(name, url, metrics_url).await,
+        (Some(file), _) => Side::start(http, name, file, out).await,
+        (None, Some(url)) => Side::running(http, name, url, metrics_url).await,
         (None, None) => anyhow::bail!("side {name} needs --{} or --{}-url", name.to_lowercase(), name.to_lowercase()),
     }
 }

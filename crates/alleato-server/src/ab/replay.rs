@@ -32,9 +32,9 @@ pub struct Difference {
 }
 
 /// Runs the script on the server at `base`.
-pub async fn replay(base: &str) -> Vec<Observation> {
+pub async fn replay(http: &reqwest::Client, base: &str) -> Vec<Observation> {
     let mut seen = Seen(Vec::new());
-    let anonymous = Client::with_http(super::driver::http_client(1), base.to_owned());
+    let anonymous = Client::with_http(http.clone(), base.to_owned());
     let email = format!("ab-replay-{}@alleato-ab.example", uuid::Uuid::new_v4().simple());
 
     let register = call(

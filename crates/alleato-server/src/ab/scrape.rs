@@ -12,8 +12,8 @@ pub struct Totals {
     requests: BTreeMap<(String, String), f64>,
 }
 
-pub async fn totals(url: &str) -> Option<Totals> {
-    let text = super::driver::http_client(1).get(url).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+pub async fn totals(http: &reqwest::Client, url: &str) -> Option<Totals> {
+    let text = http.get(url).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
     let scrape = Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).ok()?;
     let mut totals = Totals::default();
     for sample in scrape.samples {

@@ -2,7 +2,7 @@
 //! already running at a URL.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,6 @@ pub struct Side {
     /// The adapter table (`GET /health`).
     pub adapters: Vec<alleato_api::AdapterInfo>,
     process: Option<Child>,
-    /// Where a server this command started writes its log.
-    log: Option<PathBuf>,
     /// A data directory this command made for the side (and so removes, when the side ends).
     _scratch: Option<tempfile::TempDir>,
 }
@@ -39,7 +37,12 @@ impl Side {
     /// Starts `alleato serve` with the env file's variables (and nothing else of this process's
     /// environment but `PATH` and `HOME`) on a free port, and waits until it is ready. Its log
     /// goes to `server-<side>.log` in `out`.
-    pub async fn start(name: &'static str, env_file: &Path, out: &Path) -> anyhow::Result<Self> {
+    pub async fn start(
+        http: &reqwest::Client,
+        name: &'static str,
+        env_file: &Path,
+        out: &Path,
+    ) -> anyhow::Result<Self> {
         let vars = crate::Config::env_file_vars(env_file)?;
         let set = |key: &str| vars.iter().any(|(k, _)| k == key);
         let addr = free_port()?;
@@ -80,38 +83,35 @@ impl Side {
             metrics_url: metrics.map(|m| format!("http://{m}/metrics")),
             adapters: Vec::new(),
             process: Some(child),
-            log: Some(log),
             _scratch: scratch,
         };
-        side.wait_until_ready().await?;
+        side.wait_until_ready(http, Some(&log)).await?;
         Ok(side)
     }
 
     /// A server already running; metrics are read from `metrics_url` when given.
-    pub async fn running(name: &'static str, url: &str, metrics_url: Option<String>) -> anyhow::Result<Self> {
+    pub async fn running(
+        http: &reqwest::Client,
+        name: &'static str,
+        url: &str,
+        metrics_url: Option<String>,
+    ) -> anyhow::Result<Self> {
         let url = url.trim_end_matches('/').to_owned();
-        let mut side = Self {
-            name,
-            source: url.clone(),
-            url,
-            metrics_url,
-            adapters: Vec::new(),
-            process: None,
-            log: None,
-            _scratch: None,
-        };
-        side.wait_until_ready().await?;
+        let mut side =
+            Self { name, source: url.clone(), url, metrics_url, adapters: Vec::new(), process: None, _scratch: None };
+        side.wait_until_ready(http, None).await?;
         Ok(side)
     }
 
-    async fn wait_until_ready(&mut self) -> anyhow::Result<()> {
-        let client = alleato_sdk::Client::with_http(super::driver::http_client(1), self.url.clone());
+    /// Waits for `/health`; a server that exits first fails with its `log`.
+    async fn wait_until_ready(&mut self, http: &reqwest::Client, log: Option<&Path>) -> anyhow::Result<()> {
+        let client = alleato_sdk::Client::with_http(http.clone(), self.url.clone());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(child) = &mut self.process
                 && let Some(status) = child.try_wait()?
             {
-                let log = self.log.as_ref().and_then(|path| std::fs::read_to_string(path).ok()).unwrap_or_default();
+                let log = log.and_then(|path| std::fs::read_to_string(path).ok()).unwrap_or_default();
                 bail!("side {} ({}) exited at start ({status}):\n{}", self.name, self.source, log.trim());
             }
             if let Ok(health) = client.health().await {
