@@ -106,6 +106,26 @@ async fn listing_is_newest_first_and_pages_by_cursor() {
         .unwrap();
     assert_eq!(back.chats.iter().map(|c| c.id).collect::<Vec<_>>(), ids[2..4], "starting_after pages back up");
     assert!(back.has_more);
+
+    // Both cursors: the chats between them, paged down from `ending_before`.
+    let (client, ids) = (&ada, &ids);
+    let between = |limit, newer_than: usize, older_than: usize| {
+        let page = ListChats { limit, starting_after: Some(ids[newer_than]), ending_before: Some(ids[older_than]) };
+        async move { client.list_chats(&page).await.unwrap() }
+    };
+    let window = between(None, 4, 0).await;
+    assert_eq!(window.chats.iter().map(|c| c.id).collect::<Vec<_>>(), ids[1..4]);
+    assert!(!window.has_more);
+    let page = between(Some(2), 4, 0).await;
+    assert_eq!(page.chats.iter().map(|c| c.id).collect::<Vec<_>>(), ids[1..3]);
+    assert!(page.has_more, "ids[3] is still in the window");
+    let exact = between(Some(3), 4, 0).await;
+    assert_eq!(exact.chats.len(), 3);
+    assert!(!exact.has_more, "the window ends at the floor, not at the probe row");
+    for (newer_than, older_than) in [(1, 2), (2, 2), (0, 4)] {
+        let empty = between(None, newer_than, older_than).await;
+        assert!(empty.chats.is_empty() && !empty.has_more, "({newer_than}, {older_than})");
+    }
 }
 
 #[tokio::test]
@@ -120,13 +140,20 @@ async fn listing_rejects_bad_pages() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["code"], "bad_request:api", "{query}");
     }
-    let both = ListChats { limit: None, starting_after: Some(random_chat_id()), ending_before: Some(random_chat_id()) };
-    assert_api_error(ada.list_chats(&both).await, 400, "bad_request:api");
-    // A well-formed cursor that names no chat of the caller's is a missing chat, not bad input.
+    // A well-formed cursor that names no chat of the caller's is a missing chat, not bad input,
+    // alone or beside another.
+    let mine = ada.create_chat(&Default::default()).await.unwrap().id;
     for cursor in [random_chat_id(), bobs.id] {
-        let page = ListChats { ending_before: Some(cursor), ..Default::default() };
-        assert_api_error(ada.list_chats(&page).await, 404, "not_found:chat");
+        for page in [
+            ListChats { ending_before: Some(cursor), ..Default::default() },
+            ListChats { starting_after: Some(cursor), ending_before: Some(mine), ..Default::default() },
+            ListChats { starting_after: Some(mine), ending_before: Some(cursor), ..Default::default() },
+        ] {
+            assert_api_error(ada.list_chats(&page).await, 404, "not_found:chat");
+        }
     }
+    let bad_limit = ListChats { limit: Some(0), starting_after: Some(mine), ending_before: Some(mine) };
+    assert_api_error(ada.list_chats(&bad_limit).await, 400, "bad_request:api");
 }
 
 #[tokio::test]

@@ -54,6 +54,37 @@ async fn restoring_deletes_later_versions_and_their_suggestions() {
     assert_eq!(deleted, vec![v2, v3]);
     assert_eq!(ada.document_versions(v1.id).await.unwrap(), vec![v1.clone()]);
     assert_eq!(ada.suggestions(v1.id).await.unwrap(), kept, "only the suggestion on the kept version remains");
+
+    // `after` is not taken where the whole document goes: an old client gets a 400, not a loss.
+    let old_style = ada
+        .request(reqwest::Method::DELETE, &format!("/api/v1/documents/{}", v1.id))
+        .query(&[("after", v1.created_at.to_rfc3339())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old_style.status(), 400);
+    assert_eq!(ada.document_versions(v1.id).await.unwrap(), vec![v1.clone()], "still there");
+}
+
+#[tokio::test]
+async fn deleting_a_document_deletes_every_version_and_its_suggestions() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.user().await;
+    let (bob, _) = app.user().await;
+    let v1 = ada.save_document(&save(None, "first")).await.unwrap();
+    let v2 = ada.save_document(&save(Some(v1.id), "second")).await.unwrap();
+    let suggestion =
+        SuggestionInput { original_text: "second".into(), suggested_text: "2nd".into(), description: None };
+    ada.add_suggestions(v1.id, vec![suggestion]).await.unwrap();
+    let other = ada.save_document(&save(None, "kept")).await.unwrap();
+
+    assert_api_error(bob.delete_document(v1.id).await, 404, "not_found:document");
+    assert_eq!(ada.delete_document(v1.id).await.unwrap(), vec![v1.clone(), v2]);
+    assert_api_error(ada.document_versions(v1.id).await, 404, "not_found:document");
+    assert_api_error(ada.suggestions(v1.id).await, 404, "not_found:document");
+    assert_api_error(ada.delete_document(v1.id).await, 404, "not_found:document");
+    let left: Vec<_> = ada.documents().await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(left, vec![other.id], "only that document went");
 }
 
 #[tokio::test]

@@ -198,7 +198,7 @@ async fn a_client_that_disconnects_resumes_from_its_last_event_and_the_answer_is
     assert_eq!(replay, whole[3..].to_vec());
     let raw = ada.request(Method::GET, &format!("/api/v1/chats/{chat}/stream")).send().await.unwrap();
     assert_eq!(raw.status(), 204);
-    assert_api_error(ada.resume(chat, Some(100_000)).await.map(drop), 400, "bad_request:stream");
+    assert_api_error(ada.resume(chat, Some(100_000)).await.map(drop), 409, "conflict:stream");
 }
 
 #[tokio::test]
@@ -396,7 +396,7 @@ async fn the_generic_streams_resource_works_for_its_owner_only() {
     ada.append_stream(id, &json!([3])).await.unwrap();
     let followed = tokio::time::timeout(Duration::from_secs(5), live.next()).await.unwrap().unwrap().unwrap();
     assert_eq!((followed.id, followed.json()), (Some(3), Some(json!([3]))));
-    assert_api_error(ada.follow_stream(id, Some(4)).await.map(drop), 400, "bad_request:stream");
+    assert_api_error(ada.follow_stream(id, Some(4)).await.map(drop), 409, "conflict:stream");
 
     assert_api_error(bob.get_stream(id).await, 404, "not_found:stream");
     assert_api_error(bob.append_stream(id, &json!(1)).await, 404, "not_found:stream");

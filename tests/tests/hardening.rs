@@ -170,6 +170,48 @@ async fn bad_bytes_in_a_path_id_get_the_json_error() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_there_must_be_an_object_and_a_cursor_must_be_an_id() {
+    let app = TestApp::spawn().await;
+    let (ada, _) = app.user().await;
+    for body in ["null", " null ", "[]", "[null]", "42", "\"chat\"", "true"] {
+        let response = ada
+            .request(Method::POST, "/api/v1/chats")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "bad_request:api", "{body}");
+    }
+    assert!(ada.list_chats(&Default::default()).await.unwrap().chats.is_empty(), "no chat was made");
+    // No body at all is still a private "New chat".
+    let response = ada.request(Method::POST, "/api/v1/chats").send().await.unwrap();
+    assert_eq!(response.status(), 201);
+
+    let real = ada.list_chats(&Default::default()).await.unwrap().chats[0].id.to_string();
+    let malformed = [
+        real[..35].to_owned(),
+        format!("{real}0"),
+        real.replace('-', "g"),
+        real.replace('-', ""),
+        format!("{{{}}}", &real[..34]),
+        "x".repeat(35),
+        "é".repeat(18),
+        String::new(),
+    ];
+    for cursor in &malformed {
+        for name in ["starting_after", "ending_before"] {
+            let response = ada.request(Method::GET, "/api/v1/chats").query(&[(name, cursor)]).send().await.unwrap();
+            assert_eq!(response.status(), 400, "{name}={cursor}");
+            let error: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(error["code"], "bad_request:api", "{name}={cursor}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive() {
     let app = TestApp::spawn().await;
     let (_, session) = app.user().await;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use alleato_e2e::process::{ServerProcess, server_binary, traditional_env};
+use alleato_e2e::process::{ServerProcess, cloudflare_env, server_binary, traditional_env};
 use alleato_e2e::{PNG, assert_api_error, collect, deltas, uuid_like};
 use alleato_sdk::Client;
 use alleato_sdk::api::{AuthResponse, ChatId};
@@ -27,6 +27,12 @@ impl Instance {
 /// Two processes on the traditional stack, in a schema, key prefix and bucket prefix of their
 /// own, configured by the environment only; `extra` is added to both.
 async fn pair(extra: &[(&str, &str)]) -> (Instance, Instance) {
+    pair_on(traditional_env("e2e", &uuid_like()), extra).await
+}
+
+/// Two processes on `stack` (a database, key-value store and bucket prefix of their own);
+/// `extra` is added to both.
+async fn pair_on(stack: Vec<(String, String)>, extra: &[(&str, &str)]) -> (Instance, Instance) {
     let shared: [(&str, &str); 6] = [
         ("ALLEATO_DATABASE__MAX_CONNECTIONS", "4"),
         ("JWT_SECRET", "shared-secret-for-both-instances-0123456789"),
@@ -35,10 +41,8 @@ async fn pair(extra: &[(&str, &str)]) -> (Instance, Instance) {
         ("ALLEATO_RATE_LIMIT__UPLOAD_PER_MINUTE", "100000"),
         ("AI_MOCK_CHUNK_DELAY_MS", "1"),
     ];
-    let env: Vec<(String, String)> = traditional_env("e2e", &uuid_like())
-        .into_iter()
-        .chain(shared.iter().chain(extra).map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
-        .collect();
+    let env: Vec<(String, String)> =
+        stack.into_iter().chain(shared.iter().chain(extra).map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))).collect();
     let binary = server_binary();
     let mut instances = Vec::new();
     for _ in 0..2 {
@@ -155,4 +159,31 @@ async fn a_generation_started_on_one_is_resumed_and_stopped_through_the_other() 
     let partial = stored[1].parts[0].text_content().unwrap();
     assert_eq!(partial, deltas(&all, "text"));
     assert!(partial.split_whitespace().count() < 40, "stopped early: {partial}");
+}
+
+/// On the Cloudflare stack over REST (D1 and Workers KV through Cloudflare's simulator), the
+/// database names a generation at once but its stream reaches Workers KV only at the writer's
+/// first flush, up to a second later. A reload that lands on the other instance in that second
+/// waits for the stream (at most the bound `KvStreams` declares) and follows it.
+#[tokio::test]
+async fn a_resume_on_the_other_instance_in_an_answers_first_second_follows_it_on_the_cloudflare_stack() {
+    let (a, b) = pair_on(cloudflare_env("e2e", &uuid_like()), &[("AI_MOCK_CHUNK_DELAY_MS", "20")]).await;
+    let (ada, session) = a.user().await;
+    let ada_on_b = b.client.with_token(&session.token);
+    let chat = ChatId::new();
+
+    let mut on_a = ada.send_text(chat, "Follow me to the other instance").await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(on_a.next().await.unwrap().unwrap());
+    }
+    drop(on_a);
+    let cursor = seen.last().unwrap().id;
+    let on_b = ada_on_b.resume(chat, cursor).await.expect("B waits for the stream").expect("resumable on B");
+    let rest = tokio::time::timeout(Duration::from_secs(30), collect(on_b)).await.expect("the answer ends");
+    assert_eq!(rest.first().and_then(|c| c.id), Some(cursor.unwrap() + 1), "B continues after A's client");
+    assert!(rest.last().unwrap().is_done());
+    let all: Vec<_> = seen.into_iter().chain(rest).collect();
+    let stored = alleato_e2e::wait_for_messages(&ada_on_b, chat, 2).await;
+    assert_eq!(stored[1].parts[0].text_content().unwrap(), deltas(&all, "text"), "nothing lost on the way");
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use alleato_e2e::{PNG, TestApp, collect, test_config};
+use futures::StreamExt;
 
 async fn scrape(addr: std::net::SocketAddr) -> prometheus_parse::Scrape {
     let response = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
@@ -98,4 +99,62 @@ async fn nothing_is_served_without_the_metrics_address() {
     assert!(app.server.metrics_addr.is_none());
     let response = app.client.request(reqwest::Method::GET, "/metrics").send().await.unwrap();
     assert_eq!(response.status(), 404, "not on the API's address either");
+}
+
+/// Every label value comes from a closed set, so no client can grow the process's memory or
+/// every scrape: thousands of requests with methods and paths never seen before add no series
+/// after the first few (one per status an unknown method or path can get).
+#[tokio::test]
+async fn unknown_methods_and_paths_do_not_grow_the_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path().to_path_buf());
+    config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    let app = TestApp::spawn_with(config, Some(dir)).await;
+    let metrics = app.server.metrics_addr.expect("the metrics address is bound");
+    let http = reqwest::Client::new();
+    let hostile = |i: usize| {
+        let method = reqwest::Method::from_bytes(format!("XABC{i}").as_bytes()).unwrap();
+        let path = match i % 3 {
+            0 => format!("/anything-{i}"),
+            1 => format!("/api/v1/nothing/{i}"),
+            _ => "/api/v1/chats".to_owned(),
+        };
+        http.request(method, app.url(&path)).send()
+    };
+    // Hostile series are those an unknown method or an unrouted path makes.
+    let hostile_series = |scrape: &prometheus_parse::Scrape| -> BTreeSet<String> {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric.starts_with("alleato_http_"))
+            .filter(|s| label(s, "method") == "other" || label(s, "route") == "unmatched")
+            .map(|s| format!("{} {:?}", s.metric, s.labels))
+            .collect()
+    };
+    let send = |range: std::ops::Range<usize>| {
+        futures::stream::iter(range)
+            .map(|i| async move {
+                let status = hostile(i).await.unwrap().status().as_u16();
+                assert!((400..500).contains(&status), "request {i}: {status}");
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<()>>()
+    };
+    send(0..30).await;
+    let before = scrape(metrics).await;
+    send(30..3_030).await;
+    let after = scrape(metrics).await;
+
+    let (seen_before, seen_after) = (hostile_series(&before), hostile_series(&after));
+    assert!(!seen_before.is_empty(), "the requests were recorded");
+    assert_eq!(seen_after, seen_before, "3,000 new methods and paths added no series");
+    for sample in after.samples.iter().filter(|s| s.metric.starts_with("alleato_http_")) {
+        let (method, route) = (label(sample, "method"), label(sample, "route"));
+        assert!(
+            ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "other"].contains(&method),
+            "method label {method:?}"
+        );
+        assert!(route == "unmatched" || route.starts_with('/'), "route label {route:?}");
+        assert!(!route.contains("anything") && !route.contains("nothing"), "a raw path as a label: {route:?}");
+    }
 }

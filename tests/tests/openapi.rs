@@ -25,6 +25,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/v1/documents"),
     ("get", "/api/v1/documents/{id}"),
     ("delete", "/api/v1/documents/{id}"),
+    ("delete", "/api/v1/documents/{id}/versions"),
     ("get", "/api/v1/documents/{id}/suggestions"),
     ("post", "/api/v1/documents/{id}/suggestions"),
     ("post", "/api/v1/documents/{id}/suggestions/{sid}/resolve"),

@@ -55,6 +55,13 @@ async fn admin_stats_need_the_key_and_count_for_real() {
     config.admin.api_key = None;
     let keyless = TestApp::spawn_with(config, Some(dir)).await;
     assert_api_error(keyless.client.admin_stats("anything").await, 404, "not_found:api");
+    // And the document it serves says so: no admin route, no admin key scheme.
+    for (app, listed) in [(&app, true), (&keyless, false)] {
+        let spec: serde_json::Value =
+            app.client.request(Method::GET, "/api/v1/openapi.json").send().await.unwrap().json().await.unwrap();
+        assert_eq!(spec["paths"].get("/admin/stats").is_some(), listed);
+        assert_eq!(spec["components"]["securitySchemes"].get("api_key").is_some(), listed);
+    }
 }
 
 #[tokio::test]

@@ -73,8 +73,9 @@ pub struct UpdateUserRequest {
     #[cfg_attr(feature = "openapi", schema(nullable = false, min_length = 8, max_length = 128))]
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Required with `password` when the account already has one (a guest setting its first
-    /// password needs none); a wrong one is 403.
+    /// The account's password, required with `password` (the document says so with
+    /// `dependentRequired`); a wrong one is 403. A guest setting its first password has none to
+    /// give: for a guest it is not needed, and ignored if sent.
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub current_password: Option<String>,

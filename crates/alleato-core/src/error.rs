@@ -84,6 +84,26 @@ impl fmt::Display for Surface {
 type Message = Cow<'static, str>;
 
 /// Every failure the domain and its adapters can report.
+///
+/// A kind says what the server answers (`NotFound` is a 404, `Unavailable` a 503); the
+/// [`Surface`] completes the stable wire code. A backend failure keeps its cause for the logs
+/// and shows a client only a generic message:
+///
+/// ```
+/// use alleato_core::{Error, Surface};
+///
+/// let missing = Error::not_found(Surface::Chat);
+/// assert_eq!(missing.code(), "not_found:chat");
+/// assert_eq!(missing.public_message(), "chat not found");
+/// assert!(!missing.is_internal());
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "10.0.0.7:5432 refused");
+/// let down = Error::unavailable(Surface::Database, io);
+/// assert_eq!(down.code(), "unavailable:database");
+/// assert!(down.is_internal());
+/// assert!(!down.public_message().contains("10.0.0.7"), "the cause never reaches a client");
+/// assert!(std::error::Error::source(&down).is_some(), "but the logs keep it");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The input is malformed or breaks a rule; the message says which.

@@ -249,9 +249,18 @@ impl Client {
         Ok(self.get::<DocumentVersions>(&format!("/api/v1/documents/{id}")).await?.versions)
     }
 
-    /// Restores the version current at `after` by deleting every later one.
+    /// `DELETE /api/v1/documents/{id}/versions?after=`: restores the version current at `after`
+    /// by deleting every later one.
     pub async fn delete_document_versions_after(&self, id: DocumentId, after: &str) -> Result<Vec<Document>> {
-        let builder = self.request(Method::DELETE, &format!("/api/v1/documents/{id}")).query(&[("after", after)]);
+        let path = format!("/api/v1/documents/{id}/versions");
+        let builder = self.request(Method::DELETE, &path).query(&[("after", after)]);
+        Ok(self.send::<DeletedVersions>(builder).await?.deleted)
+    }
+
+    /// `DELETE /api/v1/documents/{id}`: deletes the document, every version and its
+    /// suggestions; returns the deleted versions.
+    pub async fn delete_document(&self, id: DocumentId) -> Result<Vec<Document>> {
+        let builder = self.request(Method::DELETE, &format!("/api/v1/documents/{id}"));
         Ok(self.send::<DeletedVersions>(builder).await?.deleted)
     }
 

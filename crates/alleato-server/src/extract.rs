@@ -212,8 +212,8 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// Like [`ApiJson`], but an empty body (or JSON `null`, as the document's optional body allows)
-/// means `T::default()` (e.g. `POST /chats` with no body).
+/// Like [`ApiJson`], but no body at all means `T::default()` (e.g. `POST /chats` with no body).
+/// A body that is there must be an object, as everywhere: JSON `null` is a 400, not "no body".
 pub struct ApiJsonOrDefault<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOrDefault<T> {
@@ -222,8 +222,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOr
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let is_json = is_json(&req);
         let bytes = body(req, state).await?;
-        let text = std::str::from_utf8(&bytes).unwrap_or_default().trim();
-        if bytes.iter().all(u8::is_ascii_whitespace) || (is_json && text == "null") {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
         if !is_json {

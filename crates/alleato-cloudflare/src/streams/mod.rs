@@ -36,7 +36,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alleato_core::ports::{KeyValueStore, StreamInfo, StreamSlice, StreamStore};
+use alleato_core::ports::{Consistency, KeyValueStore, StreamCapabilities, StreamInfo, StreamSlice, StreamStore};
 use alleato_core::time::{millis_after, unix_millis};
 use alleato_core::{Error, Result, Surface};
 use alleato_memory::MemoryStreams;
@@ -370,6 +370,18 @@ impl StreamStore for KvStreams {
 
     async fn ping(&self) -> Result<()> {
         self.inner.kv.ping().await
+    }
+
+    /// A new stream reaches Workers KV at the owner's first flush (within `flush_every`), a
+    /// reader elsewhere may hold an older miss for `poll_every`, and KV itself may take its
+    /// propagation time (up to 60 s on Cloudflare; none in the simulator or the stand-in).
+    fn capabilities(&self) -> StreamCapabilities {
+        let settings = &self.inner.settings;
+        let propagation = match self.inner.kv.capabilities().consistency {
+            Consistency::Strong => Duration::ZERO,
+            Consistency::Eventual { within } | Consistency::Announced { within } => within,
+        };
+        StreamCapabilities { visible_elsewhere_within: settings.flush_every + settings.poll_every + propagation }
     }
 }
 

@@ -45,6 +45,20 @@ impl Default for KvCapabilities {
 impl KvCapabilities {
     /// The TTL a store applies when asked for `requested`: at least [`KvCapabilities::min_ttl`],
     /// rounded up to whole seconds (the unit every backend's expiry takes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use alleato_core::ports::{Consistency, KvCapabilities};
+    ///
+    /// // What Workers KV declares: no TTL under a minute, writes seen elsewhere within one.
+    /// let workers_kv = KvCapabilities {
+    ///     min_ttl: Duration::from_secs(60),
+    ///     consistency: Consistency::Eventual { within: Duration::from_secs(60) },
+    /// };
+    /// assert_eq!(workers_kv.ttl(Duration::from_secs(5)), Duration::from_secs(60));
+    /// assert_eq!(workers_kv.ttl(Duration::from_millis(90_200)), Duration::from_secs(91));
+    /// assert_eq!(KvCapabilities::default().ttl(Duration::ZERO), Duration::from_secs(1));
+    /// ```
     pub fn ttl(&self, requested: Duration) -> Duration {
         let ttl = requested.max(self.min_ttl);
         let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);

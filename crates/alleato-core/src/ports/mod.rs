@@ -28,5 +28,5 @@ pub use database::{
 pub use kv::{Consistency, KeyValueStore, KvCapabilities, MAX_KEY_BYTES, check_key};
 pub use model::{LanguageModel, ModelEvent, ModelRequest, PromptMessage, ToolCall, ToolDefinition, ToolResult};
 pub use objects::{ObjectEntry, ObjectStorage, SignedDownload};
-pub use streams::{StreamInfo, StreamSlice, StreamStore};
+pub use streams::{StreamCapabilities, StreamInfo, StreamSlice, StreamStore};
 pub use transfer::{DatabaseTransfer, GenerationRecord, Record, RowKey, SchemaVersion, Table};

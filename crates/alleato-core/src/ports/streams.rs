@@ -36,12 +36,31 @@ pub struct StreamSlice {
 impl StreamSlice {
     /// Up to `max` of a stream's `entries` (numbered from 1) after `after`, as
     /// [`StreamStore::read`] answers for a store that holds them all.
+    ///
+    /// ```
+    /// use alleato_core::ports::StreamSlice;
+    ///
+    /// let entries = [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()];
+    /// let slice = StreamSlice::of(&entries, 1, 10, false);
+    /// assert_eq!(slice.entries, [(2, b"b".to_vec()), (3, b"c".to_vec())]);
+    /// // A cursor at (or past) the end reads nothing; `done` says whether more may come.
+    /// assert!(StreamSlice::of(&entries, 3, 10, true).entries.is_empty());
+    /// ```
     pub fn of(entries: &[Vec<u8>], after: u64, max: usize, done: bool) -> Self {
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(entries.len());
         let entries =
             entries[start..].iter().take(max).enumerate().map(|(i, e)| ((start + i + 1) as u64, e.clone())).collect();
         Self { entries, done }
     }
+}
+
+/// What a streams store can promise, declared by each adapter ([`StreamStore::capabilities`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamCapabilities {
+    /// How long after `create` returns another instance sharing the store may still read the
+    /// stream as absent: zero where a write is seen everywhere once it returns (the embedded
+    /// store, Redis). A reader told by the database that a stream exists waits this long for it.
+    pub visible_elsewhere_within: Duration,
 }
 
 /// Append-only streams with live following: generations and the generic streams resource.
@@ -57,6 +76,8 @@ impl StreamSlice {
 ///   or when `timeout` passes; followers call it between reads, so a stream shared by several
 ///   instances (Redis) wakes followers on any of them. `after` is a position the caller has
 ///   read up to, never past the stream's length (services check cursors from clients first).
+/// - A stream another instance created may read as absent for up to
+///   [`StreamCapabilities::visible_elsewhere_within`] after its `create` returned.
 /// - `request_stop` marks the stream (its info shows `stop_requested`) and ends every
 ///   `wait_for_stop` on it, on any instance that shares the store, without polling.
 #[async_trait]
@@ -98,4 +119,8 @@ pub trait StreamStore: Send + Sync + 'static {
     async fn wait_for_stop(&self, id: &str);
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
+    /// What this store promises; the default is a store every instance sees at once.
+    fn capabilities(&self) -> StreamCapabilities {
+        StreamCapabilities::default()
+    }
 }

@@ -45,12 +45,7 @@ impl ChatService {
 
     /// A page of the caller's chats, newest first, and whether more exist beyond it.
     pub async fn list(&self, who: &Principal, page: ChatPage) -> Result<(Vec<Chat>, bool)> {
-        if page.limit == 0 || page.limit > ChatPage::MAX_LIMIT {
-            return Err(Error::bad_request(
-                Surface::Api,
-                format!("limit must be between 1 and {}", ChatPage::MAX_LIMIT),
-            ));
-        }
+        check_limit(page.limit)?;
         let probe = ChatPage { limit: page.limit + 1, ..page };
         let mut chats = self.chats.list_chats(who.user_id(), &probe).await?;
         let limit = page.limit as usize;
@@ -63,6 +58,30 @@ impl ChatService {
                 _ => chats.truncate(limit),
             }
         }
+        Ok((chats, has_more))
+    }
+
+    /// The caller's chats between two of theirs (newer than `newer_than`, older than
+    /// `older_than`), newest first: the `limit` nearest `older_than`, as a page down from it
+    /// that stops at `newer_than`; and whether more of the window lies beyond the page. An
+    /// empty window (`newer_than` is not older than `older_than`) is an empty page.
+    pub async fn list_between(
+        &self,
+        who: &Principal,
+        limit: u32,
+        newer_than: ChatId,
+        older_than: ChatId,
+    ) -> Result<(Vec<Chat>, bool)> {
+        check_limit(limit)?;
+        let floor = self.chats.chat(newer_than).await?.filter(|c| c.user_id == who.user_id());
+        let floor = floor.ok_or_else(ChatPage::unknown_cursor)?;
+        let probe = ChatPage { limit: limit + 1, cursor: Some((ChatCursorDirection::EndingBefore, older_than)) };
+        let mut chats = self.chats.list_chats(who.user_id(), &probe).await?;
+        if let Some(at) = chats.iter().position(|c| (c.created_at, c.id) <= (floor.created_at, floor.id)) {
+            chats.truncate(at);
+        }
+        let has_more = chats.len() > limit as usize;
+        chats.truncate(limit as usize);
         Ok((chats, has_more))
     }
 
@@ -145,4 +164,12 @@ impl ChatService {
         })?;
         Ok(vote)
     }
+}
+
+/// A page size the API takes: 1 to [`ChatPage::MAX_LIMIT`].
+fn check_limit(limit: u32) -> Result<()> {
+    if limit == 0 || limit > ChatPage::MAX_LIMIT {
+        return Err(Error::bad_request(Surface::Api, format!("limit must be between 1 and {}", ChatPage::MAX_LIMIT)));
+    }
+    Ok(())
 }

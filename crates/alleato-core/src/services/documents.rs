@@ -92,6 +92,18 @@ impl DocumentService {
         self.documents.delete_versions_after(id, after).await
     }
 
+    /// Deletes one of the caller's documents: every version and its suggestions. Returns the
+    /// deleted versions.
+    pub async fn delete(&self, who: &Principal, id: DocumentId) -> Result<Vec<Document>> {
+        let versions = self.versions(who, id).await?;
+        // Every version is later than a moment before the first.
+        let before_first = versions.first().map(|v| v.created_at - chrono::Duration::microseconds(1));
+        match before_first {
+            Some(at) => self.documents.delete_versions_after(id, at).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The suggestions on all versions of one of the caller's documents, oldest first.
     pub async fn suggestions(&self, who: &Principal, id: DocumentId) -> Result<Vec<Suggestion>> {
         self.versions(who, id).await?;

@@ -6,6 +6,55 @@ use crate::ports::Counters;
 
 /// Fixed-window rate limiting over the counters port, so every server instance sharing the
 /// store shares the counts.
+///
+/// Any [`Counters`] will do; here one kept in memory, the smallest that keeps the port's
+/// contract (atomic increments, a window that starts with its first increment):
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::{Arc, Mutex};
+/// use std::time::{Duration, Instant};
+///
+/// use alleato_core::Result;
+/// use alleato_core::ports::{Counter, Counters, check_key};
+/// use alleato_core::services::RateLimiter;
+///
+/// #[derive(Default)]
+/// struct InMemory(Mutex<HashMap<String, (u64, Instant)>>);
+///
+/// #[async_trait::async_trait]
+/// impl Counters for InMemory {
+///     async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
+///         check_key(alleato_core::Surface::KeyValue, key)?;
+///         let mut counters = self.0.lock().unwrap();
+///         let now = Instant::now();
+///         let (count, ends) = counters.entry(key.to_owned()).or_insert((0, now + window));
+///         if *ends <= now {
+///             (*count, *ends) = (0, now + window);
+///         }
+///         *count += 1;
+///         Ok(Counter { count: *count, resets_in: *ends - now })
+///     }
+///
+///     async fn ping(&self) -> Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let limiter = RateLimiter::new(Arc::new(InMemory::default()));
+/// futures::executor::block_on(async {
+///     let first = limiter.hit("203.0.113.9", "auth", 2).await?;
+///     assert!(first.allowed && first.remaining == 1);
+///     assert!(limiter.hit("203.0.113.9", "auth", 2).await?.allowed);
+///     let third = limiter.hit("203.0.113.9", "auth", 2).await?;
+///     assert!(!third.allowed && third.remaining == 0);
+///     assert!(third.resets_in <= RateLimiter::WINDOW);
+///     // Another client, or another group, counts on its own.
+///     assert!(limiter.hit("198.51.100.4", "auth", 2).await?.allowed);
+///     alleato_core::Result::Ok(())
+/// })?;
+/// # alleato_core::Result::Ok(())
+/// ```
 #[derive(Clone)]
 pub struct RateLimiter {
     counters: Arc<dyn Counters>,

@@ -172,7 +172,8 @@ impl StreamService {
     }
 
     /// Replays the entries after `after` and follows new ones live. A cursor past the end is a
-    /// `BadRequest` (a follower never waits at a position that does not exist yet).
+    /// `Conflict` with the stream as it is now (a follower never waits at a position that does
+    /// not exist yet); the same cursor may be fine once the stream has grown.
     pub async fn follow(
         &self,
         who: &Principal,
@@ -181,7 +182,7 @@ impl StreamService {
     ) -> Result<futures::stream::BoxStream<'static, Result<(u64, Vec<u8>)>>> {
         let info = self.owned(who, id).await?;
         if after > info.len {
-            return Err(Error::bad_request(
+            return Err(Error::conflict(
                 Surface::Stream,
                 format!("The cursor {after} is past the end of the stream ({} values).", info.len),
             ));

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -82,14 +83,33 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
 pub async fn http(request: Request, next: Next) -> Response {
     let route: &'static str =
         request.extensions().get::<MatchedPath>().map_or("unmatched", |path| label(path.as_str()));
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = ROUTE.scope(route, next.run(request)).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route.to_owned()), ("status", status)];
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status)];
     metrics::counter!("alleato_http_requests_total", &labels).increment(1);
     metrics::histogram!("alleato_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The `method` label: one of the methods RFC 9110 defines (and PATCH), else `other`. Any
+/// client can send any token as a method, and each distinct label value is a series kept for the
+/// life of the process: labels come from closed sets only (routes from the router's templates
+/// plus `unmatched`, statuses from the three-digit codes).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// The label of a route template or a backend's name, made once and kept for the process

@@ -14,8 +14,8 @@ use alleato_core::model::{
 use alleato_core::ports::{
     ChatStore, Counter, CounterAdd, Counters, DatabaseAdmin, DocumentStore, FileStore, GenerationBegin,
     GenerationBegun, GenerationStart, KeyValueStore, KvCapabilities, LanguageModel, ModelEvent, ModelRequest,
-    ObjectEntry, ObjectStorage, QuotaUse, SessionRevocation, SignedDownload, StreamInfo, StreamSlice, StreamStore,
-    TitleUpdate, UserStore,
+    ObjectEntry, ObjectStorage, QuotaUse, SessionRevocation, SignedDownload, StreamCapabilities, StreamInfo,
+    StreamSlice, StreamStore, TitleUpdate, UserStore,
 };
 use alleato_core::services::Ports;
 use alleato_core::time::Timestamp;
@@ -231,6 +231,10 @@ metered!(StreamStore {
 
     async fn wait_for_stop(&self, id: &str) {
         self.inner.wait_for_stop(id).await
+    }
+
+    fn capabilities(&self) -> StreamCapabilities {
+        self.inner.capabilities()
     }
 });
 

@@ -11,7 +11,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiJsonOrDefault, ApiQuery, Auth, Path, parse_id};
 use crate::state::AppState;
 
@@ -34,26 +34,29 @@ pub(crate) struct ListQuery {
     ending_before: Option<String>,
 }
 
-#[utoipa::path(get, operation_id = "listChats", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("starting_after" = Option<String>, Query, format = Uuid, description = "Chats newer than this chat id (not with `ending_before`)"), ("ending_before" = Option<String>, Query, format = Uuid, description = "Chats older than this chat id (not with `starting_after`)")), responses((status = 200, description = "The caller's chats, newest first", body = alleato_api::ChatList), (status = 400, description = "Invalid input, or both `starting_after` and `ending_before`: one cursor at a time", body = alleato_api::ErrorBody), (status = 404, description = "The cursor names none of the caller's chats", body = alleato_api::ErrorBody)))]
+#[utoipa::path(get, operation_id = "listChats", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("starting_after" = Option<String>, Query, format = Uuid, description = "Chats newer than this chat id"), ("ending_before" = Option<String>, Query, format = Uuid, description = "Chats older than this chat id; with `starting_after` too, the chats between the two, paged down from this one")), responses((status = 200, description = "The caller's chats, newest first", body = alleato_api::ChatList), (status = 404, description = "A cursor names none of the caller's chats", body = alleato_api::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<ChatList>> {
+    let limit = q.limit.unwrap_or(ChatPage::DEFAULT_LIMIT);
     let cursor = match (q.starting_after, q.ending_before) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request("Only one of starting_after or ending_before can be provided."));
+        (Some(newer_than), Some(older_than)) => {
+            let (newer_than, older_than) = (parse_id(&newer_than, "chat")?, parse_id(&older_than, "chat")?);
+            let (chats, has_more) = state.services.chats.list_between(&who, limit, newer_than, older_than).await?;
+            return Ok(Json(ChatList { chats, has_more }));
         }
         (Some(id), None) => Some((ChatCursorDirection::StartingAfter, parse_id::<ChatId>(&id, "chat")?)),
         (None, Some(id)) => Some((ChatCursorDirection::EndingBefore, parse_id::<ChatId>(&id, "chat")?)),
         (None, None) => None,
     };
-    let page = ChatPage { limit: q.limit.unwrap_or(ChatPage::DEFAULT_LIMIT), cursor };
+    let page = ChatPage { limit, cursor };
     let (chats, has_more) = state.services.chats.list(&who, page).await?;
     Ok(Json(ChatList { chats, has_more }))
 }
 
-#[utoipa::path(post, operation_id = "createChat", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), request_body(content = Option<alleato_api::CreateChatRequest>, description = "Optional: no body creates a private \"New chat\""), responses((status = 201, description = "Created", body = alleato_api::ChatResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
+#[utoipa::path(post, operation_id = "createChat", path = "/api/v1/chats", tag = "chats", security(("bearer" = [])), request_body(content = alleato_api::CreateChatRequest, description = "Optional: no body creates a private \"New chat\"; a body that is sent is an object (not `null`)"), responses((status = 201, description = "Created", body = alleato_api::ChatResponse), (status = 409, description = "Conflict", body = alleato_api::ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Auth(who): Auth,

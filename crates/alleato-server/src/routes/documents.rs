@@ -17,7 +17,8 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(list).post(save))
-        .route("/{id}", get(versions).delete(delete_after))
+        .route("/{id}", get(versions).delete(delete))
+        .route("/{id}/versions", axum::routing::delete(delete_after))
         .route("/{id}/suggestions", get(suggestions).post(suggest))
         .route("/{id}/suggestions/{sid}/resolve", post(resolve))
 }
@@ -56,7 +57,24 @@ pub(crate) struct AfterQuery {
     after: Option<String>,
 }
 
-#[utoipa::path(delete, operation_id = "deleteDocumentVersionsAfter", path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id"), ("after" = String, Query, format = DateTime, description = "RFC 3339 timestamp; later versions are deleted")), responses((status = 200, description = "The deleted versions", body = alleato_api::DeletedVersions), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+/// No query parameter: `after` belongs to `DELETE /documents/{id}/versions`, and a client that
+/// sends it here (as the route once took it) gets a 400, not the whole document deleted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoQuery {}
+
+#[utoipa::path(delete, operation_id = "deleteDocument", path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id")), responses((status = 200, description = "The document is gone: every version (returned) and its suggestions", body = alleato_api::DeletedVersions), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+    ApiQuery(NoQuery {}): ApiQuery<NoQuery>,
+) -> ApiResult<Json<DeletedVersions>> {
+    let deleted = state.services.documents.delete(&who, parse_id(&id, "document")?).await?;
+    Ok(Json(DeletedVersions { deleted }))
+}
+
+#[utoipa::path(delete, operation_id = "deleteDocumentVersionsAfter", path = "/api/v1/documents/{id}/versions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id"), ("after" = String, Query, format = DateTime, description = "RFC 3339 timestamp; the versions saved after it are deleted, with their suggestions")), responses((status = 200, description = "The deleted versions; the document itself stays, at the version current at `after` (unless `after` is before its first version: then none is left and the document is gone)", body = alleato_api::DeletedVersions), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete_after(
     State(state): State<AppState>,
     Auth(who): Auth,

@@ -3,7 +3,7 @@
 
 use alleato_api::{DeletedCount, MessagePart, Role, StopResponse, Visibility};
 use alleato_core::ids::{ChatId, MessageId};
-use alleato_core::services::{IncomingMessage, SendMessage};
+use alleato_core::services::{GenerationService, IncomingMessage, SendMessage};
 use alleato_core::{Error, Surface};
 use axum::Json;
 use axum::extract::State;
@@ -18,7 +18,7 @@ use crate::extract::{ApiJson, ApiQuery, Auth, Path, parse_id};
 use crate::state::AppState;
 
 /// The three body shapes clients send: `{message}` (the Next.js app), `{messages: UIMessage[]}`
-/// (the AI SDK's default transport; only the last, a user message, is new: the stored history is
+/// (the AI SDK's default transport; only the last user message is new: the stored history is
 /// the truth), and `{messages: [{role, content}]}` (the original TypeScript SDK). Other fields
 /// (the AI SDK's `id`, `trigger`...) are ignored; a field this names may not be `null`. The
 /// document describes the same rules (`message_schema.rs`).
@@ -55,30 +55,35 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// The new user message, whatever shape it came in. Every item of `messages` must be a
-/// well-formed message, though only the last is read: a client that sends a broken history is
-/// told so rather than half-understood.
-fn incoming(body: &SendBody) -> Result<IncomingMessage, ApiError> {
-    let (role, message) = match (&body.message, &body.messages) {
-        (Some(_), Some(_)) => {
-            return Err(bad("Send the new message as `message` or as the last of `messages`, not both."));
-        }
-        (Some(message), None) => parse_message(message)?,
+/// well-formed message and every user message in it a valid new one, though only the last user
+/// message is read: a client that sends a broken history is told so rather than
+/// half-understood. (Rules by position, such as "the last item", are ones the OpenAPI document
+/// cannot state; rules by role it can, so the server keeps to those.)
+fn incoming(generation: &GenerationService, body: &SendBody) -> Result<IncomingMessage, ApiError> {
+    match (&body.message, &body.messages) {
+        (Some(_), Some(_)) => Err(bad("Send the new message as `message` or in `messages`, not both.")),
+        (Some(message), None) => match parse_message(message)? {
+            (Role::User, message) => Ok(message),
+            _ => Err(bad("The new message must have the role `user`.")),
+        },
         (None, Some(messages)) => {
-            let mut last = None;
+            let mut newest = None;
             for (i, item) in messages.iter().enumerate() {
-                last = Some(
-                    parse_message(item)
-                        .map_err(|ApiError(e)| bad(format!("`messages[{i}]`: {}", e.public_message())))?,
-                );
+                let in_item = |ApiError(e): ApiError| bad(format!("`messages[{i}]`: {}", e.public_message()));
+                let (role, message) = parse_message(item).map_err(in_item)?;
+                if role == Role::User {
+                    generation.check_new_message(&message.parts).map_err(|e| in_item(ApiError(e)))?;
+                    newest = Some(message);
+                }
             }
-            last.ok_or_else(|| bad("`messages` is empty."))?
+            match (newest, messages.is_empty()) {
+                (Some(message), _) => Ok(message),
+                (None, true) => Err(bad("`messages` is empty.")),
+                (None, false) => Err(bad("`messages` has no message with the role `user` to answer.")),
+            }
         }
-        (None, None) => return Err(bad("Send the new message as `message`, or as the last of `messages`.")),
-    };
-    if role != Role::User {
-        return Err(bad("The new message must have the role `user`."));
+        (None, None) => Err(bad("Send the new message as `message`, or in `messages`.")),
     }
-    Ok(message)
 }
 
 /// One message in either shape: a UIMessage (it has `parts`) or `{role, content}`.
@@ -121,7 +126,7 @@ pub(crate) async fn send(
     ApiJson(body): ApiJson<SendBody>,
 ) -> ApiResult<Response> {
     let chat: ChatId = parse_id(&id, "chat")?;
-    let message = incoming(&body)?;
+    let message = incoming(&state.services.generation, &body)?;
     if let (Some(model), Some(_)) = (&body.model, &body.selected_chat_model) {
         // `selectedChatModel` wins, but what `model` says must still make sense.
         state.services.generation.model_id(Some(model))?;
@@ -141,7 +146,7 @@ pub(crate) async fn send(
     responses(
         (status = 200, description = "The chat's generation replayed from the cursor, then live", content_type = "text/event-stream"),
         (status = 204, description = "Nothing to resume"),
-        (status = 400, description = "Invalid input, or a cursor past the end of the chat's stream", body = alleato_api::ErrorBody),
+        (status = 409, description = "The cursor is past the end of the chat's current stream (`conflict:stream`): it came from another answer; resume without one", body = alleato_api::ErrorBody),
         (status = 404, description = "No such chat, or the stream expired", body = alleato_api::ErrorBody)))]
 pub(crate) async fn resume(
     State(state): State<AppState>,

@@ -2,9 +2,10 @@
 //! (`generation.rs`: three client shapes, parts kept as their JSON), so no derived schema can
 //! say what it accepts; this states the same rules, as far as JSON Schema can:
 //! `alleato_core::model::MessagePart` (part shapes), `services::incoming` (file URLs) and the
-//! generation service's `check_parts` (non-empty, not blank). Two rules are stated in words
-//! only: the length limit (every string of every part counts) and "the last of `messages` is
-//! the new message".
+//! generation service's `check_parts` (non-empty, not blank). One rule is stated in words
+//! only: the length limit (every string of every part counts). Rules by position ("the last
+//! item") are none JSON Schema can state, so the server has none: in `messages`, every user
+//! message must be a valid new one, and the last of them is answered.
 
 use serde_json::{Value, json};
 
@@ -23,20 +24,28 @@ pub(super) fn components() -> Vec<(&'static str, Value)> {
         "description": "The model to answer with; the ids the server is configured with for these two \
                         (`AI_CHAT_MODEL`, `AI_REASONING_MODEL`) are accepted too. Default `chat-model`."
     });
+    let user_role = json!({ "type": "object", "required": ["role"], "properties": { "role": { "const": "user" } } });
     let body = json!({
         "type": "object",
-        "description": "The new message as `message`, or as the last item of `messages` (the AI SDK's default \
-                        transport sends the whole history; the server reads only the last item, but every item \
-                        must be a well-formed message). Not both. Other fields (the AI SDK's `id`, `trigger`) \
-                        are ignored; the fields named here may not be `null`.",
+        "description": "The new message as `message`, or in `messages` (the AI SDK's default transport sends \
+                        the whole history; the server answers its last user message and reads nothing else, but \
+                        every item must be a well-formed message and every user message a valid new one). Not \
+                        both. Other fields (the AI SDK's `id`, `trigger`) are ignored; the fields named here may \
+                        not be `null`.",
         "properties": {
             "message": schema_ref("NewMessageInput"),
             "messages": {
                 "type": "array",
                 "minItems": 1,
-                "items": schema_ref("MessageInput"),
-                "description": "The history with the new message last; that last item must follow the rules of \
-                                `message` (role `user`, parts not empty and not blank, safe file URLs)."
+                "items": {
+                    "$ref": "#/components/schemas/MessageInput",
+                    "if": user_role.clone(),
+                    "then": schema_ref("NewMessageInput")
+                },
+                "contains": user_role,
+                "description": "The history with the new message last. Every user message follows the rules of \
+                                `message` (parts not empty and not blank, safe file URLs); the last one is answered, \
+                                and items after it are ignored."
             },
             "model": schema_ref("ChatModelName"),
             "selectedChatModel": schema_ref("ChatModelName"),

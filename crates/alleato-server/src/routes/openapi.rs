@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
@@ -11,6 +12,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::{auth, chats, documents, files, generation, message_schema, streams, system, users};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,7 +25,8 @@ use super::{auth, chats, documents, files, generation, message_schema, streams, 
         auth::register, auth::login, auth::guest, auth::logout, auth::me,
         users::me, users::update, users::update_with_put, users::delete,
         chats::list, chats::create, chats::delete_all, chats::show, chats::update, chats::delete, chats::votes, chats::vote,
-        documents::list, documents::save, documents::versions, documents::delete_after, documents::suggestions,
+        documents::list, documents::save, documents::versions, documents::delete, documents::delete_after,
+        documents::suggestions,
         documents::suggest, documents::resolve,
         generation::send, generation::resume, generation::stop, generation::delete_after,
         streams::create, streams::show, streams::append, streams::delete,
@@ -48,14 +51,26 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// Rendered once: the spec cannot change while the process runs.
+/// Rendered once: the spec cannot change while the process runs. Without an admin key the
+/// admin routes do not exist (404), so the document served then does not list them.
 static SPEC: LazyLock<String> = LazyLock::new(|| document().to_string());
+static SPEC_WITHOUT_ADMIN: LazyLock<String> = LazyLock::new(|| {
+    let mut doc = document();
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        paths.retain(|path, _| !path.starts_with("/admin/"));
+    }
+    if let Some(schemes) = doc.pointer_mut("/components/securitySchemes").and_then(Value::as_object_mut) {
+        schemes.remove("api_key");
+    }
+    doc.to_string()
+});
 
 /// The whole document as JSON.
 fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     add_send_message_schema(&mut doc);
     add_update_user_rule(&mut doc);
+    make_create_chat_body_optional(&mut doc);
     add_common_responses(&mut doc);
     doc
 }
@@ -74,10 +89,21 @@ fn add_send_message_schema(doc: &mut Value) {
 }
 
 /// `PATCH /users/me` changes the email, the password or both: `currentPassword` alone changes
-/// nothing (400). utoipa derives no `anyOf` of `required` lists.
+/// nothing (400), and `password` comes with `currentPassword` (a guest, which has no password,
+/// may leave it out: the document asks for the stricter form). utoipa derives neither an `anyOf`
+/// of `required` lists nor `dependentRequired`.
 fn add_update_user_rule(doc: &mut Value) {
     if let Some(schema) = doc.pointer_mut("/components/schemas/UpdateUserRequest") {
         schema["anyOf"] = json!([{ "required": ["email"] }, { "required": ["password"] }]);
+        schema["dependentRequired"] = json!({ "password": ["currentPassword"] });
+    }
+}
+
+/// `POST /chats` may come without a body; utoipa marks a body optional only by making its schema
+/// nullable too, and a `null` body is refused like any body that is not an object.
+fn make_create_chat_body_optional(doc: &mut Value) {
+    if let Some(body) = doc.pointer_mut("/paths/~1api~1v1~1chats/post/requestBody") {
+        body["required"] = json!(false);
     }
 }
 
@@ -129,6 +155,7 @@ fn error_response(description: &str) -> Value {
 }
 
 #[utoipa::path(get, operation_id = "getOpenApiDocument", path = "/api/v1/openapi.json", tag = "system", responses((status = 200, description = "This document")))]
-pub(crate) async fn spec() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], SPEC.as_str())
+pub(crate) async fn spec(State(state): State<AppState>) -> impl IntoResponse {
+    let spec = if state.info.admin_key.is_some() { &SPEC } else { &SPEC_WITHOUT_ADMIN };
+    ([(header::CONTENT_TYPE, "application/json")], spec.as_str())
 }

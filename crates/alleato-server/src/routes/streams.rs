@@ -34,7 +34,8 @@ pub(crate) async fn create(
 #[utoipa::path(get, operation_id = "getStream", path = "/api/v1/streams/{id}", tag = "streams", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "Stream id"), ("cursor" = Option<u64>, Query, description = "With SSE: resume after this entry")),
     responses((status = 200, description = "The stream as JSON, or as SSE (replay, then live) when the request accepts text/event-stream", body = alleato_api::StreamContentsView),
-              (status = 404, description = "No such stream (or not yours, or expired)", body = alleato_api::ErrorBody)))]
+              (status = 404, description = "No such stream (or not yours, or expired)", body = alleato_api::ErrorBody),
+              (status = 409, description = "With SSE: the cursor is past the end of the stream as it is now (`conflict:stream`)", body = alleato_api::ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Auth(who): Auth,

@@ -293,6 +293,12 @@ impl GenerationService {
         Ok(Started { chat, stream_id, user_message, assistant_message_id })
     }
 
+    /// Checks parts as those of a new message (not empty, within the length limit, some text
+    /// or a file, file URLs a client can safely load), as [`GenerationService::send`] does.
+    pub fn check_new_message(&self, parts: &[MessagePart]) -> Result<()> {
+        self.check_parts(parts).map(drop)
+    }
+
     /// Checks a new message's parts and returns its text. Every part counts towards the size
     /// limit (a reasoning or data part is no way around it), and a file part may only point
     /// at something a client can safely load.
@@ -331,10 +337,16 @@ impl GenerationService {
         let info = self.latest_stream(chat).await?;
         match (info, cursor) {
             (Some((id, info)), Some(cursor)) => {
+                // A cursor from another answer (or a client's mistake): a conflict with the
+                // stream as it is now, not malformed input.
                 if cursor > info.len {
-                    return Err(Error::bad_request(
+                    return Err(Error::conflict(
                         Surface::Stream,
-                        format!("The cursor {cursor} is past the end of the stream ({} chunks).", info.len),
+                        format!(
+                            "The cursor {cursor} is past the end of the chat's current stream ({} chunks); \
+                             resume without a cursor to follow it from the start.",
+                            info.len
+                        ),
                     ));
                 }
                 Ok(Some(id))
@@ -375,7 +387,7 @@ impl GenerationService {
     async fn latest_stream(&self, chat: ChatId) -> Result<Option<(StreamId, StreamInfo)>> {
         let Some(latest) = self.chats.streams(chat).await?.pop() else { return Ok(None) };
         let id = latest.id.to_string();
-        let Some(info) = self.streams.info(&id).await? else { return Ok(None) };
+        let Some(info) = self.visible_info(&latest).await? else { return Ok(None) };
         let silent = (now() - info.updated_at).to_std().unwrap_or_default();
         let running_here = self.running.contains(chat);
         if info.done || running_here || silent < self.settings.abandoned_after {
@@ -384,6 +396,30 @@ impl GenerationService {
         tracing::warn!(%chat, stream = %id, silent_secs = silent.as_secs(), "ending an abandoned generation");
         self.recover_interrupted(std::slice::from_ref(&id)).await?;
         Ok(self.streams.info(&id).await?.map(|info| (latest.id, info)))
+    }
+
+    /// The info of a stream the database names. One that another instance created moments ago
+    /// may not show in a store shared through an eventually consistent backend yet (Workers KV:
+    /// the writer's first flush, then KV's propagation): it is waited for until its
+    /// [`StreamCapabilities::visible_elsewhere_within`](crate::ports::StreamCapabilities) after
+    /// the generation began, so a reload that lands on another instance in an answer's first
+    /// second follows it instead of losing it. Older streams are not waited for.
+    async fn visible_info(&self, record: &StreamRecord) -> Result<Option<StreamInfo>> {
+        /// Between two looks; the Workers KV streams read KV at most once per poll interval.
+        const LOOK_EVERY: Duration = Duration::from_millis(200);
+        let id = record.id.to_string();
+        let within = self.streams.capabilities().visible_elsewhere_within;
+        let visible_by = record.created_at + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::zero());
+        loop {
+            if let Some(info) = self.streams.info(&id).await? {
+                return Ok(Some(info));
+            }
+            let left = (visible_by - now()).to_std().unwrap_or_default();
+            if left.is_zero() {
+                return Ok(None);
+            }
+            tokio::time::sleep(left.min(LOOK_EVERY)).await;
+        }
     }
 
     /// Ends the generations that a crash or kill cut short, given the unfinished streams a
