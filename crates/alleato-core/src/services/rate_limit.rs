@@ -51,9 +51,9 @@ use crate::ports::Counters;
 ///     assert!(third.resets_in <= RateLimiter::WINDOW);
 ///     // Another client, or another group, counts on its own.
 ///     assert!(limiter.hit("198.51.100.4", "auth", 2).await?.allowed);
-///     alleato_core::Result::Ok(())
+///     Ok::<(), alleato_core::Error>(())
 /// })?;
-/// # alleato_core::Result::Ok(())
+/// # Ok::<(), alleato_core::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct RateLimiter {
