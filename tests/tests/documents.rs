@@ -140,8 +140,11 @@ async fn bad_document_input_is_rejected() {
         .unwrap();
     assert_eq!(too_big.status(), 413);
     for query in ["", "?after=yesterday", "?after=2026-13-01T00:00:00Z"] {
-        let response =
-            ada.request(reqwest::Method::DELETE, &format!("/api/v1/documents/{}{query}", doc.id)).send().await.unwrap();
+        let response = ada
+            .request(reqwest::Method::DELETE, &format!("/api/v1/documents/{}/versions{query}", doc.id))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{query:?}");
     }
     assert_api_error(ada.document_versions(alleato_sdk::api::DocumentId::new()).await, 404, "not_found:document");

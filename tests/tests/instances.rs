@@ -133,19 +133,27 @@ async fn files_uploaded_through_one_download_through_the_other() {
     assert_eq!(ada_on_b.file_content(file.id).await.unwrap(), ("image/png".to_owned(), PNG.into()));
 }
 
+/// A user's message sent to `a`, whose answer's first `events` are read there before the
+/// connection drops; returns the same user signed in on `b`, the chat and the events read.
+async fn started_on_a_then_signed_in_on_b(
+    a: &Instance,
+    b: &Instance,
+    events: usize,
+) -> (Client, ChatId, Vec<alleato_sdk::SseChunk>) {
+    let (ada, session) = a.user().await;
+    let chat = ChatId::new();
+    let mut on_a = ada.send_text(chat, "Stream me across instances please").await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < events {
+        seen.push(on_a.next().await.unwrap().unwrap());
+    }
+    (b.client.with_token(&session.token), chat, seen)
+}
+
 #[tokio::test]
 async fn a_generation_started_on_one_is_resumed_and_stopped_through_the_other() {
     let (a, b) = pair(&[("AI_MOCK_CHUNK_DELAY_MS", "20")]).await;
-    let (ada, session) = a.user().await;
-    let ada_on_b = b.client.with_token(&session.token);
-    let chat = ChatId::new();
-
-    let mut on_a = ada.send_text(chat, "Stream me across instances please").await.unwrap();
-    let mut seen = Vec::new();
-    while seen.len() < 5 {
-        seen.push(on_a.next().await.unwrap().unwrap());
-    }
-    drop(on_a);
+    let (ada_on_b, chat, seen) = started_on_a_then_signed_in_on_b(&a, &b, 5).await;
     let mut on_b = ada_on_b.resume(chat, seen.last().unwrap().id).await.unwrap().expect("resumable on B");
     let next = tokio::time::timeout(Duration::from_secs(5), on_b.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(next.id, Some(seen.last().unwrap().id.unwrap() + 1), "B continues where A's client stopped");
@@ -168,16 +176,7 @@ async fn a_generation_started_on_one_is_resumed_and_stopped_through_the_other() 
 #[tokio::test]
 async fn a_resume_on_the_other_instance_in_an_answers_first_second_follows_it_on_the_cloudflare_stack() {
     let (a, b) = pair_on(cloudflare_env("e2e", &uuid_like()), &[("AI_MOCK_CHUNK_DELAY_MS", "20")]).await;
-    let (ada, session) = a.user().await;
-    let ada_on_b = b.client.with_token(&session.token);
-    let chat = ChatId::new();
-
-    let mut on_a = ada.send_text(chat, "Follow me to the other instance").await.unwrap();
-    let mut seen = Vec::new();
-    while seen.len() < 3 {
-        seen.push(on_a.next().await.unwrap().unwrap());
-    }
-    drop(on_a);
+    let (ada_on_b, chat, seen) = started_on_a_then_signed_in_on_b(&a, &b, 3).await;
     let cursor = seen.last().unwrap().id;
     let on_b = ada_on_b.resume(chat, cursor).await.expect("B waits for the stream").expect("resumable on B");
     let rest = tokio::time::timeout(Duration::from_secs(30), collect(on_b)).await.expect("the answer ends");

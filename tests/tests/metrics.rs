@@ -20,13 +20,19 @@ fn label<'a>(sample: &'a prometheus_parse::Sample, name: &str) -> &'a str {
     sample.labels.get(name).unwrap_or_default()
 }
 
-#[tokio::test]
-async fn metrics_show_routes_and_every_port_by_the_backend_that_served_it() {
+/// A server with metrics on an address of their own, and that address.
+async fn app_with_metrics() -> (TestApp, std::net::SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path().to_path_buf());
     config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     let app = TestApp::spawn_with(config, Some(dir)).await;
     let metrics = app.server.metrics_addr.expect("the metrics address is bound");
+    (app, metrics)
+}
+
+#[tokio::test]
+async fn metrics_show_routes_and_every_port_by_the_backend_that_served_it() {
+    let (app, metrics) = app_with_metrics().await;
     assert_ne!(metrics, app.server.addr, "metrics are not on the API's address");
 
     let (ada, _) = app.user().await;
@@ -106,11 +112,7 @@ async fn nothing_is_served_without_the_metrics_address() {
 /// after the first few (one per status an unknown method or path can get).
 #[tokio::test]
 async fn unknown_methods_and_paths_do_not_grow_the_series() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path().to_path_buf());
-    config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
-    let app = TestApp::spawn_with(config, Some(dir)).await;
-    let metrics = app.server.metrics_addr.expect("the metrics address is bound");
+    let (app, metrics) = app_with_metrics().await;
     let http = reqwest::Client::new();
     let hostile = |i: usize| {
         let method = reqwest::Method::from_bytes(format!("XABC{i}").as_bytes()).unwrap();
@@ -128,7 +130,7 @@ async fn unknown_methods_and_paths_do_not_grow_the_series() {
             .iter()
             .filter(|s| s.metric.starts_with("alleato_http_"))
             .filter(|s| label(s, "method") == "other" || label(s, "route") == "unmatched")
-            .map(|s| format!("{} {:?}", s.metric, s.labels))
+            .map(|s| format!("{} {:?}", s.metric, s.labels.iter().collect::<std::collections::BTreeMap<_, _>>()))
             .collect()
     };
     let send = |range: std::ops::Range<usize>| {
