@@ -6,6 +6,7 @@
 //! - `web`: only the browser tests of `test`, on a freshly built server.
 //! - `public-api [--bless]`: compares each library crate's public API with its record in `api/`
 //!   (part of `test`); `--bless` records the current one.
+//! - `wasm-check`: the crates a Cloudflare Worker builds on compile for wasm32 (part of `test`).
 //! - `ci`: formatting and lint checks, then `test`.
 //! - `bench`: the HTTP benchmark: builds the release server and runs `tests/src/bin/bench/`
 //!   against it, printing figures (never a pass/fail).
@@ -22,6 +23,7 @@ mod examples;
 mod public_api;
 mod schemathesis;
 mod services;
+mod wasm;
 mod watchdog;
 mod web;
 
@@ -54,10 +56,11 @@ fn main() -> ExitCode {
         Some("web") => web_only(),
         Some("public-api") => public_api_only(args.iter().any(|a| a == "--bless")),
         Some("ci") => ci(),
+        Some("wasm-check") => wasm::check_only(&target_dir()),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test [cargo test args...] | schemathesis | web | public-api [--bless] | ci | bench [--traditional | --edge | --copy] [--seconds N] [--connections N]>"
+                "usage: cargo xtask <test [cargo test args...] | schemathesis | web | public-api [--bless] | wasm-check | ci | bench [--traditional | --edge | --copy] [--seconds N] [--connections N]>"
             );
             return ExitCode::from(2);
         }
@@ -102,8 +105,17 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     let mut add = |run: anyhow::Result<(u64, u64)>| -> anyhow::Result<()> {
         run.map(|t| totals = (totals.0 + t.0, totals.1 + t.1))
     };
+    // First, as it is the quickest to fail: a runtime-only call in the core breaks the Worker.
+    let wasm = wasm::run(&target_dir());
+    let wasm_failed = wasm.as_ref().map_or(0, |&(_, failed)| failed);
+    let mut outcome = add(wasm).and_then(|()| match wasm_failed {
+        0 => Ok(()),
+        n => bail!("{n} crate(s) do not compile for wasm32-unknown-unknown (see above)"),
+    });
     // Doc tests are not part of --all-targets.
-    let mut outcome = add(cargo_test(&["test", "--workspace", "--doc"], &[], WORKSPACE_LIMIT));
+    if outcome.is_ok() {
+        outcome = add(cargo_test(&["test", "--workspace", "--doc"], &[], WORKSPACE_LIMIT));
+    }
     let mut args = vec!["test", "--workspace", "--all-targets"];
     args.extend(extra.iter().map(String::as_str));
     if outcome.is_ok() {

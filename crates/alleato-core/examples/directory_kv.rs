@@ -18,7 +18,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use alleato_core::ports::{KeyValueStore, check_key};
 use alleato_core::{Error, Result, Surface};
@@ -149,7 +149,7 @@ fn decode(bytes: &[u8]) -> Option<Entry> {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    u64::try_from(alleato_core::time::unix_millis()).unwrap_or(0)
 }
 
 fn io(err: std::io::Error) -> Error {

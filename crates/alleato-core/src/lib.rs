@@ -12,6 +12,7 @@ pub mod ids;
 pub mod migrations;
 pub mod model;
 pub mod ports;
+pub mod rt;
 pub mod services;
 pub mod sweep;
 pub mod time;

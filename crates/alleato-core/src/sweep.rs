@@ -3,7 +3,9 @@
 //! period. An idle store then never sweeps, and needs to: nothing in it grows.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::rt::Instant;
 
 /// Says when a sweep is due: at most once per `period`, the first one period after creation.
 #[derive(Debug)]
@@ -34,6 +36,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // a native test may block its own thread
     fn due_once_per_period() {
         let gate = SweepGate::new(Duration::from_millis(50));
         assert!(!gate.due(), "not right after creation");

@@ -162,7 +162,7 @@ impl DualWrite {
         write: impl Future<Output = crate::Result<T>>,
     ) -> Option<T> {
         self.counters.secondary_writes.fetch_add(1, Ordering::Relaxed);
-        let error = match tokio::time::timeout(self.settings.secondary_timeout, write).await {
+        let error = match crate::rt::timeout(self.settings.secondary_timeout, write).await {
             Ok(Ok(value)) => {
                 if delete {
                     self.record(operation, scopes, None);
@@ -203,7 +203,7 @@ impl DualWrite {
     {
         let (counters, expected) = (self.counters.clone(), primary.clone());
         counters.shadows_in_flight.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
+        crate::rt::spawn(async move {
             let same = matches!(read.await, Ok(ref found) if *found == expected);
             if !same {
                 counters.mismatches.fetch_add(1, Ordering::Relaxed);

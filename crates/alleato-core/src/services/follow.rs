@@ -93,7 +93,7 @@ impl<S: StreamStore + ?Sized> Follower<S> {
             // Waiting is only an optimisation over reading again: a failed wait (a busy
             // store) degrades to a short pause, and the next read decides.
             tracing::debug!(stream = %self.id, error = %err, "waiting on a stream failed; reading again shortly");
-            tokio::time::sleep(RETRY_PAUSE).await;
+            crate::rt::sleep(RETRY_PAUSE).await;
         }
     }
 }

@@ -72,13 +72,13 @@ impl HashGate {
                     return Err(busy());
                 }
                 let _queued = Waiting(&self.waiting);
-                match tokio::time::timeout(self.max_wait, self.permits.acquire()).await {
+                match crate::rt::timeout(self.max_wait, self.permits.acquire()).await {
                     Ok(Ok(permit)) => permit,
                     _ => return Err(busy()),
                 }
             }
         };
-        let result = tokio::task::spawn_blocking(work).await.map_err(|e| Error::backend(Surface::Auth, e))?;
+        let result = crate::rt::run_blocking(Surface::Auth, work).await?;
         drop(permit);
         result
     }
@@ -120,6 +120,7 @@ mod tests {
 
     use super::*;
 
+    #[allow(clippy::disallowed_methods)] // stands for a hash: blocking work, on the blocking pool
     fn slow() -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
         Ok(())

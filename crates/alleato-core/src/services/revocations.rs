@@ -91,10 +91,7 @@ impl Revocations {
     /// Looks every [`Revocations::poll_every`], for as long as the task runs; a failed look is
     /// logged and the next one reads from where the last good one did.
     pub async fn run(self) {
-        let mut every = tokio::time::interval(self.poll);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
             match self.look().await {
                 Ok(0) => {}
                 Ok(new) => tracing::debug!(new, "logouts from other instances"),
@@ -102,6 +99,7 @@ impl Revocations {
                     tracing::warn!(error = %err, "could not read the recent logouts; retrying at the next poll")
                 }
             }
+            crate::rt::sleep(self.poll).await;
         }
     }
 }

@@ -112,7 +112,7 @@ impl Job {
         }
         // A new chat's title, if it arrives in reasonable time, is stored with the answer.
         let title = match self.title.take() {
-            Some(title) => tokio::time::timeout(Duration::from_secs(10), title).await.ok().and_then(Result::ok),
+            Some(title) => crate::rt::timeout(Duration::from_secs(10), title).await.ok().and_then(Result::ok),
             None => None,
         };
         // Stored before the stream says it is finished: a client that reloads on `finish`

@@ -281,7 +281,7 @@ impl GenerationService {
         };
         claim.started();
         let (running, switch) = (self.running.clone(), job.cancelled.clone());
-        tokio::spawn(async move {
+        crate::rt::spawn(async move {
             // A panic in a generation is a bug, but it must not keep the chat claimed: every
             // later message would be refused until a restart. Its stream is left unfinished,
             // and a resume or a stop ends it as abandoned.
@@ -418,7 +418,7 @@ impl GenerationService {
             if left.is_zero() {
                 return Ok(None);
             }
-            tokio::time::sleep(left.min(LOOK_EVERY)).await;
+            crate::rt::sleep(left.min(LOOK_EVERY)).await;
         }
     }
 

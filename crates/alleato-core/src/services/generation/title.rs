@@ -24,7 +24,7 @@ pub(super) fn spawn(
     text: String,
 ) -> oneshot::Receiver<String> {
     let (tx, rx) = oneshot::channel();
-    tokio::spawn(async move {
+    crate::rt::spawn(async move {
         let title = match generate(model.as_ref(), title_model, &text).await {
             Ok(title) => title,
             Err(err) => {
@@ -54,7 +54,7 @@ async fn generate(model: &dyn LanguageModel, title_model: String, text: &str) ->
             PromptMessage::new(Role::User, text.chars().take(2000).collect::<String>()),
         ],
     );
-    let mut stream = tokio::time::timeout(Duration::from_secs(30), model.stream(request))
+    let mut stream = crate::rt::timeout(Duration::from_secs(30), model.stream(request))
         .await
         .map_err(|_| Error::unavailable(Surface::Model, "title generation timed out"))??;
     let mut title = String::new();
