@@ -63,6 +63,9 @@ async fn restoring_deletes_later_versions_and_their_suggestions() {
         .await
         .unwrap();
     assert_eq!(old_style.status(), 400);
+    // Nor does deleting versions delete the document: a time before the first is a conflict.
+    let before_first = (v1.created_at - chrono::Duration::seconds(1)).to_rfc3339();
+    assert_api_error(ada.delete_document_versions_after(v1.id, &before_first).await, 409, "conflict:document");
     assert_eq!(ada.document_versions(v1.id).await.unwrap(), vec![v1.clone()], "still there");
 }
 

@@ -86,9 +86,18 @@ impl DocumentService {
     }
 
     /// Restores the version current at `after` by deleting every later one (and its
-    /// suggestions); returns the deleted versions.
+    /// suggestions); returns the deleted versions. A time before the first version names no
+    /// version to restore: that is a `Conflict`, so a document goes only by [`Self::delete`]
+    /// (a client that deletes versions never loses the document by the way).
     pub async fn delete_after(&self, who: &Principal, id: DocumentId, after: Timestamp) -> Result<Vec<Document>> {
-        self.versions(who, id).await?;
+        let versions = self.versions(who, id).await?;
+        if versions.first().is_some_and(|first| after < first.created_at) {
+            return Err(Error::conflict(
+                Surface::Document,
+                "No version was current at `after`: it is before the first. To delete the document, \
+                 DELETE /api/v1/documents/{id}.",
+            ));
+        }
         self.documents.delete_versions_after(id, after).await
     }
 

@@ -74,7 +74,7 @@ pub(crate) async fn delete(
     Ok(Json(DeletedVersions { deleted }))
 }
 
-#[utoipa::path(delete, operation_id = "deleteDocumentVersionsAfter", path = "/api/v1/documents/{id}/versions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id"), ("after" = String, Query, format = DateTime, description = "RFC 3339 timestamp; the versions saved after it are deleted, with their suggestions")), responses((status = 200, description = "The deleted versions; the document itself stays, at the version current at `after` (unless `after` is before its first version: then none is left and the document is gone)", body = alleato_api::DeletedVersions), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody)))]
+#[utoipa::path(delete, operation_id = "deleteDocumentVersionsAfter", path = "/api/v1/documents/{id}/versions", tag = "documents", security(("bearer" = [])), params(("id" = String, Path, format = Uuid, description = "Document id"), ("after" = String, Query, format = DateTime, description = "RFC 3339 timestamp; the versions saved after it are deleted, with their suggestions")), responses((status = 200, description = "The deleted versions; the document itself stays, at the version current at `after`", body = alleato_api::DeletedVersions), (status = 404, description = "Not found (or not the caller's)", body = alleato_api::ErrorBody), (status = 409, description = "`after` is before the first version (`conflict:document`): no version to restore; `DELETE /api/v1/documents/{id}` deletes the document", body = alleato_api::ErrorBody)))]
 pub(crate) async fn delete_after(
     State(state): State<AppState>,
     Auth(who): Auth,
