@@ -72,13 +72,13 @@ impl std::fmt::Debug for CachedKv {
     }
 }
 
-#[async_trait]
-impl KeyValueStore for CachedKv {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+impl CachedKv {
+    /// The live entry of `key`: from memory, else read from the store and kept here.
+    async fn lookup(&self, key: &str) -> Result<Option<Cached>> {
         let key = key.to_owned();
         if let Some(cached) = self.cache.get(&key) {
             if cached.expires_at.is_none_or(|at| at > Instant::now()) {
-                return Ok(Some(cached.value.to_vec()));
+                return Ok(Some(cached));
             }
             self.cache.forget(&key);
         }
@@ -87,7 +87,24 @@ impl KeyValueStore for CachedKv {
             let found = self.inner.get_with_ttl(&key).await?;
             Ok(found.map(|(v, left)| Cached { value: v.into(), expires_at: left.map(|left| Instant::now() + left) }))
         };
-        Ok(self.cache.load(key.clone(), read).await?.map(|c| c.value.to_vec()))
+        self.cache.load(key.clone(), read).await
+    }
+}
+
+// A decorator lists every method of its port, defaulted ones too: a default would bypass the
+// cache or lose the store's own version (object_store's advice to wrapper authors).
+#[deny(clippy::missing_trait_methods)]
+#[async_trait]
+impl KeyValueStore for CachedKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.lookup(key).await?.map(|c| c.value.to_vec()))
+    }
+
+    /// The value with the time its own TTL has left (not how long memory keeps it), for a
+    /// cache in front of this one.
+    async fn get_with_ttl(&self, key: &str) -> Result<Option<(Vec<u8>, Option<Duration>)>> {
+        let left = |at: Instant| at.saturating_duration_since(Instant::now());
+        Ok(self.lookup(key).await?.map(|c| (c.value.to_vec(), c.expires_at.map(left))))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
@@ -148,6 +165,22 @@ mod tests {
         assert!(there.get("session").await.unwrap().is_some(), "the other serves its copy for a while");
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(there.get("session").await.unwrap(), None, "and forgets it within max_age");
+    }
+
+    #[tokio::test]
+    async fn get_with_ttl_answers_the_values_own_ttl_from_memory_or_the_store() {
+        let (here, there) = two_instances(Duration::from_secs(60));
+        here.set("session", b"s", Some(Duration::from_secs(30))).await.unwrap();
+        let (value, left) = here.get_with_ttl("session").await.unwrap().expect("kept here");
+        assert_eq!(value, b"s");
+        let left = left.expect("a value written here knows its TTL");
+        assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30), "{left:?}");
+        // Elsewhere, read through to the store: what the store says it has left, if it says.
+        let (value, _) = there.get_with_ttl("session").await.unwrap().expect("read from the store");
+        assert_eq!(value, b"s");
+        here.set("forever", b"f", None).await.unwrap();
+        assert_eq!(here.get_with_ttl("forever").await.unwrap(), Some((b"f".to_vec(), None)));
+        assert_eq!(here.get_with_ttl("missing").await.unwrap(), None);
     }
 
     #[tokio::test]

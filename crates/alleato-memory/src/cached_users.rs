@@ -54,6 +54,7 @@ impl std::fmt::Debug for CachedUsers {
     }
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl UserStore for CachedUsers {
     async fn insert_user(&self, user: &User) -> Result<()> {

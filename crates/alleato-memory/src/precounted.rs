@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use alleato_core::Result;
-use alleato_core::ports::{Counter, CounterAdd, Counters, check_key, counter_window};
+use alleato_core::ports::{Counter, CounterAdd, Counters, check_adds, check_key, counter_window};
 use async_trait::async_trait;
 
 /// Counters counted in this process's memory and settled with a shared store in batches, for a
@@ -122,23 +122,39 @@ async fn settler(inner: Weak<Inner>, every: Duration) {
     }
 }
 
-#[async_trait]
-impl Counters for PreCountedCounters {
-    async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
-        check_key(alleato_core::Surface::KeyValue, key)?;
+impl PreCountedCounters {
+    /// Adds `n` to `key` here, to be settled with the store later.
+    fn add(&self, key: &str, window: Duration, n: u64) -> Counter {
         let now = Instant::now();
         let fresh =
             |epoch| Slot { epoch, window, ends: now + counter_window(window), settled: 0, in_flight: 0, pending: 0 };
-        Ok(self.inner.slots(|slots| {
+        self.inner.slots(|slots| {
             let slot = slots.entry(key.to_owned()).or_insert_with(|| fresh(0));
             if slot.ends <= now {
                 // A new window here; the store starts its own at the next settling. What was in
                 // flight for the old one still reaches the store, but no longer counts here.
                 *slot = fresh(slot.epoch + 1);
             }
-            slot.pending += 1;
+            slot.pending += n;
             Counter { count: slot.count(), resets_in: slot.ends - now }
-        }))
+        })
+    }
+}
+
+// A decorator lists every method of its port, defaulted ones too (a default would bypass
+// what the decorator adds).
+#[deny(clippy::missing_trait_methods)]
+#[async_trait]
+impl Counters for PreCountedCounters {
+    async fn increment(&self, key: &str, window: Duration) -> Result<Counter> {
+        check_key(alleato_core::Surface::KeyValue, key)?;
+        Ok(self.add(key, window, 1))
+    }
+
+    /// Counted here like increments, each addition at once; settled with the rest.
+    async fn add_many(&self, adds: &[CounterAdd]) -> Result<Vec<Counter>> {
+        check_adds(adds)?;
+        Ok(adds.iter().map(|add| self.add(&add.key, add.window, add.n)).collect())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -166,6 +182,20 @@ mod tests {
         assert_eq!(b.increment("k", window).await.unwrap().count, 5, "b now counts a's three");
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(store.increment("k", window).await.unwrap().count, 6, "every addition reached the store");
+    }
+
+    #[tokio::test]
+    async fn add_many_counts_here_like_increments_and_refuses_a_bad_addition() {
+        let store: Arc<dyn Counters> = Arc::new(MemoryKv::new());
+        let counters = PreCountedCounters::new(store.clone(), Duration::from_secs(60));
+        let window = Duration::from_secs(60);
+        let add = |key: &str, n| CounterAdd { key: key.into(), window, n };
+        let after = counters.add_many(&[add("a", 3), add("b", 1)]).await.unwrap();
+        assert_eq!(after.iter().map(|c| c.count).collect::<Vec<_>>(), [3, 1]);
+        assert_eq!(counters.increment("a", window).await.unwrap().count, 4);
+        assert!(counters.add_many(&[add("a", 0)]).await.is_err(), "an addition of 0 is refused");
+        counters.settle().await.unwrap();
+        assert_eq!(store.increment("a", window).await.unwrap().count, 5, "every addition reached the store");
     }
 
     #[tokio::test]

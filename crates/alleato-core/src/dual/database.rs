@@ -76,6 +76,7 @@ fn distinct(scopes: impl IntoIterator<Item = Scope>) -> Vec<Scope> {
     once
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl UserStore for DualDatabase {
     async fn insert_user(&self, user: &User) -> Result<()> {
@@ -122,6 +123,7 @@ impl UserStore for DualDatabase {
     }
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl ChatStore for DualDatabase {
     async fn insert_chat(&self, chat: &Chat) -> Result<()> {
@@ -281,6 +283,7 @@ impl ChatStore for DualDatabase {
     }
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl DocumentStore for DualDatabase {
     async fn insert_document(&self, document: &Document) -> Result<()> {
@@ -336,6 +339,7 @@ impl DocumentStore for DualDatabase {
     }
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl FileStore for DualDatabase {
     async fn insert_file(&self, file: &FileMeta) -> Result<()> {
@@ -363,6 +367,7 @@ impl FileStore for DualDatabase {
     }
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl DatabaseAdmin for DualDatabase {
     async fn ping(&self) -> Result<()> {
@@ -377,6 +382,7 @@ impl DatabaseAdmin for DualDatabase {
 }
 
 /// The primary's: `migrate` reaches each database directly, never through dual-write.
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl DatabaseTransfer for DualDatabase {
     async fn export_rows(

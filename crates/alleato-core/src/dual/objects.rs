@@ -26,6 +26,7 @@ impl DualObjects {
     }
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl ObjectStorage for DualObjects {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<()> {

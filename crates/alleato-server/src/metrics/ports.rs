@@ -100,6 +100,7 @@ macro_rules! metered {
     ($trait:ident {
         $( async fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*
     } $( { $($extra:tt)* } )?) => {
+        #[deny(clippy::missing_trait_methods)]
         #[async_trait::async_trait]
         impl $trait for Metered<dyn $trait> {
             $(
@@ -240,6 +241,7 @@ metered!(StreamStore {
 
 /// The model: the time to open the stream, the time to its first event, and the answers
 /// streaming now (a gauge that goes down when the stream is dropped, however it ends).
+#[deny(clippy::missing_trait_methods)]
 #[async_trait::async_trait]
 impl LanguageModel for Metered<dyn LanguageModel> {
     fn describe(&self) -> String {
