@@ -9,9 +9,8 @@
 //!   crate's statements, so `SqlDatabase<D1>` runs the same SQL and migrations as the embedded
 //!   stack, a port call being one HTTP request (one `batch`) wherever the SQL allows.
 //! - [`WorkersKv`]: Workers KV as the key-value port, declaring its 60 s minimum TTL and
-//!   eventual consistency; put `alleato_memory::CachedKv` in front of it.
-//! - [`KvStreams`]: the streams port on Workers KV, designed for its limits (one value per
-//!   stream, written at most once a second; the writing instance serves its own followers).
+//!   eventual consistency; put `alleato_memory::CachedKv` in front of it for sessions, and
+//!   `alleato_memory::KvStreams` over it for streams.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -19,10 +18,8 @@ mod budget;
 mod client;
 mod d1;
 mod kv;
-mod streams;
 
 pub use budget::Budget;
 pub use client::{Answer, ApiError, CloudflareClient, CloudflareSettings, Method, Request};
 pub use d1::D1;
 pub use kv::WorkersKv;
-pub use streams::{KvStreams, KvStreamsSettings};

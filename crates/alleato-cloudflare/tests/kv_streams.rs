@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alleato_cloudflare::{CloudflareClient, CloudflareSettings, KvStreams, KvStreamsSettings, WorkersKv};
+use alleato_cloudflare::{CloudflareClient, CloudflareSettings, WorkersKv};
 use alleato_core::ports::StreamStore;
+use alleato_memory::{KvStreams, KvStreamsSettings};
 use futures::StreamExt;
 
 fn workers_kv() -> WorkersKv {
@@ -18,9 +19,9 @@ fn workers_kv() -> WorkersKv {
 }
 
 mod conformance {
-    alleato_core::streams_conformance!(std::sync::Arc::new(alleato_cloudflare::KvStreams::new(
+    alleato_core::streams_conformance!(std::sync::Arc::new(alleato_memory::KvStreams::new(
         std::sync::Arc::new(super::workers_kv()),
-        alleato_cloudflare::KvStreamsSettings::default()
+        alleato_memory::KvStreamsSettings::default()
     )));
 }
 

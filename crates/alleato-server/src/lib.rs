@@ -172,7 +172,7 @@ pub struct Alleato {
     metrics_addr: Option<SocketAddr>,
     background: Vec<JoinHandle<()>>,
     embedded_streams: Option<alleato_sqlite::SqliteStreams>,
-    kv_streams: Option<alleato_cloudflare::KvStreams>,
+    kv_streams: Option<alleato_memory::KvStreams>,
 }
 
 /// What [`Alleato`] is built from: the configuration, and parts an embedding program supplies

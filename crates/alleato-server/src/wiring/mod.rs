@@ -50,7 +50,7 @@ pub struct Wired {
     /// The embedded streams store, when it serves the streams port.
     pub embedded_streams: Option<SqliteStreams>,
     /// Streams on Workers KV (or its stand-in), which the server flushes at stop.
-    pub kv_streams: Option<alleato_cloudflare::KvStreams>,
+    pub kv_streams: Option<alleato_memory::KvStreams>,
 }
 
 /// Opens the database the configuration chooses, as the server does: for any other program

@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alleato_ai::{MockModel, OpenAiCompatible, OpenAiSettings};
-use alleato_cloudflare::{CloudflareClient, CloudflareSettings, D1, KvStreams, KvStreamsSettings, WorkersKv};
+use alleato_cloudflare::{CloudflareClient, CloudflareSettings, D1, WorkersKv};
 use alleato_core::Surface;
 use alleato_core::ports::{ChangeFeed, Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
 use alleato_core::services::{DatabasePorts, GenerationSettings};
-use alleato_memory::{CachedKv, CachedUsers, MemoryKv, MemoryStreams, PreCountedCounters};
+use alleato_memory::{
+    CachedKv, CachedUsers, KvStreams, KvStreamsSettings, MemoryKv, MemoryStreams, PreCountedCounters,
+};
 use alleato_objects::{ObjectStoreAdapter, S3Settings};
 use alleato_postgres::{PostgresDatabase, PostgresSettings};
 use alleato_redis::{Redis, RedisChanges, RedisKv, RedisSettings, RedisStreams};

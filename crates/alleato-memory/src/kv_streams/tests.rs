@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alleato_core::ports::{KeyValueStore, StreamStore};
-use alleato_memory::MemoryKv;
 
 use super::*;
+use crate::MemoryKv;
 
 fn fast() -> KvStreamsSettings {
     KvStreamsSettings {
@@ -21,7 +21,7 @@ fn fast() -> KvStreamsSettings {
 
 mod conformance {
     alleato_core::streams_conformance!(std::sync::Arc::new(super::KvStreams::new(
-        std::sync::Arc::new(alleato_memory::MemoryKv::new()),
+        std::sync::Arc::new(crate::MemoryKv::new()),
         super::fast()
     )));
 }

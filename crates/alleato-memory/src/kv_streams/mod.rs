@@ -39,10 +39,10 @@ use std::time::{Duration, Instant};
 use alleato_core::ports::{Consistency, KeyValueStore, StreamCapabilities, StreamInfo, StreamSlice, StreamStore};
 use alleato_core::time::{millis_after, unix_millis};
 use alleato_core::{Error, Result, Surface};
-use alleato_memory::MemoryStreams;
 use async_trait::async_trait;
 
 use self::record::Record;
+use crate::MemoryStreams;
 
 /// How often [`KvStreams`] writes, polls and forgets.
 #[derive(Debug, Clone, Copy)]
