@@ -24,6 +24,7 @@ pub const CRATES: &[(&str, &str)] = &[
     ("alleato-cloudflare", ""),
     ("alleato-ai", ""),
     ("alleato-sdk", ""),
+    ("alleato-http", ""),
     ("alleato-server", ""),
 ];
 

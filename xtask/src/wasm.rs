@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// The crates that must build for wasm32, with the features the Worker uses.
-pub const CRATES: &[(&str, &str)] = &[("alleato-core", ""), ("alleato-api", "")];
+pub const CRATES: &[(&str, &str)] = &[("alleato-core", ""), ("alleato-api", ""), ("alleato-http", "")];
 
 /// Debian's compiler and cargo for wasm32 (Rust 1.96 from bookworm-security).
 const RUSTC: &str = "/usr/bin/rustc";

@@ -13,6 +13,7 @@ pub mod migrations;
 pub mod model;
 pub mod ports;
 pub mod rt;
+mod secret;
 pub mod services;
 pub mod sweep;
 pub mod time;
@@ -21,3 +22,4 @@ pub mod time;
 pub mod testkit;
 
 pub use error::{BoxError, Error, Result, Surface};
+pub use secret::Secret;

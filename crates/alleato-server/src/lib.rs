@@ -5,15 +5,9 @@
 
 pub mod ab;
 pub mod config;
-mod error;
-mod extract;
 mod metrics;
-mod middleware;
 pub mod migrate;
-mod routes;
 mod serve;
-mod state;
-mod web;
 pub mod wiring;
 
 use std::net::SocketAddr;
@@ -25,108 +19,34 @@ use alleato_core::ports::LanguageModel;
 use alleato_core::services::AuthService;
 use anyhow::Context;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, header};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
+pub use alleato_http::ApiError;
 pub use config::Config;
-pub use error::ApiError;
-pub use state::AppState;
 
-use crate::state::Info;
-
-/// Builds the application: every route and layer over the wired services.
-pub fn app(state: AppState, config: &Config) -> anyhow::Result<Router> {
-    let request_id = HeaderName::from_static("x-request-id");
-    let api = routes::api_v1(config.max_upload_bytes)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit));
-    let mut router = Router::new()
-        .nest("/api/v1", api)
-        .merge(routes::system::routes())
-        .merge(if config.web_app { web::routes() } else { Router::new() })
-        .fallback(middleware::not_found)
-        .method_not_allowed_fallback(middleware::method_not_allowed)
-        .with_state(state);
-    if config.metrics_addr.is_some() {
-        router = router.layer(axum::middleware::from_fn(metrics::http));
-    }
-    router = router
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            middleware::DeclaredSizeLimits {
-                body: config.max_body_bytes as u64,
-                upload: routes::upload_body_limit(config.max_upload_bytes) as u64,
-            },
-            middleware::reject_declared_oversize,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Duration::from_secs(config.request_timeout_secs.max(1)),
-            middleware::timeout,
-        ))
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ));
-    if let Some(cors) = cors(&config.cors_origins)? {
-        router = router.layer(cors);
-    }
-    Ok(router
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid)))
-}
-
-/// CORS for the configured origins only. Tokens travel in the Authorization header, never in
-/// cookies, so credentials are not allowed and no origin is ever reflected blindly.
-fn cors(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
-    if origins.is_empty() {
-        return Ok(None);
-    }
-    let allow = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        let list = origins
-            .iter()
-            .map(|o| {
-                HeaderValue::from_str(o.trim_end_matches('/')).with_context(|| format!("CORS_ORIGINS entry {o:?}"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        AllowOrigin::list(list)
+/// The application over `services`: `alleato-http`'s router, with the settings it reads from
+/// `config`, timed by route when metrics are on.
+fn app(
+    services: alleato_core::services::Services,
+    adapters: Vec<AdapterInfo>,
+    config: &Config,
+) -> anyhow::Result<Router> {
+    let settings = alleato_http::HttpSettings {
+        adapters,
+        admin_key: config.admin.api_key.clone(),
+        rate_limit: config.rate_limit.clone(),
+        trust_forwarded_for: config.trust_forwarded_for,
+        web_app: config.web_app,
+        cors_origins: config.cors_origins.clone(),
+        max_body_bytes: config.max_body_bytes,
+        max_upload_bytes: config.max_upload_bytes,
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
     };
-    Ok(Some(
-        CorsLayer::new()
-            .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static("last-event-id"),
-                HeaderName::from_static("x-api-key"),
-            ])
-            .expose_headers([
-                header::RETRY_AFTER,
-                HeaderName::from_static("x-ratelimit-limit"),
-                HeaderName::from_static("x-ratelimit-remaining"),
-                HeaderName::from_static("x-ratelimit-reset"),
-                HeaderName::from_static("x-request-id"),
-            ])
-            .max_age(Duration::from_secs(600)),
-    ))
+    let router = alleato_http::router(services, settings)?;
+    // A layer of a `Router` runs once the route is matched, so it sees the route's template.
+    Ok(if config.metrics_addr.is_some() { router.layer(axum::middleware::from_fn(metrics::http)) } else { router })
 }
 
 /// A server running in the background: its address, and a handle to stop it gracefully.
@@ -220,18 +140,9 @@ impl Builder {
         }
         // The login timing equaliser costs one Argon2 hash: compute it off the start-up path.
         tokio::task::spawn_blocking(AuthService::warm_up);
-        let state = AppState::new(
-            wired.services,
-            Info {
-                adapters: wired.adapters.clone(),
-                admin_key: config.admin.api_key.clone(),
-                rate_limit: config.rate_limit.clone(),
-                trust_forwarded_for: config.trust_forwarded_for,
-            },
-        );
-        let files = state.services.files.clone();
+        let files = wired.services.files.clone();
         let mut background = Vec::new();
-        if let Some(revocations) = state.services.auth.revocations().cloned() {
+        if let Some(revocations) = wired.services.auth.revocations().cloned() {
             tracing::info!(
                 poll_secs = revocations.poll_every().as_secs(),
                 "sessions live in an eventually consistent store: reading other instances' logouts from the database"
@@ -248,7 +159,7 @@ impl Builder {
             }
         }));
         Ok(Alleato {
-            router: app(state, &config)?,
+            router: app(wired.services, wired.adapters.clone(), &config)?,
             adapters: wired.adapters,
             metrics_addr,
             background,

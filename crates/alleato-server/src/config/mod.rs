@@ -7,41 +7,13 @@
 
 mod load;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use alleato_core::Secret;
 use alleato_core::migrations::MigrationPolicy;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-/// A secret setting: never printed, never serialized in clear.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value in clear, for the code that must use it (to connect, to sign); never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("<redacted>")
-    }
-}
+pub use alleato_http::RateLimitConfig;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The whole configuration, as `alleato print-config` shows it; [`Config::default`] holds the
 /// built-in defaults, which `config/default.toml` repeats.
@@ -117,20 +89,6 @@ pub struct AuthConfig {
 pub struct AdminConfig {
     /// Key for `/admin/*` (`ADMIN_API_KEY`). Unset: the admin routes answer 404.
     pub api_key: Option<Secret>,
-}
-
-/// `[rate_limit]`: requests per client IP per minute, by route group (`ALLEATO_RATE_LIMIT__*`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// `RATE_LIMIT_ENABLED=false` turns limiting off (benchmarks).
-    pub enabled: bool,
-    /// Requests per client IP per minute, for the API in general.
-    pub api_per_minute: u32,
-    /// Per minute for login, register and guest sign-up: tight, against password guessing.
-    pub auth_per_minute: u32,
-    /// Per minute for uploads.
-    pub upload_per_minute: u32,
 }
 
 /// The Cloudflare stack: the design document's flags (unset flags defer to the next rule; see

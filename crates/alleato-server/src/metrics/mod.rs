@@ -129,8 +129,3 @@ fn label(raw: &str) -> &'static str {
     labels.insert(raw.to_owned(), leaked);
     leaked
 }
-
-/// A request refused by the per-IP rate limit.
-pub fn rate_limited(group: &'static str) {
-    metrics::counter!("alleato_rate_limit_rejections_total", "group" => group).increment(1);
-}

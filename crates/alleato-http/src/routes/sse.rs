@@ -5,7 +5,9 @@ use std::convert::Infallible;
 
 use alleato_core::Result;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
+#[cfg(not(target_arch = "wasm32"))]
+use axum::response::sse::KeepAlive;
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{BoxStream, StreamExt};
 
@@ -34,7 +36,12 @@ pub fn events(entries: BoxStream<'static, Result<(u64, Vec<u8>)>>) -> Response {
             }
         })
     });
+    // Natively, a comment every 15 s keeps proxies from closing an idle stream; a Worker's
+    // runtime has no timer for axum to use, and its platform keeps streams open itself.
+    #[cfg(not(target_arch = "wasm32"))]
     let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
+    #[cfg(target_arch = "wasm32")]
+    let mut response = Sse::new(events).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use alleato_api::AdapterInfo;
 use alleato_core::services::Services;
 
-use crate::config::{RateLimitConfig, Secret};
+use alleato_core::Secret;
+
+use crate::RateLimitConfig;
 
 /// Shared by every handler: the services and the few settings handlers read. Cloned for every
 /// extractor of every request, so it is one `Arc`.

@@ -56,7 +56,7 @@ fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
 #[utoipa::path(get, operation_id = "getReadiness", path = "/ready", tag = "system", responses((status = 200, description = "Every adapter answers", body = alleato_api::Readiness), (status = 503, description = "An adapter is down; the checks say which", body = alleato_api::Readiness)))]
 pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let ports = &state.services.ports;
-    let (database, storage, kv, counters, streams) = tokio::join!(
+    let (database, storage, kv, counters, streams) = futures::join!(
         with_timeout(ports.database.ping()),
         with_timeout(ports.objects.ping()),
         with_timeout(ports.kv.ping()),
@@ -81,7 +81,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Re
 }
 
 async fn with_timeout(ping: impl Future<Output = alleato_core::Result<()>>) -> Result<(), String> {
-    match tokio::time::timeout(std::time::Duration::from_secs(2), ping).await {
+    match alleato_core::rt::timeout(std::time::Duration::from_secs(2), ping).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");

@@ -1,12 +1,12 @@
 //! Cross-cutting request handling: rate limits, timeouts, panics, JSON fallbacks.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::IpAddr;
+use std::time::Duration;
 
 use alleato_api::ErrorBody;
 use alleato_core::{Error, Surface};
 use axum::Json;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -37,17 +37,30 @@ fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
     {
         return ip.to_string();
     }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    if let Some(PeerIp(ip)) = req.extensions().get::<PeerIp>() {
+        return ip.to_string();
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return addr.ip().to_string();
+    }
+    "unknown".into()
 }
 
+/// The client's address, for a runtime that knows it without a socket (a Worker reads
+/// `CF-Connecting-IP`): a request extension the rate limits key on. Natively, axum's
+/// `ConnectInfo<SocketAddr>` is read when this is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerIp(pub IpAddr);
+
 fn set_limit_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, resets_in: Duration) {
-    let reset_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + resets_in;
+    // `chrono`, not `SystemTime`: it reads `Date.now()` on wasm32, where `SystemTime` panics.
+    let reset_at = chrono::Utc::now().timestamp().max(0) as u64 + resets_in.as_secs();
     headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_at.as_secs()));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_at));
 }
 
 /// Fixed one-minute windows per client IP and route group, counted in the key-value port so all
@@ -63,7 +76,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     let ip = client_ip(&req, state.info.trust_forwarded_for);
     match state.services.rate_limiter.hit(&ip, name, limit).await {
         Ok(decision) if !decision.allowed => {
-            crate::metrics::rate_limited(name);
+            metrics::counter!("alleato_rate_limit_rejections_total", "group" => name).increment(1);
             let retry_after_secs = decision.resets_in.as_secs_f64().ceil().max(1.0) as u64;
             let err = Error::RateLimited {
                 surface: Surface::Api,
@@ -119,7 +132,7 @@ pub async fn reject_declared_oversize(State(limits): State<DeclaredSizeLimits>, 
 
 /// Answers 408 with a JSON body when a handler takes longer than `timeout` to respond.
 pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
+    match alleato_core::rt::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => json_error(StatusCode::REQUEST_TIMEOUT, "timeout:api", "The request took too long."),
     }
