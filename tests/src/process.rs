@@ -31,7 +31,7 @@ pub fn server_binary() -> PathBuf {
     let binary = profile_dir.join("alleato");
     assert!(
         binary.exists(),
-        "{} is missing: build it first (`cargo build -p alleato-server --bin alleato`; `cargo xtask test` does)",
+        "{} is missing: build it first (`cargo build -p alleato-cli --bin alleato`; `cargo xtask test` does)",
         binary.display()
     );
     binary

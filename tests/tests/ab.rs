@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use alleato_cli::ab::{Operation, Report, SCHEMA, Workload};
 use alleato_e2e::process::{output_within, server_binary};
-use alleato_server::ab::{Operation, Report, SCHEMA, Workload};
 
 fn config(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/ab").join(name)

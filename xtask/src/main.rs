@@ -100,7 +100,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     services::cloudflare_shim()?;
     services::clean_postgres();
     // The multi-instance tests start the server binary as separate processes.
-    cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;
+    cargo(&["build", "--quiet", "-p", "alleato-cli", "--bin", "alleato"])?;
     let mut totals = (0, 0);
     let mut add = |run: anyhow::Result<(u64, u64)>| -> anyhow::Result<()> {
         run.map(|t| totals = (totals.0 + t.0, totals.1 + t.1))
@@ -255,7 +255,7 @@ const STACK_SUITES: &[&str] = &[
 ];
 
 fn schemathesis_only() -> anyhow::Result<()> {
-    cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;
+    cargo(&["build", "--quiet", "-p", "alleato-cli", "--bin", "alleato"])?;
     let (passed, failed) = schemathesis::run(&target_dir())?;
     println!("tests: {passed} passed, {failed} failed");
     if failed > 0 {
@@ -274,7 +274,7 @@ fn public_api_only(bless: bool) -> anyhow::Result<()> {
 }
 
 fn web_only() -> anyhow::Result<()> {
-    cargo(&["build", "--quiet", "-p", "alleato-server", "--bin", "alleato"])?;
+    cargo(&["build", "--quiet", "-p", "alleato-cli", "--bin", "alleato"])?;
     let (passed, failed) = web::run(&target_dir())?;
     println!("tests: {passed} passed, {failed} failed");
     Ok(())

@@ -26,6 +26,7 @@ pub const CRATES: &[(&str, &str)] = &[
     ("alleato-sdk", ""),
     ("alleato-http", ""),
     ("alleato-server", ""),
+    ("alleato-cli", ""),
 ];
 
 fn root() -> PathBuf {

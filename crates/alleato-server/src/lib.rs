@@ -1,12 +1,12 @@
-//! Alleato's HTTP server: configuration ([`config`]), the composition root ([`wiring`]), and the
-//! axum application. [`start`] is what the `alleato` binary and the end-to-end tests both run.
+//! Alleato's native server: configuration ([`config`]), the composition root ([`wiring`]), the
+//! accept loop with its limits, the background work and the lifecycle, around `alleato-http`'s
+//! router. [`start`] is what the `alleato` binary (`alleato-cli`) and the end-to-end tests both
+//! run; [`Alleato`] and [`Builder`] embed it in another program.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod ab;
 pub mod config;
 mod metrics;
-pub mod migrate;
 mod serve;
 pub mod wiring;
 

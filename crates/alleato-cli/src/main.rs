@@ -36,10 +36,10 @@ enum Command {
     PrintConfig,
     /// Move the data to other stores and prove nothing was lost (see the README).
     #[command(subcommand)]
-    Migrate(alleato_server::migrate::MigrateCommand),
+    Migrate(alleato_cli::migrate::MigrateCommand),
     /// Run one workload on two stacks (env files or running servers) and compare them:
     /// latency, throughput, errors, where the time goes, and whether results match.
-    Ab(alleato_server::ab::AbArgs),
+    Ab(alleato_cli::ab::AbArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<ExitCode> {
             .enable_all()
             .build()
             .context("starting the runtime")?
-            .block_on(alleato_server::migrate::run(command))?;
+            .block_on(alleato_cli::migrate::run(command))?;
         return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
     if let Some(Command::Ab(args)) = cli.command {
@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<ExitCode> {
             .enable_all()
             .build()
             .context("starting the runtime")?
-            .block_on(alleato_server::ab::run(args))?;
+            .block_on(alleato_cli::ab::run(args))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut config = Config::load().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;

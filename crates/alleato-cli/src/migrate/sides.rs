@@ -8,8 +8,8 @@ use alleato_core::migrations::MigrationPolicy;
 use alleato_core::ports::{DatabaseTransfer, KeyValueStore, ObjectStorage};
 use anyhow::{Context, bail};
 
-use crate::Config;
-use crate::wiring::{DatabaseBackend, Opener, StorageBackend, plan};
+use alleato_server::Config;
+use alleato_server::wiring::{DatabaseBackend, Opener, StorageBackend, plan};
 
 pub(super) struct Side {
     pub name: &'static str,
@@ -80,8 +80,8 @@ impl Side {
             database: database.transfer,
             objects,
             kv,
-            database_backend: crate::wiring::describe_database(&plan.database.backend),
-            storage_backend: crate::wiring::describe_storage(&plan.storage.backend),
+            database_backend: alleato_server::wiring::describe_database(&plan.database.backend),
+            storage_backend: alleato_server::wiring::describe_storage(&plan.storage.backend),
             store_id,
             storage_place,
         })

@@ -2,7 +2,7 @@
 //! local directory to S3, and back), and proves that nothing was lost.
 //!
 //! Each side is an env file with the server's own variables, read exactly as the server reads
-//! its environment ([`Config::from_env_file`](crate::Config::from_env_file)), and opened by the server's own wiring. A copy is
+//! its environment ([`Config::from_env_file`](alleato_server::Config::from_env_file)), and opened by the server's own wiring. A copy is
 //! a comparison first: every table is read from the source in key order, a batch at a time,
 //! beside the same key range of the target; rows the target lacks are written, rows it holds
 //! identically are skipped, rows that differ are reported and never overwritten. So a copy can

@@ -43,7 +43,7 @@ impl Side {
         env_file: &Path,
         out: &Path,
     ) -> anyhow::Result<Self> {
-        let vars = crate::Config::env_file_vars(env_file)?;
+        let vars = alleato_server::Config::env_file_vars(env_file)?;
         let set = |key: &str| vars.iter().any(|(k, _)| k == key);
         let addr = free_port()?;
         let mut command = Command::new(std::env::current_exe().context("finding the alleato binary")?);
