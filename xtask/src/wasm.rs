@@ -14,8 +14,15 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-/// The crates that must build for wasm32, with the features the Worker uses.
-pub const CRATES: &[(&str, &str)] = &[("alleato-core", ""), ("alleato-api", ""), ("alleato-http", "")];
+/// The crates that must build for wasm32, with the features the Worker uses: `None` for the
+/// crate's defaults, `Some(list)` for exactly `list` (`Some("")`: no feature at all).
+pub const CRATES: &[(&str, Option<&str>)] = &[
+    ("alleato-core", None),
+    ("alleato-api", None),
+    ("alleato-http", None),
+    // The SQL, the executor seam and the migrations, without rusqlite (a C library).
+    ("alleato-sqlite", Some("")),
+];
 
 /// Debian's compiler and cargo for wasm32 (Rust 1.96 from bookworm-security).
 const RUSTC: &str = "/usr/bin/rustc";
@@ -37,8 +44,11 @@ pub fn run(target: &Path) -> anyhow::Result<(u64, u64)> {
         say!("cargo check --target wasm32-unknown-unknown -p {package} (Debian's rustc, build-std)");
         let mut command = Command::new(CARGO);
         command.args(["check", "--quiet", "--target", "wasm32-unknown-unknown", "-p", package]);
-        if !features.is_empty() {
-            command.args(["--no-default-features", "--features", features]);
+        if let Some(features) = features {
+            command.arg("--no-default-features");
+            if !features.is_empty() {
+                command.args(["--features", features]);
+            }
         }
         let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
         // What `cargo xtask` was started with (rustup's toolchain) must not leak into Debian's.

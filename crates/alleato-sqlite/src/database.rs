@@ -1,5 +1,6 @@
 //! [`SqlDatabase`]: every database port, written once over an [`Executor`].
 
+#[cfg(feature = "rusqlite")]
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +10,12 @@ use alleato_core::sweep::SweepGate;
 use alleato_core::{Result, Surface};
 
 use crate::migrations;
+#[cfg(feature = "rusqlite")]
 use crate::pool::Pool;
 use crate::sql::{Executor, Outcome, Row, SqlError, Statement};
 
 /// Every database port (users, chats, documents, file metadata, admin) in SQLite's dialect,
-/// run by the executor `E`: a local file through [`Pool`] ([`SqliteDatabase`]), or any other
+/// run by the executor `E`: a local file through `Pool` (`SqliteDatabase`), or any other
 /// runner of SQLite statements, such as Cloudflare D1's HTTP API.
 #[derive(Clone)]
 pub struct SqlDatabase<E> {
@@ -23,8 +25,10 @@ pub struct SqlDatabase<E> {
 }
 
 /// The database on a local SQLite file (or in memory), through rusqlite.
+#[cfg(feature = "rusqlite")]
 pub type SqliteDatabase = SqlDatabase<Pool>;
 
+#[cfg(feature = "rusqlite")]
 impl SqlDatabase<Pool> {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self> {

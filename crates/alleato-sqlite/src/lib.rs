@@ -9,6 +9,10 @@
 //!   count (Workers KV); [`sql::d1::D1Local`] is D1's local stand-in.
 //! - [`SqliteKv`]: the embedded, persistent key-value store.
 //! - [`SqliteStreams`]: the embedded streams store, on disk, written in groups.
+//!
+//! Everything that runs SQLite itself (rusqlite: [`Pool`], [`SqliteKv`], [`SqliteStreams`],
+//! `D1Local`) is behind the default feature `rusqlite`. Without it, what is left is the SQL, the
+//! [`sql::Executor`] seam and the migrations, which compile for `wasm32-unknown-unknown`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -16,17 +20,26 @@ mod chats;
 mod counters;
 mod database;
 mod documents;
+#[cfg(feature = "rusqlite")]
 mod errors;
 mod files;
+#[cfg(feature = "rusqlite")]
 mod kv;
 pub mod migrations;
+#[cfg(feature = "rusqlite")]
 mod pool;
 pub mod sql;
+#[cfg(feature = "rusqlite")]
 mod streams;
 mod transfer;
 mod users;
 
-pub use database::{SqlDatabase, SqliteDatabase};
+pub use database::SqlDatabase;
+#[cfg(feature = "rusqlite")]
+pub use database::SqliteDatabase;
+#[cfg(feature = "rusqlite")]
 pub use kv::SqliteKv;
+#[cfg(feature = "rusqlite")]
 pub use pool::Pool;
+#[cfg(feature = "rusqlite")]
 pub use streams::SqliteStreams;

@@ -6,7 +6,10 @@
 //! transaction and a batch is the only atomic unit, so `BEGIN`, `COMMIT`, `ROLLBACK`,
 //! `SAVEPOINT` and `RELEASE` are refused, and so are the `PRAGMA`s this code could send.
 
-use super::{Executor, Outcome, SqlError, SqlErrorKind, Statement};
+#[cfg(feature = "rusqlite")]
+use super::{Executor, Outcome};
+use super::{SqlError, SqlErrorKind, Statement};
+#[cfg(feature = "rusqlite")]
 use crate::Pool;
 
 /// The most parameters one statement may bind on D1.
@@ -41,11 +44,13 @@ pub fn check(statement: &Statement) -> Result<(), SqlError> {
 
 /// D1's local stand-in, as `wrangler dev` runs one: a SQLite file through the same executor
 /// seam, refusing what D1 refuses.
+#[cfg(feature = "rusqlite")]
 #[derive(Clone)]
 pub struct D1Local {
     pool: Pool,
 }
 
+#[cfg(feature = "rusqlite")]
 impl D1Local {
     /// D1's rules over the SQLite file `pool` opened.
     pub fn new(pool: Pool) -> Self {
@@ -53,6 +58,7 @@ impl D1Local {
     }
 }
 
+#[cfg(feature = "rusqlite")]
 impl Executor for D1Local {
     async fn query(&self, statement: Statement) -> Result<Outcome, SqlError> {
         check(&statement)?;
@@ -83,6 +89,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "rusqlite")]
     #[tokio::test]
     async fn the_stand_in_runs_statements_and_refuses_like_d1() {
         let d1 = D1Local::new(Pool::memory(alleato_core::Surface::Database).unwrap());

@@ -4,7 +4,7 @@
 //! an [`Executor`], which has exactly two operations: run one statement and return its rows, or
 //! run a batch of statements atomically. That is what Cloudflare D1's HTTP API offers
 //! (`/query` with `{"sql", "params"}` or `{"batch": [...]}`, each batch one transaction), and
-//! what the local rusqlite pool ([`crate::Pool`]) offers too, so one body of SQL serves both.
+//! what the local rusqlite pool (`Pool`) offers too, so one body of SQL serves both.
 //!
 //! An executor implements: [`Executor::query`], [`Executor::batch`], conversion of its values to
 //! and from [`Value`], and the classification of its errors into a [`SqlError`] (the message text

@@ -62,6 +62,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "rusqlite")]
     #[test]
     fn the_migrations_split_into_the_same_schema() {
         let whole = rusqlite::Connection::open_in_memory().unwrap();
