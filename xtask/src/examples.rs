@@ -8,7 +8,7 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
     ("alleato-server", "mount", ""),
     ("alleato-server", "export_chats", ""),
     ("alleato-server", "routing_model", ""),
-    ("alleato-core", "directory_kv", "testkit"),
+    ("alleato-server", "directory_kv", ""),
 ];
 
 /// Runs every example; returns (passed, failed).

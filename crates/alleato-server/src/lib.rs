@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_api::AdapterInfo;
-use alleato_core::ports::LanguageModel;
+use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
 use alleato_core::services::AuthService;
+use alleato_core::services::DatabasePorts;
 use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -91,27 +92,59 @@ pub struct Alleato {
     adapters: Vec<AdapterInfo>,
     metrics_addr: Option<SocketAddr>,
     background: Vec<JoinHandle<()>>,
-    embedded_streams: Option<alleato_sqlite::SqliteStreams>,
-    kv_streams: Option<alleato_memory::KvStreams>,
+    lifecycle: wiring::Lifecycle,
 }
 
 /// What [`Alleato`] is built from: the configuration, and parts an embedding program supplies
 /// itself instead of the configured ones.
 pub struct Builder {
     config: Config,
-    model: Option<Arc<dyn LanguageModel>>,
+    overrides: wiring::Overrides,
 }
 
 impl Builder {
     /// Everything from `config`, until a part is supplied instead.
     pub fn new(config: Config) -> Self {
-        Self { config, model: None }
+        Self { config, overrides: wiring::Overrides::default() }
     }
 
     /// Answers with this language model instead of the configured one (the adapter table
     /// names it by its `describe()`).
     pub fn model(mut self, model: Arc<dyn LanguageModel>) -> Self {
-        self.model = Some(model);
+        self.overrides.model = Some(model);
+        self
+    }
+
+    /// Keeps users, chats, documents and file metadata in this database instead of the
+    /// configured one; `name` is what the adapter table shows (its first word, the metrics
+    /// label).
+    pub fn database(mut self, name: impl Into<String>, database: DatabasePorts) -> Self {
+        self.overrides.database = Some(wiring::Given::new(name, database));
+        self
+    }
+
+    /// Keeps uploads in this object storage instead of the configured one.
+    pub fn objects(mut self, name: impl Into<String>, objects: Arc<dyn ObjectStorage>) -> Self {
+        self.overrides.objects = Some(wiring::Given::new(name, objects));
+        self
+    }
+
+    /// Keeps sessions in this key-value store instead of the configured one.
+    pub fn kv(mut self, name: impl Into<String>, kv: Arc<dyn KeyValueStore>) -> Self {
+        self.overrides.kv = Some(wiring::Given::new(name, kv));
+        self
+    }
+
+    /// Counts rate limits and quotas in these counters instead of the configured ones.
+    pub fn counters(mut self, name: impl Into<String>, counters: Arc<dyn Counters>) -> Self {
+        self.overrides.counters = Some(wiring::Given::new(name, counters));
+        self
+    }
+
+    /// Writes generations to this streams store instead of the configured one (the program
+    /// flushes it, if it must, after [`Alleato::shutdown`]).
+    pub fn streams(mut self, name: impl Into<String>, streams: Arc<dyn StreamStore>) -> Self {
+        self.overrides.streams = Some(wiring::Given::new(name, streams));
         self
     }
 
@@ -123,20 +156,13 @@ impl Builder {
             Some(addr) => Some(metrics::serve(addr).await?),
             None => None,
         };
-        let overrides = wiring::Overrides { model: self.model };
-        let wired = wiring::wire_with(&config, overrides).await?;
+        let wired = wiring::wire_with(&config, self.overrides).await?;
         log_adapter_table(&wired.adapters);
-        if let Some(streams) = &wired.embedded_streams {
-            // Generations the last run left unfinished (a crash, a kill): store what they said.
-            let unfinished = streams.unfinished().await.context("reading the streams store")?;
-            let ended = wired.services.generation.recover_interrupted(&unfinished).await;
-            match ended {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(generations = n, "ended generations the last run left unfinished"),
-                Err(err) => {
-                    tracing::error!(error = %err, "could not end the generations the last run left unfinished")
-                }
-            }
+        // Generations the last run left unfinished (a crash, a kill): store what they said.
+        match wired.lifecycle.recover(&wired.services.generation).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(generations = n, "ended generations the last run left unfinished"),
+            Err(err) => tracing::error!(error = %err, "could not end the generations the last run left unfinished"),
         }
         // The login timing equaliser costs one Argon2 hash: compute it off the start-up path.
         tokio::task::spawn_blocking(AuthService::warm_up);
@@ -163,8 +189,7 @@ impl Builder {
             adapters: wired.adapters,
             metrics_addr,
             background,
-            embedded_streams: wired.embedded_streams,
-            kv_streams: wired.kv_streams,
+            lifecycle: wired.lifecycle,
         })
     }
 }
@@ -199,12 +224,7 @@ impl Alleato {
         for task in &self.background {
             task.abort();
         }
-        if let Some(streams) = &self.embedded_streams {
-            streams.flush().await;
-        }
-        if let Some(streams) = &self.kv_streams {
-            streams.flush().await;
-        }
+        self.lifecycle.flush().await;
     }
 }
 

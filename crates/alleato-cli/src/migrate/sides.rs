@@ -80,8 +80,8 @@ impl Side {
             database: database.transfer,
             objects,
             kv,
-            database_backend: alleato_server::wiring::describe_database(&plan.database.backend),
-            storage_backend: alleato_server::wiring::describe_storage(&plan.storage.backend),
+            database_backend: plan.database.backend.to_string(),
+            storage_backend: plan.storage.backend.to_string(),
             store_id,
             storage_place,
         })

@@ -26,7 +26,7 @@ pub trait UserStore: Send + Sync + 'static {
     async fn update_user(&self, user: &User) -> Result<()>;
     /// Deletes the user and everything it owns; `NotFound` if there is no such user.
     async fn delete_user(&self, id: UserId) -> Result<()>;
-    /// Records a logout for the other instances to read ([`crate::services::Revocations`]),
+    /// Records a logout for the other instances to read (the services' `Revocations`),
     /// and drops the records of logouts before `forget_before`. Recording one twice is fine.
     async fn revoke_session(&self, revocation: &SessionRevocation, forget_before: Timestamp) -> Result<()>;
     /// The logouts recorded at or after `since`, oldest first.

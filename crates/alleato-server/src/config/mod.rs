@@ -5,6 +5,7 @@
 //!
 //! This module holds the settings' shape and defaults; `load.rs` reads them in.
 
+mod jwt;
 mod load;
 
 use std::net::SocketAddr;

@@ -12,7 +12,6 @@ use alleato_core::ports::ObjectStorage;
 use alleato_core::services::DatabasePorts;
 use anyhow::{Context, bail};
 
-use super::open::{describe_database, describe_storage};
 use super::{Opener, plan};
 use crate::config::Config;
 
@@ -45,7 +44,7 @@ impl Secondary {
             let database = open.database(&plan.database).await.context("dual-write: the secondary's database")?;
             rows.push(AdapterInfo {
                 port: "database (secondary)".into(),
-                backend: describe_database(&plan.database.backend),
+                backend: plan.database.backend.to_string(),
                 why: why.clone(),
             });
             Some(database)
@@ -56,7 +55,7 @@ impl Secondary {
             let objects = open.objects(&plan.storage).context("dual-write: the secondary's object storage")?;
             rows.push(AdapterInfo {
                 port: "storage (secondary)".into(),
-                backend: describe_storage(&plan.storage.backend),
+                backend: plan.storage.backend.to_string(),
                 why,
             });
             Some(objects)

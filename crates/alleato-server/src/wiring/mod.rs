@@ -19,38 +19,67 @@
 //! A chosen backend that is not configured stops the start with an error naming what is
 //! missing.
 
+mod describe;
 mod dual;
 mod open;
 mod plan;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_api::AdapterInfo;
-use alleato_core::ports::LanguageModel;
-use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, Ports, Services};
+use alleato_core::ports::{Counters, KeyValueStore, LanguageModel, ObjectStorage, StreamStore};
+use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, GenerationService, Ports, Services};
 use alleato_sqlite::SqliteStreams;
-use anyhow::{Context, bail};
+use anyhow::Context;
 
+pub use self::describe::Backend;
 pub use self::dual::FileRepairLog;
-pub use self::open::{OpenedStreams, Opener, describe_database, describe_storage};
+pub use self::open::{OpenedStreams, Opener};
 pub use self::plan::{Choice, CountersBackend, DatabaseBackend, KvBackend, Plan, StorageBackend, StreamsBackend, plan};
 use crate::config::Config;
 
-/// What the server needs from the wiring: the services, the adapter table, and the streams
-/// store where it has more to do with it (the embedded one is read at start for generations a
-/// crash left unfinished; both are flushed at stop). Adapters that need sweeping sweep
-/// themselves.
+/// What the server needs from the wiring: the services, the adapter table, and what is left
+/// to do at start and at stop with the adapters that have more to do (see [`Lifecycle`]).
 pub struct Wired {
     /// Every use case, over the opened ports.
     pub services: Services,
     /// The start-up table: the backend of each port (and of dual-write's secondary), and why.
     pub adapters: Vec<AdapterInfo>,
-    /// The embedded streams store, when it serves the streams port.
-    pub embedded_streams: Option<SqliteStreams>,
-    /// Streams on Workers KV (or its stand-in), which the server flushes at stop.
-    pub kv_streams: Option<alleato_memory::KvStreams>,
+    /// Work at start and at stop that some adapters need.
+    pub lifecycle: Lifecycle,
+}
+
+/// What some adapters need beyond serving their port, without the server naming them: the
+/// embedded streams store is read at start for the generations a crash left unfinished, and
+/// the streams stores that hold writes in memory are flushed at stop. Adapters that need
+/// sweeping sweep themselves.
+#[derive(Default)]
+pub struct Lifecycle {
+    embedded_streams: Option<SqliteStreams>,
+    kv_streams: Option<alleato_memory::KvStreams>,
+}
+
+impl Lifecycle {
+    /// Ends, with what their streams said, the generations the last run of this data left
+    /// unfinished (a crash, a kill); how many. Only the embedded streams store outlives its
+    /// process with nobody else to finish them.
+    pub async fn recover(&self, generation: &GenerationService) -> anyhow::Result<usize> {
+        let Some(streams) = &self.embedded_streams else { return Ok(0) };
+        let unfinished = streams.unfinished().await.context("reading the streams store")?;
+        Ok(generation.recover_interrupted(&unfinished).await?)
+    }
+
+    /// Writes out what the streams stores still hold in memory. Call it once no request is
+    /// served.
+    pub async fn flush(&self) {
+        if let Some(streams) = &self.embedded_streams {
+            streams.flush().await;
+        }
+        if let Some(streams) = &self.kv_streams {
+            streams.flush().await;
+        }
+    }
 }
 
 /// Opens the database the configuration chooses, as the server does: for any other program
@@ -59,10 +88,36 @@ pub async fn open_database(config: &Config) -> anyhow::Result<DatabasePorts> {
     Opener::new(config).database(&plan(config).database).await
 }
 
-/// Parts a program supplies itself instead of the configured ones.
+/// A port a program supplies itself, with the name the adapter table and the metrics show.
+pub struct Given<T> {
+    /// The adapter.
+    pub port: T,
+    /// What it is, as the adapter table shows it: the first word is its metrics label.
+    pub name: String,
+}
+
+impl<T> Given<T> {
+    /// `port`, shown as `name`.
+    pub fn new(name: impl Into<String>, port: T) -> Self {
+        Self { port, name: name.into() }
+    }
+}
+
+/// Parts a program supplies itself instead of the configured ones. A given port is not opened
+/// from the configuration at all.
 #[derive(Default)]
 pub struct Overrides {
-    /// The language model, instead of the one `[ai]` configures.
+    /// The database (every database port), instead of the configured one.
+    pub database: Option<Given<DatabasePorts>>,
+    /// Object storage, instead of the configured one.
+    pub objects: Option<Given<Arc<dyn ObjectStorage>>>,
+    /// The key-value store (sessions), instead of the configured one.
+    pub kv: Option<Given<Arc<dyn KeyValueStore>>>,
+    /// Counters (rate limits), instead of the configured ones.
+    pub counters: Option<Given<Arc<dyn Counters>>>,
+    /// The streams store, instead of the configured one (the program flushes it itself).
+    pub streams: Option<Given<Arc<dyn StreamStore>>>,
+    /// The language model, instead of the one `[ai]` configures (named by its `describe()`).
     pub model: Option<Arc<dyn LanguageModel>>,
 }
 
@@ -78,35 +133,70 @@ pub async fn wire_with(config: &Config, overrides: Overrides) -> anyhow::Result<
         tracing::warn!("R2_PUBLIC_URL is ignored: uploads are not on R2 ({})", plan.storage.reason);
     }
     let open = Opener::new(config);
+    let mut table = Table::default();
     let secondary = dual::Secondary::open(config).await?;
-    let mut database = open.database(&plan.database).await?;
-    let mut objects = open.objects(&plan.storage)?;
+    let mut database = match overrides.database {
+        Some(given) => table.given("database", given),
+        None => {
+            let opened = open.database(&plan.database).await?;
+            table.planned("database", &plan.database);
+            opened
+        }
+    };
+    let mut objects = match overrides.objects {
+        Some(given) => table.given("storage", given),
+        None => {
+            let opened = open.objects(&plan.storage)?;
+            table.planned("storage", &plan.storage);
+            opened
+        }
+    };
     if let Some(secondary) = &secondary {
         database = secondary.database(database).await?;
         objects = secondary.objects(objects);
     }
-    let kv = open.kv(&plan.kv).await?;
-    let database = open.cache_announced_users(database, &plan.database.backend, &plan.kv).await?;
-    let counters = open.counters(&plan.counters).await?;
-    let streams = open.streams(&plan.streams).await?;
+    let kv = match overrides.kv {
+        Some(given) => table.given("key-value", given),
+        None => {
+            let opened = open.kv(&plan.kv).await?;
+            // Users cached in memory beside Redis: only over the configured database and store.
+            if table.is_planned("database") {
+                database = open.cache_announced_users(database, &plan.database.backend, &plan.kv).await?;
+            }
+            table.planned("key-value", &plan.kv);
+            opened
+        }
+    };
+    let counters = match overrides.counters {
+        Some(given) => table.given("counters", given),
+        None => {
+            let opened = open.counters(&plan.counters).await?;
+            table.planned("counters", &plan.counters);
+            opened
+        }
+    };
+    let mut lifecycle = Lifecycle::default();
+    let streams = match overrides.streams {
+        Some(given) => table.given("streams", given),
+        None => {
+            let opened = open.streams(&plan.streams).await?;
+            table.planned("streams", &plan.streams);
+            lifecycle = Lifecycle { embedded_streams: opened.embedded, kv_streams: opened.on_kv };
+            opened.port
+        }
+    };
     let (mut model, generation, mut model_choice) = open.model()?;
     if let Some(given) = overrides.model {
-        model_choice = Choice { backend: given.describe(), reason: "given by the program that embeds Alleato".into() };
+        model_choice = Choice { backend: given.describe(), reason: GIVEN.into() };
         model = given;
     }
-    let mut adapters = vec![
-        row("database", open::describe_database(&plan.database.backend), &plan.database.reason),
-        row("storage", open::describe_storage(&plan.storage.backend), &plan.storage.reason),
-        row("key-value", open::describe_kv(&plan.kv.backend), &plan.kv.reason),
-        row("counters", open::describe_counters(&plan.counters.backend), &plan.counters.reason),
-        row("streams", open::describe_streams(&plan.streams.backend), &plan.streams.reason),
-        row("model", model_choice.backend, &model_choice.reason),
-    ];
+    table.row("model", model_choice.backend, &model_choice.reason);
+    let labels = table.labels();
+    let mut adapters = table.rows;
     adapters.extend(secondary.into_iter().flat_map(|s| s.rows));
 
-    let jwt_secret = jwt_secret(config)?;
     let auth = AuthSettings {
-        jwt_secret,
+        jwt_secret: config.jwt_secret()?,
         session_ttl: Duration::from_secs(config.auth.session_ttl_secs.max(60)),
         logout_poll: Duration::from_secs(config.cloudflare.logout_poll_secs),
     };
@@ -114,84 +204,59 @@ pub async fn wire_with(config: &Config, overrides: Overrides) -> anyhow::Result<
         max_bytes: config.max_upload_bytes,
         download_url_ttl: Duration::from_secs(config.storage.download_url_ttl_secs),
     };
-    let mut ports = Ports::from_database(database, objects, kv, counters, streams.port, model);
+    let mut ports = Ports::from_database(database, objects, kv, counters, streams, model);
     if config.metrics_addr.is_some() {
-        let label = |i: usize| crate::metrics::ports::Backends::label(&adapters[i].backend);
-        let backends = crate::metrics::ports::Backends {
-            database: label(0),
-            storage: label(1),
-            kv: label(2),
-            counters: label(3),
-            streams: label(4),
-            model: label(5),
-        };
-        ports = crate::metrics::ports::meter(ports, &backends);
+        ports = crate::metrics::ports::meter(ports, &labels);
     }
-    Ok(Wired {
-        services: Services::new(ports, auth, files, generation),
-        adapters,
-        embedded_streams: streams.embedded,
-        kv_streams: streams.on_kv,
-    })
+    Ok(Wired { services: Services::new(ports, auth, files, generation), adapters, lifecycle })
+}
+
+/// The reason a given port shows in the adapter table.
+const GIVEN: &str = "given by the program that embeds Alleato";
+
+/// The adapter table as the ports are opened or given, and the metrics label of each.
+#[derive(Default)]
+struct Table {
+    rows: Vec<AdapterInfo>,
+    labels: Vec<(&'static str, &'static str)>,
+}
+
+impl Table {
+    fn planned<B: Backend>(&mut self, port: &'static str, choice: &Choice<B>) {
+        self.labels.push((port, choice.backend.label()));
+        self.rows.push(row(port, choice.backend.to_string(), &choice.reason));
+    }
+
+    fn given<T>(&mut self, port: &'static str, given: Given<T>) -> T {
+        self.labels.push((port, crate::metrics::ports::Backends::label(&given.name)));
+        self.rows.push(row(port, given.name, GIVEN));
+        given.port
+    }
+
+    fn row(&mut self, port: &'static str, backend: String, why: &str) {
+        self.labels.push((port, crate::metrics::ports::Backends::label(&backend)));
+        self.rows.push(row(port, backend, why));
+    }
+
+    fn is_planned(&self, port: &str) -> bool {
+        self.rows.iter().any(|r| r.port == port && r.why != GIVEN)
+    }
+
+    fn labels(&self) -> crate::metrics::ports::Backends {
+        let label = |port: &str| self.labels.iter().find(|(p, _)| *p == port).map_or("unknown", |(_, l)| *l);
+        crate::metrics::ports::Backends {
+            database: label("database"),
+            storage: label("storage"),
+            kv: label("key-value"),
+            counters: label("counters"),
+            streams: label("streams"),
+            model: label("model"),
+        }
+    }
 }
 
 fn row(port: &str, backend: String, why: &str) -> AdapterInfo {
     AdapterInfo { port: port.into(), backend, why: why.into() }
-}
-
-/// The configured secret; else (ephemeral) a random one; else the one kept in the data
-/// directory, generated on first start.
-fn jwt_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &config.auth.jwt_secret {
-        if secret.expose().len() < AuthSettings::MIN_SECRET_BYTES {
-            bail!("JWT_SECRET must be at least {} bytes long", AuthSettings::MIN_SECRET_BYTES);
-        }
-        return Ok(secret.expose().as_bytes().to_vec());
-    }
-    if config.ephemeral {
-        return Ok(random_secret().into_bytes());
-    }
-    let path = config.data_dir.join("jwt_secret");
-    load_or_create_secret(&path)
-}
-
-fn random_secret() -> String {
-    use rand::Rng;
-    let bytes: [u8; 48] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().len() >= AuthSettings::MIN_SECRET_BYTES => return Ok(text.trim().as_bytes().to_vec()),
-        Ok(_) => bail!("{} holds a secret shorter than 32 bytes; delete it or set JWT_SECRET", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let secret = random_secret();
-    write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
-    tracing::warn!(
-        path = %path.display(),
-        "JWT_SECRET is not set: generated a signing key and kept it in the data directory; \
-         set JWT_SECRET (the same on every instance) in production"
-    );
-    Ok(secret.into_bytes())
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(contents.as_bytes())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    std::fs::write(path, contents)
 }
 
 #[cfg(test)]
@@ -216,6 +281,50 @@ mod tests {
         assert!(err.contains("CLOUDFLARE_ACCOUNT_ID nor R2_ENDPOINT"), "{err}");
     }
 
+    /// A program that gives every port gets exactly those: nothing configured is opened (here
+    /// the configuration names a PostgreSQL, a Redis and an S3 that do not answer), and the
+    /// adapter table names what was given.
+    #[tokio::test]
+    async fn given_ports_replace_the_configured_ones_without_opening_them() {
+        let mut c = Config { data_dir: PathBuf::from("/nonexistent/alleato"), ..Config::default() };
+        c.database.url = Some(crate::config::Secret::new("postgres://nobody@127.0.0.1:1/none"));
+        c.redis.url = Some(crate::config::Secret::new("redis://127.0.0.1:1"));
+        c.storage.s3_bucket = Some("none".into());
+        c.storage.s3_endpoint = Some("http://127.0.0.1:1".into());
+        c.ephemeral = false;
+        c.auth.jwt_secret = Some(crate::config::Secret::new("k".repeat(AuthSettings::MIN_SECRET_BYTES)));
+        let database = alleato_sqlite::SqliteDatabase::memory().await.unwrap();
+        let kv = Arc::new(alleato_memory::MemoryKv::new());
+        let overrides = Overrides {
+            database: Some(Given::new("sqlite (given)", DatabasePorts::new(Arc::new(database)))),
+            objects: Some(Given::new("memory (given)", Arc::new(alleato_objects::ObjectStoreAdapter::memory()))),
+            kv: Some(Given::new("memory (sessions)", kv.clone())),
+            counters: Some(Given::new("memory (counters)", Arc::new(alleato_memory::MemoryKv::new()))),
+            streams: Some(Given::new("memory (streams)", Arc::new(alleato_memory::MemoryStreams::new()))),
+            model: None,
+        };
+        let wired = wire_with(&c, overrides).await.expect("nothing configured is opened");
+        let rows: Vec<(&str, &str, &str)> =
+            wired.adapters.iter().map(|a| (a.port.as_str(), a.backend.as_str(), a.why.as_str())).collect();
+        assert_eq!(
+            &rows[..5],
+            &[
+                ("database", "sqlite (given)", GIVEN),
+                ("storage", "memory (given)", GIVEN),
+                ("key-value", "memory (sessions)", GIVEN),
+                ("counters", "memory (counters)", GIVEN),
+                ("streams", "memory (streams)", GIVEN),
+            ]
+        );
+        assert_eq!(rows[5].0, "model");
+        // The services use the given store: a guest session is a record in it.
+        wired.services.auth.guest().await.unwrap();
+        use alleato_core::ports::KeyValueStore;
+        use futures::StreamExt;
+        let keys: Vec<_> = kv.keys("").collect().await;
+        assert_eq!(keys.len(), 1, "one session in the given store: {keys:?}");
+    }
+
     /// R2 is the S3 adapter with R2's region and path-style requests: here against the local
     /// S3 server the tests use (s3s-fs, which checks SigV4 signatures), as R2's endpoint would be.
     #[tokio::test]
@@ -230,7 +339,7 @@ mod tests {
         c.storage.s3_prefix = Some(format!("r2-preset-{}", uuid::Uuid::new_v4().simple()));
         let plan = plan(&c);
         assert_eq!(plan.storage.backend, StorageBackend::R2);
-        assert_eq!(open::describe_storage(&plan.storage.backend), "r2 (S3 API, object_store)");
+        assert_eq!(plan.storage.backend.to_string(), "r2 (S3 API, object_store)");
         let objects = Opener::new(&c).objects(&plan.storage).unwrap();
         objects.put("a/b.txt", bytes::Bytes::from_static(b"hello"), "text/plain").await.unwrap();
         let stored = objects.get("a/b.txt").await.unwrap().expect("stored");
@@ -274,7 +383,7 @@ mod tests {
         c.cloudflare.api_base_url =
             std::env::var("ALLEATO_TEST_CF_URL").unwrap_or_else(|_| "http://127.0.0.1:8787/client/v4".into());
         let plan = plan(&c);
-        assert_eq!(open::describe_database(&plan.database.backend), "d1 (REST API)");
+        assert_eq!(plan.database.backend.to_string(), "d1 (REST API)");
         let database = Opener::new(&c).database(&plan.database).await.unwrap();
         database.admin.ping().await.unwrap();
         let user = alleato_core::model::User {

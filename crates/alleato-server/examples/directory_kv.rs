@@ -1,9 +1,11 @@
 //! A key-value store written outside Alleato's adapters, over a backend of its own (a plain
-//! directory, one file per key), proven by the same conformance suite every adapter passes:
-//! the `testkit` feature exports it.
+//! directory, one file per key), proven by the same conformance suite every adapter passes
+//! (`alleato-core`'s `testkit` feature exports it), then serving Alleato's sessions in place of
+//! the configured store (`Builder::kv`).
 //!
 //! ```sh
-//! cargo run -p alleato-core --features testkit --example directory_kv
+//! cargo run -p alleato-server --example directory_kv            # serves until Ctrl+C
+//! cargo run -p alleato-server --example directory_kv -- --smoke # checks itself and exits
 //! ```
 //!
 //! In a crate of your own: depend on `alleato-core` with `features = ["testkit"]` (as a
@@ -16,12 +18,14 @@
 //! }
 //! ```
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use alleato_core::ports::{KeyValueStore, check_key};
 use alleato_core::{Error, Result, Surface};
+use alleato_server::{Builder, Config};
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
@@ -157,11 +161,48 @@ fn io(err: std::io::Error) -> Error {
 }
 
 #[tokio::main]
-async fn main() {
+async fn main() -> anyhow::Result<()> {
     let base = std::env::temp_dir().join(format!("alleato-directory-kv-{}", uuid::Uuid::new_v4().simple()));
     // Every case of the key-value contract, each on a fresh directory, all at once (the TTL
     // cases mostly wait). A failed case panics with the contract's own message.
     alleato_core::kv_conformance!(@together Arc::new(DirectoryKv::new(base.join(uuid::Uuid::new_v4().simple().to_string()))));
+    println!("directory_kv: the key-value conformance suite passes");
+
+    // Then the sessions of a whole Alleato live in it; everything else as configured.
+    let sessions = base.join("sessions");
+    let config = Config { ephemeral: true, web_app: false, ..Config::default() };
+    let kv = Arc::new(DirectoryKv::new(sessions.clone()));
+    let alleato = Builder::new(config).kv(format!("directory ({})", sessions.display()), kv).build().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = alleato.router().into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    if std::env::args().any(|a| a == "--smoke") {
+        smoke(addr, &sessions).await?;
+        println!("directory_kv: ok (sessions kept in {})", sessions.display());
+    } else {
+        println!("http://{addr}/api/v1/ with sessions in {}; Ctrl+C stops", sessions.display());
+        tokio::signal::ctrl_c().await?;
+    }
+    server.abort();
+    alleato.shutdown().await;
     let _ = std::fs::remove_dir_all(&base);
-    println!("directory_kv: ok (the key-value conformance suite passes)");
+    Ok(())
+}
+
+/// A guest session is a file in the directory, the session works, and a logout removes it.
+async fn smoke(addr: SocketAddr, sessions: &std::path::Path) -> anyhow::Result<()> {
+    let files = || std::fs::read_dir(sessions).map(|d| d.flatten().filter(|e| e.path().is_file()).count()).unwrap_or(0);
+    let alleato = alleato_sdk::Client::new(format!("http://{addr}"));
+    let health = alleato.health().await?;
+    let row = health.adapters.iter().find(|a| a.port == "key-value").map(|a| a.backend.as_str());
+    anyhow::ensure!(row.is_some_and(|b| b.starts_with("directory")), "the adapter table names the store: {row:?}");
+    let session = alleato.guest().await?;
+    anyhow::ensure!(files() == 1, "the session is one file in the directory ({} found)", files());
+    let signed_in = alleato.with_token(&session.token);
+    signed_in.create_chat(&Default::default()).await?;
+    signed_in.logout().await?;
+    anyhow::ensure!(files() == 0, "the logout removed the session's file ({} left)", files());
+    anyhow::ensure!(signed_in.create_chat(&Default::default()).await.is_err(), "the token no longer works");
+    Ok(())
 }
