@@ -61,12 +61,21 @@ pub struct StreamCapabilities {
     /// stream as absent: zero where a write is seen everywhere once it returns (the embedded
     /// store, Redis). A reader told by the database that a stream exists waits this long for it.
     pub visible_elsewhere_within: Duration,
+    /// Appends to one stream must come from one instance at a time, its writer (a generation
+    /// runs on one instance, so the services keep to this). An append on another instance
+    /// takes the stream over, and entries the previous writer had not yet stored may be lost.
+    /// False where any instance may append (Redis, and the stores of one process).
+    pub single_writer: bool,
+    /// How long a `request_stop` made on another instance may take to end the writer's
+    /// `wait_for_stop`: zero where the stop is pushed (Redis pub/sub; one process).
+    pub stop_elsewhere_within: Duration,
 }
 
 /// Append-only streams with live following: generations and the generic streams resource.
 ///
 /// # Contract
-/// - Entries are numbered from 1 in append order; a number is never reused.
+/// - Entries are numbered from 1 in append order; a number is never reused (on a store that
+///   declares [`StreamCapabilities::single_writer`], while one instance appends to a stream).
 /// - A stream expires `ttl` after its last append (or creation), and `keep` after it is
 ///   finished (the finish replaces the TTL); expired streams read as absent.
 /// - `create` of an existing id is a `Conflict`. A store shared through an eventually
@@ -79,7 +88,9 @@ pub struct StreamCapabilities {
 /// - A stream another instance created may read as absent for up to
 ///   [`StreamCapabilities::visible_elsewhere_within`] after its `create` returned.
 /// - `request_stop` marks the stream (its info shows `stop_requested`) and ends every
-///   `wait_for_stop` on it, on any instance that shares the store, without polling.
+///   `wait_for_stop` on it: on the same instance at once, on any other instance that shares
+///   the store within [`StreamCapabilities::stop_elsewhere_within`] (zero: pushed, without
+///   polling).
 #[async_trait]
 pub trait StreamStore: Send + Sync + 'static {
     /// Creates an empty stream holding `metadata`, expiring `ttl` from now unless appended to;

@@ -14,30 +14,16 @@ use crate::time::{Timestamp, now};
 
 mod documents;
 mod generation;
-mod revocations;
 mod transfer;
 pub use documents::*;
 pub use generation::*;
-pub use revocations::*;
 pub use transfer::*;
-
-fn user_at(created_at: Timestamp) -> User {
-    let id = UserId::new();
-    User {
-        id,
-        email: format!("{}@example.com", id.as_uuid().simple()),
-        kind: UserKind::Regular,
-        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
-        created_at,
-        sessions_valid_from: None,
-    }
-}
-
-async fn new_user(db: &dyn Database) -> User {
-    let user = user_at(now());
-    db.insert_user(&user).await.unwrap();
-    user
-}
+// The user cases run in the users suite too, over a `UserStore` alone.
+pub use super::users::{
+    a_deleted_user_reads_as_absent, emails_are_unique, logouts_are_recorded_for_every_instance_to_read,
+    updating_a_missing_user_is_not_found, users_round_trip,
+};
+use super::users::{new_user, user_at};
 
 fn chat_at(user: UserId, created_at: Timestamp) -> Chat {
     Chat {
@@ -104,43 +90,6 @@ fn file_for(user: UserId, chat: Option<ChatId>) -> FileMeta {
         chat_id: chat,
         created_at: now(),
     }
-}
-
-/// A user reads back by id and by email as stored, and an update replaces its email, kind, password
-/// hash and `sessions_valid_from`.
-pub async fn users_round_trip(db: Arc<dyn Database>) {
-    let user = new_user(&*db).await;
-    assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(user.clone()));
-    assert_eq!(db.user_by_email(&user.email).await.unwrap(), Some(user.clone()));
-    assert_eq!(db.user_by_id(UserId::new()).await.unwrap(), None);
-    let mut changed = user.clone();
-    changed.email = format!("new-{}", user.email);
-    changed.kind = UserKind::Guest;
-    changed.password_hash = None;
-    changed.sessions_valid_from = Some(user.created_at + Duration::minutes(5));
-    db.update_user(&changed).await.unwrap();
-    assert_eq!(db.user_by_id(user.id).await.unwrap(), Some(changed));
-    assert_eq!(db.user_by_email(&user.email).await.unwrap(), None);
-}
-
-/// Inserting or updating to a taken email, or inserting a taken id, is a `Conflict`.
-pub async fn emails_are_unique(db: Arc<dyn Database>) {
-    let first = new_user(&*db).await;
-    let mut second = user_at(now());
-    second.email = first.email.clone();
-    assert!(matches!(db.insert_user(&second).await, Err(Error::Conflict { .. })));
-    let other = new_user(&*db).await;
-    let mut stolen = other.clone();
-    stolen.email = first.email.clone();
-    assert!(matches!(db.update_user(&stolen).await, Err(Error::Conflict { .. })));
-    assert!(matches!(db.insert_user(&first).await, Err(Error::Conflict { .. })), "duplicate id");
-}
-
-/// Updating or deleting a user that does not exist is `NotFound`.
-pub async fn updating_a_missing_user_is_not_found(db: Arc<dyn Database>) {
-    let ghost = user_at(now());
-    assert!(matches!(db.update_user(&ghost).await, Err(Error::NotFound { .. })));
-    assert!(matches!(db.delete_user(ghost.id).await, Err(Error::NotFound { .. })));
 }
 
 /// Deleting a user deletes its chats, messages, votes, streams, documents, suggestions and file

@@ -20,6 +20,7 @@ pub mod kv;
 pub mod model;
 pub mod objects;
 pub mod streams;
+pub mod users;
 
 /// Expands `cases` of `module` into `#[tokio::test]`s, each over a fresh `$make`.
 #[doc(hidden)]
@@ -67,6 +68,7 @@ macro_rules! database_conformance {
                 logouts_are_recorded_for_every_instance_to_read,
                 emails_are_unique,
                 updating_a_missing_user_is_not_found,
+                a_deleted_user_reads_as_absent,
                 deleting_a_user_deletes_everything_it_owns,
                 chats_round_trip,
                 duplicate_chat_ids_conflict,
@@ -104,6 +106,25 @@ macro_rules! database_conformance {
     };
     ($make:expr) => {
         $crate::database_conformance!(@cases, $make);
+    };
+}
+
+/// The users suite, over a factory of `Arc<T>` where `T: UserStore` (the database suite runs
+/// these cases too; this runs them on what serves users alone, such as `CachedUsers`).
+#[macro_export]
+macro_rules! users_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases! {
+            users,
+            $make,
+            [
+                users_round_trip,
+                emails_are_unique,
+                updating_a_missing_user_is_not_found,
+                a_deleted_user_reads_as_absent,
+                logouts_are_recorded_for_every_instance_to_read,
+            ]
+        }
     };
 }
 
@@ -239,6 +260,7 @@ mod guard {
             ("objects", include_str!("objects.rs"), "macro_rules! objects_conformance"),
             ("streams", include_str!("streams.rs"), "macro_rules! streams_conformance"),
             ("model", include_str!("model.rs"), "macro_rules! model_conformance"),
+            ("users", include_str!("users.rs"), "macro_rules! users_conformance"),
         ];
         for (name, source, macro_start) in suites {
             let start = macros.find(macro_start).unwrap_or_else(|| panic!("{name}: no macro"));

@@ -173,6 +173,7 @@ pub async fn stop_requests_wake_the_writer_and_show(store: Arc<dyn StreamStore>)
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!writer.is_finished(), "no stop yet: the writer keeps waiting");
     store.request_stop(&id).await.unwrap();
+    // Asked on the same handle: at once, whatever the store declares for other instances.
     let waited = tokio::time::timeout(Duration::from_secs(5), writer).await.expect("the stop woke the writer").unwrap();
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     let info = store.info(&id).await.unwrap().unwrap();

@@ -381,7 +381,13 @@ impl StreamStore for KvStreams {
             Consistency::Strong => Duration::ZERO,
             Consistency::Eventual { within } | Consistency::Announced { within } => within,
         };
-        StreamCapabilities { visible_elsewhere_within: settings.flush_every + settings.poll_every + propagation }
+        StreamCapabilities {
+            visible_elsewhere_within: settings.flush_every + settings.poll_every + propagation,
+            // One value per stream, written whole by its owner: two writers overwrite each other.
+            single_writer: true,
+            // The owner reads the stop key every `stop_poll_every`; KV may take its propagation.
+            stop_elsewhere_within: settings.stop_poll_every + propagation,
+        }
     }
 }
 

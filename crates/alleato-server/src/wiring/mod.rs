@@ -19,7 +19,6 @@
 //! A chosen backend that is not configured stops the start with an error naming what is
 //! missing.
 
-mod describe;
 mod dual;
 mod open;
 mod plan;
@@ -33,10 +32,11 @@ use alleato_core::services::{AuthSettings, DatabasePorts, FileSettings, Generati
 use alleato_sqlite::SqliteStreams;
 use anyhow::Context;
 
-pub use self::describe::Backend;
 pub use self::dual::FileRepairLog;
 pub use self::open::{OpenedStreams, Opener};
-pub use self::plan::{Choice, CountersBackend, DatabaseBackend, KvBackend, Plan, StorageBackend, StreamsBackend, plan};
+pub use self::plan::{
+    Backend, Choice, CountersBackend, DatabaseBackend, KvBackend, Plan, StorageBackend, StreamsBackend, plan,
+};
 use crate::config::Config;
 
 /// What the server needs from the wiring: the services, the adapter table, and what is left

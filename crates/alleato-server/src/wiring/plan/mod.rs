@@ -1,5 +1,6 @@
 //! The pure decision: which backend each port gets, and why. No I/O.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::{Config, Secret};
@@ -228,97 +229,135 @@ fn choose<B, S>(
     Choice::new(embedded, "nothing else configured: embedded default")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+// How each backend describes itself: in the start-up table and on `/health` (`Display`:
+// `sqlite (./data/alleato.sqlite3)`, `postgres (sqlx)`), and as the `backend` label of the
+// port metrics (`label`: the first word, from a closed set).
 
-    fn config() -> Config {
-        Config { data_dir: PathBuf::from("/d"), ..Config::default() }
-    }
+/// A backend of some port: how it describes itself.
+pub trait Backend: fmt::Display {
+    /// The `backend` label of the port metrics: the first word of the description, one of a
+    /// closed set.
+    fn label(&self) -> &'static str;
+}
 
-    #[test]
-    fn nothing_configured_means_embedded() {
-        let plan = plan(&config());
-        assert_eq!(plan.database.backend, DatabaseBackend::Sqlite(PathBuf::from("/d/alleato.sqlite3")));
-        assert_eq!(plan.storage.backend, StorageBackend::Local(PathBuf::from("/d/objects")));
-        assert_eq!(plan.kv.backend, KvBackend::Embedded(PathBuf::from("/d/kv.sqlite3")));
-        assert_eq!(plan.counters.backend, CountersBackend::Embedded(PathBuf::from("/d/kv.sqlite3")));
-        assert_eq!(plan.streams.backend, StreamsBackend::Embedded(PathBuf::from("/d/streams.sqlite3")));
-        assert!(plan.database.reason.contains("embedded default"));
-    }
-
-    #[test]
-    fn per_service_flag_beats_use_cloudflare_beats_settings() {
-        let mut c = config();
-        c.cloudflare.use_cloudflare = Some(true);
-        c.cloudflare.use_cloudflare_storage = Some(false);
-        c.cloudflare.api_token = Some(Secret::new("token"));
-        c.redis.url = Some(Secret::new("redis://x"));
-        let plan = plan(&c);
-        assert_eq!(plan.database, Choice::new(DatabaseBackend::D1, "USE_CLOUDFLARE=true"));
-        assert_eq!(plan.storage, Choice::new(StorageBackend::S3, "USE_CLOUDFLARE_STORAGE=false"));
-        assert_eq!(plan.kv.backend, KvBackend::WorkersKv, "USE_CLOUDFLARE outranks REDIS_URL");
-        assert_eq!(plan.counters.backend, CountersBackend::D1, "beside Workers KV, counters are in D1");
-        assert_eq!(plan.streams.backend, StreamsBackend::WorkersKv);
-    }
-
-    #[test]
-    fn cloudflare_without_credentials_runs_on_local_stand_ins() {
-        let mut c = config();
-        c.cloudflare.use_cloudflare = Some(true);
-        let p = plan(&c);
-        assert_eq!(p.database.backend, DatabaseBackend::D1Local(PathBuf::from("/d/d1.sqlite3")));
-        assert_eq!(p.storage.backend, StorageBackend::R2Local(PathBuf::from("/d/r2")));
-        assert_eq!(p.kv.backend, KvBackend::WorkersKvLocal(PathBuf::from("/d/workers-kv.sqlite3")));
-        assert_eq!(p.counters.backend, CountersBackend::D1Local(PathBuf::from("/d/d1.sqlite3")));
-        assert_eq!(p.streams.backend, StreamsBackend::WorkersKvLocal(PathBuf::from("/d/workers-kv.sqlite3")));
-        assert!(p.database.reason.ends_with("no CLOUDFLARE_API_TOKEN: local stand-in"), "{}", p.database.reason);
-        assert!(p.storage.reason.ends_with("no R2_ACCESS_KEY_ID: local stand-in"), "{}", p.storage.reason);
-    }
-
-    #[test]
-    fn the_streams_flag_moves_streams_only() {
-        let mut c = config();
-        c.cloudflare.api_token = Some(Secret::new("token"));
-        c.redis.url = Some(Secret::new("redis://x"));
-        c.cloudflare.use_cloudflare_streams = Some(true);
-        let p = plan(&c);
-        assert_eq!(p.streams, Choice::new(StreamsBackend::WorkersKv, "USE_CLOUDFLARE_STREAMS=true"));
-        assert_eq!((p.kv.backend, p.counters.backend), (KvBackend::Redis, CountersBackend::Redis));
-        c.redis.url = None;
-        c.cloudflare.use_cloudflare_streams = Some(false);
-        let p = plan(&c);
-        assert_eq!(p.streams.backend, StreamsBackend::Redis, "false asks for the traditional backend");
-        assert_eq!(p.kv.backend, KvBackend::Embedded(PathBuf::from("/d/kv.sqlite3")));
-    }
-
-    #[test]
-    fn connection_settings_pick_the_traditional_backend() {
-        let mut c = config();
-        c.database.url = Some(Secret::new("postgres://db"));
-        c.redis.url = Some(Secret::new("redis://r"));
-        let p = plan(&c);
-        assert_eq!(p.database.backend, DatabaseBackend::Postgres);
-        assert_eq!((p.kv.backend, p.streams.backend), (KvBackend::Redis, StreamsBackend::Redis));
-        c.database.url = Some(Secret::new("sqlite:///tmp/x.sqlite3"));
-        assert_eq!(plan(&c).database.backend, DatabaseBackend::Sqlite(PathBuf::from("/tmp/x.sqlite3")));
-    }
-
-    #[test]
-    fn ephemeral_wins() {
-        let mut c = config();
-        c.ephemeral = true;
-        c.cloudflare.use_cloudflare = Some(true);
-        let p = plan(&c);
-        assert_eq!(
-            (p.database.backend, p.storage.backend, p.kv.backend, p.counters.backend, p.streams.backend),
-            (
-                DatabaseBackend::Memory,
-                StorageBackend::Memory,
-                KvBackend::Memory,
-                CountersBackend::Memory,
-                StreamsBackend::Memory
-            )
-        );
+impl fmt::Display for DatabaseBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("sqlite (in memory)"),
+            Self::Sqlite(path) => write!(f, "sqlite ({})", path.display()),
+            Self::Postgres => f.write_str("postgres (sqlx)"),
+            Self::D1 => f.write_str("d1 (REST API)"),
+            Self::D1Local(path) => write!(f, "d1 (local stand-in: {})", path.display()),
+        }
     }
 }
+
+impl Backend for DatabaseBackend {
+    /// The metrics label: `sqlite`, `postgres` or `d1`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Memory | Self::Sqlite(_) => "sqlite",
+            Self::Postgres => "postgres",
+            Self::D1 | Self::D1Local(_) => "d1",
+        }
+    }
+}
+
+impl fmt::Display for StorageBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Local(dir) => write!(f, "local ({})", dir.display()),
+            Self::S3 => f.write_str("s3 (object_store)"),
+            Self::R2 => f.write_str("r2 (S3 API, object_store)"),
+            Self::R2Local(dir) => write!(f, "r2 (local stand-in: {})", dir.display()),
+        }
+    }
+}
+
+impl Backend for StorageBackend {
+    /// The metrics label: `memory`, `local`, `s3` or `r2`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Local(_) => "local",
+            Self::S3 => "s3",
+            Self::R2 | Self::R2Local(_) => "r2",
+        }
+    }
+}
+
+impl fmt::Display for KvBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Embedded(path) => write!(f, "embedded ({})", path.display()),
+            Self::Redis => f.write_str("redis"),
+            Self::WorkersKv => f.write_str("workers-kv (REST API)"),
+            Self::WorkersKvLocal(path) => write!(f, "workers-kv (local stand-in: {})", path.display()),
+        }
+    }
+}
+
+impl Backend for KvBackend {
+    /// The metrics label: `memory`, `embedded`, `redis` or `workers-kv`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Embedded(_) => "embedded",
+            Self::Redis => "redis",
+            Self::WorkersKv | Self::WorkersKvLocal(_) => "workers-kv",
+        }
+    }
+}
+
+impl fmt::Display for CountersBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Embedded(path) => write!(f, "embedded ({})", path.display()),
+            Self::Redis => f.write_str("redis"),
+            Self::D1 => f.write_str("d1 (REST API)"),
+            Self::D1Local(path) => write!(f, "d1 (local stand-in: {})", path.display()),
+        }
+    }
+}
+
+impl Backend for CountersBackend {
+    /// The metrics label: `memory`, `embedded`, `redis` or `d1`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Embedded(_) => "embedded",
+            Self::Redis => "redis",
+            Self::D1 | Self::D1Local(_) => "d1",
+        }
+    }
+}
+
+impl fmt::Display for StreamsBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory (this process)"),
+            Self::Embedded(path) => write!(f, "embedded ({})", path.display()),
+            Self::Redis => f.write_str("redis streams"),
+            Self::WorkersKv => f.write_str("workers-kv (REST API)"),
+            Self::WorkersKvLocal(path) => write!(f, "workers-kv (local stand-in: {})", path.display()),
+        }
+    }
+}
+
+impl Backend for StreamsBackend {
+    /// The metrics label: `memory`, `embedded`, `redis` or `workers-kv`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Embedded(_) => "embedded",
+            Self::Redis => "redis",
+            Self::WorkersKv | Self::WorkersKvLocal(_) => "workers-kv",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
