@@ -235,126 +235,96 @@ fn choose<B, S>(
 
 /// A backend of some port: how it describes itself.
 pub trait Backend: fmt::Display {
-    /// The `backend` label of the port metrics: the first word of the description, one of a
-    /// closed set.
-    fn label(&self) -> &'static str;
+    /// Its name, which is the `backend` label of the port metrics (one of a closed set), and
+    /// what distinguishes it from the others of that name (a path, the API it goes through).
+    fn parts(&self) -> (&'static str, Option<String>);
+
+    /// The metrics label: the first word of the description.
+    fn label(&self) -> &'static str {
+        self.parts().0
+    }
 }
 
-impl fmt::Display for DatabaseBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Memory => f.write_str("sqlite (in memory)"),
-            Self::Sqlite(path) => write!(f, "sqlite ({})", path.display()),
-            Self::Postgres => f.write_str("postgres (sqlx)"),
-            Self::D1 => f.write_str("d1 (REST API)"),
-            Self::D1Local(path) => write!(f, "d1 (local stand-in: {})", path.display()),
+/// `name (detail)`, or `name` alone.
+macro_rules! display_by_parts {
+    ($($backend:ty),*) => {$(
+        impl fmt::Display for $backend {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.parts() {
+                    (name, Some(detail)) => write!(f, "{name} ({detail})"),
+                    (name, None) => f.write_str(name),
+                }
+            }
         }
-    }
+    )*};
+}
+
+display_by_parts!(DatabaseBackend, StorageBackend, KvBackend, CountersBackend, StreamsBackend);
+
+fn at(path: &std::path::Path) -> Option<String> {
+    Some(path.display().to_string())
+}
+
+fn stand_in(path: &std::path::Path) -> Option<String> {
+    Some(format!("local stand-in: {}", path.display()))
 }
 
 impl Backend for DatabaseBackend {
-    /// The metrics label: `sqlite`, `postgres` or `d1`.
-    fn label(&self) -> &'static str {
+    fn parts(&self) -> (&'static str, Option<String>) {
         match self {
-            Self::Memory | Self::Sqlite(_) => "sqlite",
-            Self::Postgres => "postgres",
-            Self::D1 | Self::D1Local(_) => "d1",
-        }
-    }
-}
-
-impl fmt::Display for StorageBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Memory => f.write_str("memory"),
-            Self::Local(dir) => write!(f, "local ({})", dir.display()),
-            Self::S3 => f.write_str("s3 (object_store)"),
-            Self::R2 => f.write_str("r2 (S3 API, object_store)"),
-            Self::R2Local(dir) => write!(f, "r2 (local stand-in: {})", dir.display()),
+            Self::Memory => ("sqlite", Some("in memory".into())),
+            Self::Sqlite(path) => ("sqlite", at(path)),
+            Self::Postgres => ("postgres", Some("sqlx".into())),
+            Self::D1 => ("d1", Some("REST API".into())),
+            Self::D1Local(path) => ("d1", stand_in(path)),
         }
     }
 }
 
 impl Backend for StorageBackend {
-    /// The metrics label: `memory`, `local`, `s3` or `r2`.
-    fn label(&self) -> &'static str {
+    fn parts(&self) -> (&'static str, Option<String>) {
         match self {
-            Self::Memory => "memory",
-            Self::Local(_) => "local",
-            Self::S3 => "s3",
-            Self::R2 | Self::R2Local(_) => "r2",
-        }
-    }
-}
-
-impl fmt::Display for KvBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Memory => f.write_str("memory"),
-            Self::Embedded(path) => write!(f, "embedded ({})", path.display()),
-            Self::Redis => f.write_str("redis"),
-            Self::WorkersKv => f.write_str("workers-kv (REST API)"),
-            Self::WorkersKvLocal(path) => write!(f, "workers-kv (local stand-in: {})", path.display()),
+            Self::Memory => ("memory", None),
+            Self::Local(dir) => ("local", at(dir)),
+            Self::S3 => ("s3", Some("object_store".into())),
+            Self::R2 => ("r2", Some("S3 API, object_store".into())),
+            Self::R2Local(dir) => ("r2", stand_in(dir)),
         }
     }
 }
 
 impl Backend for KvBackend {
-    /// The metrics label: `memory`, `embedded`, `redis` or `workers-kv`.
-    fn label(&self) -> &'static str {
+    fn parts(&self) -> (&'static str, Option<String>) {
         match self {
-            Self::Memory => "memory",
-            Self::Embedded(_) => "embedded",
-            Self::Redis => "redis",
-            Self::WorkersKv | Self::WorkersKvLocal(_) => "workers-kv",
-        }
-    }
-}
-
-impl fmt::Display for CountersBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Memory => f.write_str("memory"),
-            Self::Embedded(path) => write!(f, "embedded ({})", path.display()),
-            Self::Redis => f.write_str("redis"),
-            Self::D1 => f.write_str("d1 (REST API)"),
-            Self::D1Local(path) => write!(f, "d1 (local stand-in: {})", path.display()),
+            Self::Memory => ("memory", None),
+            Self::Embedded(path) => ("embedded", at(path)),
+            Self::Redis => ("redis", None),
+            Self::WorkersKv => ("workers-kv", Some("REST API".into())),
+            Self::WorkersKvLocal(path) => ("workers-kv", stand_in(path)),
         }
     }
 }
 
 impl Backend for CountersBackend {
-    /// The metrics label: `memory`, `embedded`, `redis` or `d1`.
-    fn label(&self) -> &'static str {
+    fn parts(&self) -> (&'static str, Option<String>) {
         match self {
-            Self::Memory => "memory",
-            Self::Embedded(_) => "embedded",
-            Self::Redis => "redis",
-            Self::D1 | Self::D1Local(_) => "d1",
-        }
-    }
-}
-
-impl fmt::Display for StreamsBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Memory => f.write_str("memory (this process)"),
-            Self::Embedded(path) => write!(f, "embedded ({})", path.display()),
-            Self::Redis => f.write_str("redis streams"),
-            Self::WorkersKv => f.write_str("workers-kv (REST API)"),
-            Self::WorkersKvLocal(path) => write!(f, "workers-kv (local stand-in: {})", path.display()),
+            Self::Memory => ("memory", None),
+            Self::Embedded(path) => ("embedded", at(path)),
+            Self::Redis => ("redis", None),
+            Self::D1 => ("d1", Some("REST API".into())),
+            Self::D1Local(path) => ("d1", stand_in(path)),
         }
     }
 }
 
 impl Backend for StreamsBackend {
-    /// The metrics label: `memory`, `embedded`, `redis` or `workers-kv`.
-    fn label(&self) -> &'static str {
+    fn parts(&self) -> (&'static str, Option<String>) {
         match self {
-            Self::Memory => "memory",
-            Self::Embedded(_) => "embedded",
-            Self::Redis => "redis",
-            Self::WorkersKv | Self::WorkersKvLocal(_) => "workers-kv",
+            Self::Memory => ("memory", Some("this process".into())),
+            Self::Embedded(path) => ("embedded", at(path)),
+            Self::Redis => ("redis", Some("streams".into())),
+            Self::WorkersKv => ("workers-kv", Some("REST API".into())),
+            Self::WorkersKvLocal(path) => ("workers-kv", stand_in(path)),
         }
     }
 }
