@@ -25,6 +25,16 @@ mod conformance {
     )));
 }
 
+/// Two instances: two API clients, one namespace, production timings.
+mod shared_conformance {
+    alleato_core::streams_shared_conformance!({
+        let settings = alleato_memory::KvStreamsSettings::default();
+        let here = alleato_memory::KvStreams::new(std::sync::Arc::new(super::workers_kv()), settings);
+        let there = alleato_memory::KvStreams::new(std::sync::Arc::new(super::workers_kv()), settings);
+        alleato_core::testkit::streams_shared::Shared::new(std::sync::Arc::new(here), std::sync::Arc::new(there))
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_on_another_instance_sees_every_entry_within_the_flush_and_poll_intervals() {
     const TTL: Duration = Duration::from_secs(3600);

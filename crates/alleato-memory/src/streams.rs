@@ -263,3 +263,12 @@ mod tests {
 mod conformance {
     alleato_core::streams_conformance!(std::sync::Arc::new(super::MemoryStreams::new()));
 }
+
+/// One process's store: "another instance" is another handle on it.
+#[cfg(test)]
+mod shared_conformance {
+    alleato_core::streams_shared_conformance!({
+        let store = std::sync::Arc::new(super::MemoryStreams::new());
+        alleato_core::testkit::streams_shared::Shared::new(store.clone(), store)
+    });
+}

@@ -25,6 +25,20 @@ mod streams {
     alleato_core::streams_conformance!(std::sync::Arc::new(alleato_redis::RedisStreams::new(super::redis().await)));
 }
 
+/// Two connections under one prefix, as two server instances hold Redis.
+async fn two_instances() -> alleato_core::testkit::streams_shared::Shared {
+    let url = std::env::var("ALLEATO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut settings = RedisSettings::new(url);
+    settings.prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let connect = || async { Redis::connect(&settings).await.expect("Redis must be running for these tests") };
+    let (here, there) = (RedisStreams::new(connect().await), RedisStreams::new(connect().await));
+    alleato_core::testkit::streams_shared::Shared::new(Arc::new(here), Arc::new(there))
+}
+
+mod streams_shared {
+    alleato_core::streams_shared_conformance!(super::two_instances().await);
+}
+
 #[tokio::test]
 async fn two_connections_share_counters_and_streams() {
     // As two server instances would: separate connections, one Redis.

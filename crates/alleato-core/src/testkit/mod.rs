@@ -20,6 +20,7 @@ pub mod kv;
 pub mod model;
 pub mod objects;
 pub mod streams;
+pub mod streams_shared;
 pub mod users;
 
 /// Expands `cases` of `module` into `#[tokio::test]`s, each over a fresh `$make`.
@@ -106,6 +107,24 @@ macro_rules! database_conformance {
     };
     ($make:expr) => {
         $crate::database_conformance!(@cases, $make);
+    };
+}
+
+/// The streams suite across instances, over a factory of
+/// [`testkit::streams_shared::Shared`](crate::testkit::streams_shared::Shared): two handles on
+/// one store, held to the store's declared `StreamCapabilities`.
+#[macro_export]
+macro_rules! streams_shared_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!(
+            streams_shared,
+            $make,
+            [
+                a_stream_created_here_is_seen_there_in_the_declared_time,
+                a_follower_there_gets_every_entry_and_the_end,
+                a_stop_asked_there_reaches_the_writer_in_the_declared_time,
+            ]
+        );
     };
 }
 
@@ -261,6 +280,7 @@ mod guard {
             ("streams", include_str!("streams.rs"), "macro_rules! streams_conformance"),
             ("model", include_str!("model.rs"), "macro_rules! model_conformance"),
             ("users", include_str!("users.rs"), "macro_rules! users_conformance"),
+            ("streams_shared", include_str!("streams_shared.rs"), "macro_rules! streams_shared_conformance"),
         ];
         for (name, source, macro_start) in suites {
             let start = macros.find(macro_start).unwrap_or_else(|| panic!("{name}: no macro"));

@@ -26,6 +26,14 @@ mod conformance {
     )));
 }
 
+/// Two instances over one key-value store.
+mod shared_conformance {
+    alleato_core::streams_shared_conformance!({
+        let (here, there, _) = super::two();
+        alleato_core::testkit::streams_shared::Shared::new(std::sync::Arc::new(here), std::sync::Arc::new(there))
+    });
+}
+
 /// Two instances over one store.
 fn two() -> (KvStreams, KvStreams, Arc<dyn KeyValueStore>) {
     let kv: Arc<dyn KeyValueStore> = Arc::new(MemoryKv::new());

@@ -457,5 +457,14 @@ mod conformance {
     alleato_core::streams_conformance!(std::sync::Arc::new(super::SqliteStreams::memory().await.unwrap()));
 }
 
+/// One process's store: "another instance" is another handle on it.
+#[cfg(test)]
+mod shared_conformance {
+    alleato_core::streams_shared_conformance!({
+        let store = std::sync::Arc::new(super::SqliteStreams::memory().await.unwrap());
+        alleato_core::testkit::streams_shared::Shared::new(store.clone(), store)
+    });
+}
+
 #[cfg(test)]
 mod tests;
