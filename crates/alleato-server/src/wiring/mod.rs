@@ -135,6 +135,7 @@ pub async fn wire_with(config: &Config, overrides: Overrides) -> anyhow::Result<
     let open = Opener::new(config);
     let mut table = Table::default();
     let secondary = dual::Secondary::open(config).await?;
+    let database_given = overrides.database.is_some();
     let mut database = match overrides.database {
         Some(given) => table.given("database", given),
         None => {
@@ -160,7 +161,7 @@ pub async fn wire_with(config: &Config, overrides: Overrides) -> anyhow::Result<
         None => {
             let opened = open.kv(&plan.kv).await?;
             // Users cached in memory beside Redis: only over the configured database and store.
-            if table.is_planned("database") {
+            if !database_given {
                 database = open.cache_announced_users(database, &plan.database.backend, &plan.kv).await?;
             }
             table.planned("key-value", &plan.kv);
@@ -236,10 +237,6 @@ impl Table {
     fn row(&mut self, port: &'static str, backend: String, why: &str) {
         self.labels.push((port, crate::metrics::ports::Backends::label(&backend)));
         self.rows.push(row(port, backend, why));
-    }
-
-    fn is_planned(&self, port: &str) -> bool {
-        self.rows.iter().any(|r| r.port == port && r.why != GIVEN)
     }
 
     fn labels(&self) -> crate::metrics::ports::Backends {
