@@ -34,7 +34,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 pub use middleware::PeerIp;
 
-use crate::state::{AppState, Info};
+use crate::state::AppState;
 
 /// `[rate_limit]`: requests per client IP per minute, by route group (`ALLEATO_RATE_LIMIT__*`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,37 +85,29 @@ pub enum SettingsError {
 /// Every route and layer over `services`.
 pub fn router(services: Services, settings: HttpSettings) -> Result<Router, SettingsError> {
     let cors = cors(&settings.cors_origins)?;
-    let state = AppState::new(
-        services,
-        Info {
-            adapters: settings.adapters,
-            admin_key: settings.admin_key,
-            rate_limit: settings.rate_limit,
-            trust_forwarded_for: settings.trust_forwarded_for,
-        },
-    );
+    let (max_body_bytes, max_upload_bytes, web_app) =
+        (settings.max_body_bytes, settings.max_upload_bytes, settings.web_app);
+    let request_timeout = settings.request_timeout;
+    let state = AppState::new(services, settings);
     let request_id = HeaderName::from_static("x-request-id");
-    let api = routes::api_v1(settings.max_upload_bytes)
+    let api = routes::api_v1(max_upload_bytes)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit));
     let mut router = Router::new()
         .nest("/api/v1", api)
         .merge(routes::system::routes())
-        .merge(if settings.web_app { web::routes() } else { Router::new() })
+        .merge(if web_app { web::routes() } else { Router::new() })
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             middleware::DeclaredSizeLimits {
-                body: settings.max_body_bytes as u64,
-                upload: routes::upload_body_limit(settings.max_upload_bytes) as u64,
+                body: max_body_bytes as u64,
+                upload: routes::upload_body_limit(max_upload_bytes) as u64,
             },
             middleware::reject_declared_oversize,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            settings.request_timeout.max(Duration::from_secs(1)),
-            middleware::timeout,
-        ))
+        .layer(axum::middleware::from_fn_with_state(request_timeout.max(Duration::from_secs(1)), middleware::timeout))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

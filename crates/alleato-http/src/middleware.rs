@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// The rate-limit group of a path under `/api/v1`, with its per-minute limit.
 fn group(rest: &str, state: &AppState) -> (&'static str, u32) {
-    let limits = &state.info.rate_limit;
+    let limits = &state.settings.rate_limit;
     match rest {
         "/auth/login" | "/auth/register" | "/auth/guest" => ("auth", limits.auth_per_minute),
         "/files/upload" => ("upload", limits.upload_per_minute),
@@ -67,13 +67,13 @@ fn set_limit_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, resets
 /// instances share them. If the store fails, requests pass (logged): a broken limiter must not
 /// take the API down with it.
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.info.rate_limit.enabled {
+    if !state.settings.rate_limit.enabled {
         return next.run(req).await;
     }
     // This runs inside the nested `/api/v1` router, where the URI has lost that prefix (and
     // any prefix an embedding program mounts Alleato under).
     let (name, limit) = group(req.uri().path(), &state);
-    let ip = client_ip(&req, state.info.trust_forwarded_for);
+    let ip = client_ip(&req, state.settings.trust_forwarded_for);
     match state.services.rate_limiter.hit(&ip, name, limit).await {
         Ok(decision) if !decision.allowed => {
             metrics::counter!("alleato_rate_limit_rejections_total", "group" => name).increment(1);

@@ -156,6 +156,6 @@ fn error_response(description: &str) -> Value {
 
 #[utoipa::path(get, operation_id = "getOpenApiDocument", path = "/api/v1/openapi.json", tag = "system", responses((status = 200, description = "This document")))]
 pub(crate) async fn spec(State(state): State<AppState>) -> impl IntoResponse {
-    let spec = if state.info.admin_key.is_some() { &SPEC } else { &SPEC_WITHOUT_ADMIN };
+    let spec = if state.settings.admin_key.is_some() { &SPEC } else { &SPEC_WITHOUT_ADMIN };
     ([(header::CONTENT_TYPE, "application/json")], spec.as_str())
 }

@@ -26,7 +26,7 @@ pub(crate) async fn ping() -> &'static str {
 
 #[utoipa::path(get, operation_id = "getHealth", path = "/health", tag = "system", responses((status = 200, description = "Alive; the adapter serving each port (with file paths only for a caller with the admin key)", body = alleato_api::Health)))]
 pub(crate) async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Health> {
-    let mut adapters = state.info.adapters.clone();
+    let mut adapters = state.settings.adapters.clone();
     if !is_admin(&state, &headers) {
         // Where the data lives on disk is the operator's business, not every caller's.
         for adapter in &mut adapters {
@@ -46,7 +46,7 @@ fn without_path(backend: &str) -> String {
 
 fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
     let given = headers.get("x-api-key").and_then(|v| v.to_str().ok());
-    match (&state.info.admin_key, given) {
+    match (&state.settings.admin_key, given) {
         (Some(expected), Some(given)) => constant_time_eq(given.as_bytes(), expected.expose().as_bytes()),
         _ => false,
     }
@@ -63,8 +63,9 @@ pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Re
         with_timeout(ports.counters.ping()),
         with_timeout(ports.streams.ping())
     );
-    let backend =
-        |port: &str| state.info.adapters.iter().find(|a| a.port == port).map(|a| a.backend.clone()).unwrap_or_default();
+    let backend = |port: &str| {
+        state.settings.adapters.iter().find(|a| a.port == port).map(|a| a.backend.clone()).unwrap_or_default()
+    };
     let checks: Vec<ReadyCheck> =
         [("database", database), ("storage", storage), ("key-value", kv), ("counters", counters), ("streams", streams)]
             .into_iter()
@@ -93,7 +94,7 @@ async fn with_timeout(ping: impl Future<Output = alleato_core::Result<()>>) -> R
 
 #[utoipa::path(get, operation_id = "getAdminStats", path = "/admin/stats", tag = "system", security(("api_key" = [])), responses((status = 200, description = "Real counts", body = alleato_api::Stats), (status = 404, description = "No admin key is configured: the admin routes do not exist", body = alleato_api::ErrorBody)))]
 pub(crate) async fn stats(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Stats>> {
-    let Some(expected) = &state.info.admin_key else {
+    let Some(expected) = &state.settings.admin_key else {
         // No key configured: the admin surface does not exist.
         return Err(ApiError::not_found_route());
     };

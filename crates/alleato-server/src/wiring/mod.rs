@@ -219,28 +219,31 @@ const GIVEN: &str = "given by the program that embeds Alleato";
 #[derive(Default)]
 struct Table {
     rows: Vec<AdapterInfo>,
-    labels: Vec<(&'static str, &'static str)>,
 }
 
 impl Table {
     fn planned<B: Backend>(&mut self, port: &'static str, choice: &Choice<B>) {
-        self.labels.push((port, choice.backend.label()));
         self.rows.push(row(port, choice.backend.to_string(), &choice.reason));
     }
 
     fn given<T>(&mut self, port: &'static str, given: Given<T>) -> T {
-        self.labels.push((port, crate::metrics::ports::Backends::label(&given.name)));
         self.rows.push(row(port, given.name, GIVEN));
         given.port
     }
 
     fn row(&mut self, port: &'static str, backend: String, why: &str) {
-        self.labels.push((port, crate::metrics::ports::Backends::label(&backend)));
         self.rows.push(row(port, backend, why));
     }
 
     fn labels(&self) -> crate::metrics::ports::Backends {
-        let label = |port: &str| self.labels.iter().find(|(p, _)| *p == port).map_or("unknown", |(_, l)| *l);
+        // A row's metrics label is its first word (for a planned backend, `Backend::label`: a
+        // test in `plan` holds the two equal).
+        let label = |port: &str| {
+            self.rows
+                .iter()
+                .find(|r| r.port == port)
+                .map_or("unknown", |r| crate::metrics::ports::Backends::label(&r.backend))
+        };
         crate::metrics::ports::Backends {
             database: label("database"),
             storage: label("storage"),
